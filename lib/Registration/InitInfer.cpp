@@ -3,6 +3,9 @@
 #include "infer/InitInfer.h"
 
 #include "Decode/IR/DecodeDialect.h"
+#include "Decode/Transforms/Passes.h"
+#include "infer/Conversion/Passes.h"
+#include "infer/Pipelines/Pipelines.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -76,6 +79,9 @@ void infer::registerDialects(mlir::DialectRegistry &registry) {
 }
 
 void infer::registerPasses() {
+  mlir::decode::registerDecodePasses();
+  infer::registerInferConversionPasses();
+  infer::registerPipelines();
   mlir::registerTransformsPasses();
   mlir::registerGPUPasses();
   mlir::registerConvertGpuOpsToNVVMOps();

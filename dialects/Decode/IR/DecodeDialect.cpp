@@ -7,6 +7,7 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/CheckedArithmetic.h"
 
 using namespace mlir;
 using namespace mlir::decode;
@@ -38,10 +39,20 @@ void DecodeDialect::initialize() {
 
 LogicalResult DecodeDialect::verifyOperationAttribute(Operation *op,
                                                       NamedAttribute attr) {
+  // The launch plan written by convert-decode-to-gpu (docs/launch-plan.md).
+  if (attr.getName() == "decode.launches") {
+    auto launches = dyn_cast<ArrayAttr>(attr.getValue());
+    if (!launches || !llvm::all_of(launches, llvm::IsaPred<DictionaryAttr>))
+      return op->emitError() << "'decode.launches' must be an array of "
+                                "dictionaries, got "
+                             << attr.getValue();
+    return success();
+  }
   if (attr.getName() != getRoleAttrName())
     return op->emitError() << "unknown decode dialect attribute '"
-                           << attr.getName()
-                           << "'; the only one is 'decode.role'";
+                           << attr.getName().getValue()
+                           << "'; the known ones are 'decode.role' and "
+                              "'decode.launches'";
   if (!isa<StepRoleAttr>(attr.getValue()))
     return op->emitError() << "'decode.role' must be #decode.role<prefill|"
                               "decode|verify|draft>, got "
@@ -69,6 +80,11 @@ KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "kv_cache head_dim must be a positive multiple of 8 "
                           "(16-byte rows), got "
                        << headDim;
+  // Verifiers compute 2 * kv_heads * head_dim (K and V rows) in int64_t.
+  std::optional<int64_t> rowSize = llvm::checkedMul(kvHeads, headDim);
+  if (!rowSize || !llvm::checkedMul<int64_t>(*rowSize, 2))
+    return emitError() << "kv_cache kv_heads * head_dim (" << kvHeads << " * "
+                       << headDim << ") is too large";
   if (blockSize <= 0 || !llvm::isPowerOf2_64(blockSize))
     return emitError() << "kv_cache block_size must be a power of two, got "
                        << blockSize;

@@ -4,6 +4,7 @@
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpImplementation.h"
+#include "llvm/Support/CheckedArithmetic.h"
 
 using namespace mlir;
 using namespace mlir::decode;
@@ -65,6 +66,13 @@ LogicalResult verifyHeads(Operation *op, int64_t numHeads, KVCacheType cache) {
     return op->emitOpError()
            << "num_heads (" << numHeads << ") must be a multiple of the "
            << "cache's kv_heads (" << cache.getKvHeads() << ") for GQA";
+  // Verifiers compute num_heads * head_dim + 2 * kv_heads * head_dim in
+  // int64_t; a wrapped product could match a width (or the dynamic marker).
+  std::optional<int64_t> qWidth =
+      llvm::checkedMul<int64_t>(numHeads, cache.getHeadDim());
+  if (!qWidth || !llvm::checkedAdd<int64_t>(*qWidth, 2 * cache.getRowSize()))
+    return op->emitOpError() << "num_heads (" << numHeads
+                             << ") is too large: its heads' width overflows";
   return success();
 }
 
@@ -89,9 +97,6 @@ LogicalResult WeightOp::verify() {
   if (!getType().hasStaticShape())
     return emitOpError() << "expects a static weight shape, got "
                          << getType();
-  if (getNames().size() > 1 && getType().getRank() != 2)
-    return emitOpError() << "packs several tensors by rows, so the result "
-                            "must be rank 2";
   return success();
 }
 
@@ -156,9 +161,12 @@ LogicalResult SiluMulOp::verify() {
     return emitOpError() << "expects the packed [gate | up] operand to have "
                             "an even width, got "
                          << packed;
-  if (!ShapedType::isDynamic(width))
-    return verifyWidth(*this, inputs[0], "packed operand", 1, 2 * width,
-                       "twice the result width");
+  // Compared as packed / 2 (packed is even): 2 * width may not fit in int64_t.
+  if (!ShapedType::isDynamic(width) && !ShapedType::isDynamic(packed) &&
+      packed / 2 != width)
+    return emitOpError() << "expects packed operand dimension 1 to be "
+                         << 2 * static_cast<uint64_t>(width)
+                         << " (twice the result width), got " << packed;
   return success();
 }
 
@@ -174,8 +182,9 @@ LogicalResult SliceOp::verify() {
     return failure();
   if (elementType(getInput()) != elementType(getResult()))
     return emitOpError() << "expects matching element types";
-  int64_t end = static_cast<int64_t>(getOffset()) + dim(getResult(), 1);
-  if (end > dim(getInput(), 1))
+  // Both terms are at most INT64_MAX, so their sum cannot wrap in uint64_t.
+  uint64_t end = getOffset() + static_cast<uint64_t>(dim(getResult(), 1));
+  if (end > static_cast<uint64_t>(dim(getInput(), 1)))
     return emitOpError() << "slice [" << getOffset() << ", " << end
                          << ") exceeds the input width " << dim(getInput(), 1);
   return success();

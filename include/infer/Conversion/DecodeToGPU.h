@@ -13,6 +13,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Support/LLVM.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallVector.h"
 
 #include <string>
@@ -32,14 +33,34 @@ struct GridExtent {
   Scale scale = Scale::One;
 };
 
+/// A runtime quantity of the step, passed to kernels as an `i32` parameter
+/// (docs/launch-plan.md, "Scalars").
+enum class StepScalar {
+  Tokens,          ///< T: flat token count of the step
+  Sequences,       ///< B: sequences in the step
+  SampledRows,     ///< S: rows that produce logits
+  BlockTableWidth, ///< W: columns of the block tables (max blocks/sequence)
+};
+
+/// One kernel parameter. A launch's parameters appear in this order:
+/// operands, results, workspace, scalars (docs/launch-plan.md, "ABI").
+struct KernelArg {
+  enum class Kind { Operand, Result, Workspace, Scalar };
+  Kind kind = Kind::Operand;
+  unsigned index = 0;                     ///< operand or result number
+  StepScalar scalar = StepScalar::Tokens; ///< for Kind::Scalar
+};
+
 /// How to launch one emitted kernel. Serialized into `decode.launches`.
 struct KernelLaunch {
-  std::string kernel;              ///< gpu.func name in the kernels module
-  int64_t maxTokens = 0;           ///< bucket bound; 0 means any token count
+  std::string kernel;    ///< gpu.func name in the kernels module
+  int64_t maxTokens = 0; ///< bucket bound; 0 means any token count
   GridExtent grid[3];
   int64_t block[3] = {1, 1, 1};
-  int64_t sharedBytes = 0;         ///< dynamic shared memory
-  int64_t workspaceBytesPerToken = 0; ///< scratch (e.g. split-KV partials)
+  int64_t sharedBytes = 0;            ///< dynamic shared memory
+  int64_t workspaceBytes = 0;         ///< fixed scratch bytes
+  int64_t workspaceBytesPerToken = 0; ///< scratch per row (e.g. partials)
+  llvm::SmallVector<KernelArg> args;  ///< parameters, in ABI order
 };
 
 /// Context handed to each family emitter.
@@ -49,7 +70,16 @@ struct EmitContext {
   /// Unique kernel name with the given prefix.
   std::string uniqueName(llvm::StringRef prefix);
   unsigned counter = 0;
+  /// The step quantity that counts the rows (dim 0) of each activation-like
+  /// value of the step being converted; filled by the driver in program order.
+  llvm::DenseMap<mlir::Value, StepScalar> rows;
+  /// Rows of `v` (StepScalar::Tokens when unknown).
+  StepScalar rowsOf(mlir::Value v) const;
 };
+
+/// The grid scale that multiplies a grid extent by `s`. BlockTableWidth has
+/// no grid scale; asking for it is a programming error.
+GridExtent::Scale toGridScale(StepScalar s);
 
 /// Family emitters. Each emits the kernels of `op` into `ctx.kernels` and
 /// appends their launches; returns failure (with a diagnostic on `op`) if the

@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""Checks and times the emitted attention and rope kernels on a GPU.
+
+Runs on the GPU machine (torch + cupy, no MLIR). The cubins and launch lists
+come from bench/attention/build_kernels.sh (run where MLIR is), in
+bench/attention/out/. Kernels are launched from their `decode.launches`
+entries exactly as the runtime would (grid = constant x step quantity,
+parameters by name, bare pointers and i32 scalars).
+
+usage: attn_bench.py [--check-only] [--small] [--json PATH]
+  --check-only  correctness only (for compute-sanitizer)
+  --small       skip the 32k-token correctness cases
+The JSON summary goes to --json, else $INFER_BENCH_JSON, else stdout only.
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+
+import cupy
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, 'out')
+DEV = torch.device('cuda')
+BLOCK = 16
+LAYERS = 2
+LAYER = 1
+
+
+class Module:
+    """A cubin and the launch lists of its ops."""
+
+    def __init__(self, name):
+        self.mod = cupy.RawModule(path=os.path.join(OUT, name + '.cubin'))
+        self.ops = json.load(open(os.path.join(OUT, name + '.launches.json')))
+
+    def run(self, op_index, operands, results, scalars, workspace=None):
+        """Runs every launch of op `op_index` (one group, max_tokens = 0)."""
+        for launch in self.ops[op_index]['launches']:
+            args = []
+            for a in launch['args']:
+                if a.startswith('operand'):
+                    t = operands[int(a[7:])]
+                elif a.startswith('result'):
+                    t = results[int(a[6:])]
+                elif a == 'workspace':
+                    t = workspace
+                else:
+                    args.append(np.int32(scalars[a]))
+                    continue
+                args.append(np.uint64(t.data_ptr()))
+            scale = {'one': 1, 'tokens': scalars['tokens'],
+                     'seqs': scalars['seqs'],
+                     'sampled': scalars.get('sampled', 0)}
+            grid = tuple(g * scale[s] for g, s in
+                         zip(launch['grid'], launch['grid_scale']))
+            if 0 in grid:
+                continue
+            fn = self.mod.get_function(launch['kernel'])
+            fn(grid, tuple(launch['block']), tuple(args),
+               shared_mem=launch['shared_bytes'])
+
+    def workspace_bytes(self, op_index, tokens):
+        return max([l['workspace_bytes'] + l['workspace_bytes_per_token'] *
+                    tokens for l in self.ops[op_index]['launches']] + [16])
+
+
+#===------------------------------------------------------------------------===#
+# Paged attention
+#===------------------------------------------------------------------------===#
+
+def make_cache(contexts, hkv, hd, extra_blocks=7, gen=None):
+    """A pool with shuffled pages; slots past each context hold NaN."""
+    pages = [math.ceil(c / BLOCK) for c in contexts]
+    num_blocks = sum(pages) + extra_blocks
+    pool = torch.randn(num_blocks, LAYERS, 2, hkv, BLOCK, hd, device=DEV,
+                       dtype=torch.bfloat16, generator=gen)
+    perm = torch.randperm(num_blocks, device='cpu', generator=None)
+    width = max(pages) + 3
+    bt = torch.full((len(contexts), width), -1, dtype=torch.int32)
+    at = 0
+    for b, n in enumerate(pages):
+        bt[b, :n] = perm[at:at + n].to(torch.int32)
+        at += n
+        tail = contexts[b] % BLOCK
+        if tail:
+            pool[int(bt[b, n - 1]), :, :, :, tail:, :] = float('nan')
+    return pool, bt.to(DEV)
+
+
+def reference(q, pool, bt, contexts, qlens, hq, hkv, hd, scale, window=None):
+    """float64 attention over the gathered pages."""
+    out = torch.empty(q.shape[0], hq * hd, dtype=torch.float64, device=DEV)
+    g = hq // hkv
+    row = 0
+    for b, (ctx, n) in enumerate(zip(contexts, qlens)):
+        pages = bt[b, :math.ceil(ctx / BLOCK)].long()
+        kv = pool[pages, LAYER].double()  # [p, 2, hkv, bs, hd]
+        k = kv[:, 0].permute(1, 0, 2, 3).reshape(hkv, -1, hd)[:, :ctx]
+        v = kv[:, 1].permute(1, 0, 2, 3).reshape(hkv, -1, hd)[:, :ctx]
+        qq = q[row:row + n].double().view(n, hkv, g, hd)
+        s = torch.einsum('nhgd,hkd->hgnk', qq, k) * scale
+        pos = torch.arange(ctx, device=DEV)
+        qpos = ctx - n + torch.arange(n, device=DEV)
+        mask = pos[None, :] > qpos[:, None]
+        if window:
+            mask |= pos[None, :] <= qpos[:, None] - window
+        s = s.masked_fill(mask, float('-inf'))
+        p = torch.softmax(s, dim=-1)
+        o = torch.einsum('hgnk,hkd->nhgd', p, v)
+        out[row:row + n] = o.reshape(n, hq * hd)
+        row += n
+    return out
+
+
+def run_attention(mod, q, pool, bt, contexts, qlens, out=None, ws=None):
+    B = len(contexts)
+    T = sum(qlens)
+    qs = torch.tensor([0] + list(np.cumsum(qlens)), dtype=torch.int32,
+                      device=DEV)
+    ctx = torch.tensor(contexts, dtype=torch.int32, device=DEV)
+    if out is None:
+        out = torch.full_like(q, float('nan'))
+    if ws is None:
+        ws = torch.empty(mod.workspace_bytes(0, T), dtype=torch.uint8,
+                         device=DEV)
+    scalars = {'tokens': T, 'seqs': B, 'block_table_width': bt.shape[1]}
+    mod.run(0, [q, pool, bt, ctx, qs], [out], scalars, ws)
+    return out, (ctx, qs, ws, scalars)
+
+
+def check_attention(name, hq, hkv, hd, contexts, qlens, window=None):
+    mod = Module(name)
+    scale = 1 / math.sqrt(hd)
+    pool, bt = make_cache(contexts, hkv, hd)
+    q = torch.randn(sum(qlens), hq * hd, device=DEV, dtype=torch.bfloat16)
+    out, _ = run_attention(mod, q, pool, bt, contexts, qlens)
+    torch.cuda.synchronize()
+    ref = reference(q, pool, bt, contexts, qlens, hq, hkv, hd, scale, window)
+    nan = int(torch.isnan(out).sum())
+    err = float((out.double() - ref).norm() / ref.norm())
+    ok = nan == 0 and err < 1e-2
+    print(f'{"ok  " if ok else "FAIL"} {name:16s} heads {hq}/{hkv} hd {hd} '
+          f'ctx {contexts} qlen {qlens}{" window " + str(window) if window else ""}: '
+          f'rel err {err:.2e}, unwritten {nan}')
+    return ok
+
+
+#===------------------------------------------------------------------------===#
+# Rope
+#===------------------------------------------------------------------------===#
+
+def hf_inv_freq(hd, theta, llama3=None):
+    """transformers' rope init (default, then _compute_llama3_parameters)."""
+    inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64)
+                           .float() / hd))
+    if llama3:
+        factor, low, high, old = llama3
+        low_wl, high_wl = old / low, old / high
+        wl = 2 * math.pi / inv
+        il = torch.where(wl > low_wl, inv / factor, inv)
+        smooth = (old / wl - low) / (high - low)
+        smoothed = (1 - smooth) * il / factor + smooth * il
+        medium = ~(wl < high_wl) * ~(wl > low_wl)
+        inv = torch.where(medium, smoothed, il)
+    return inv
+
+
+def hf_rope(x, pos, hd, inv):
+    """HF Llama apply_rotary_pos_emb on [T, H*hd] bf16."""
+    T = x.shape[0]
+    freqs = pos.float()[:, None] * inv.to(DEV)[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
+    xh = x.view(T, -1, hd)
+    rot = torch.cat((-xh[..., hd // 2:], xh[..., :hd // 2]), dim=-1)
+    return (xh * cos[:, None] + rot * sin[:, None]).view(T, -1)
+
+
+def check_rope():
+    mod = Module('rope')
+    hq, hkv, hd, T = 32, 8, 128, 37
+    pool = torch.randn(40, LAYERS, 2, hkv, BLOCK, hd, device=DEV,
+                       dtype=torch.bfloat16)
+    before = pool.clone()
+    qkv = torch.randn(T, (hq + 2 * hkv) * hd, device=DEV, dtype=torch.bfloat16)
+    pos = torch.randint(0, 130000, (T,), dtype=torch.int32, device=DEV)
+    slots = torch.randperm(40 * BLOCK, device=DEV)[:T].to(torch.int32)
+    slots[3] = -1
+    slots[20] = -1
+    q = torch.full((T, hq * hd), float('nan'), device=DEV, dtype=torch.bfloat16)
+    scal = {'tokens': T, 'seqs': T}
+    mod.run(0, [pool, qkv, pos, slots], [q], scal)
+    k = torch.randn(T, hkv * hd, device=DEV, dtype=torch.bfloat16)
+    v = torch.randn(T, hkv * hd, device=DEV, dtype=torch.bfloat16)
+    kr = torch.full_like(k, float('nan'))
+    mod.run(1, [k, pos], [kr], scal)
+    mod.run(2, [pool, kr, v, slots], [], scal)
+    torch.cuda.synchronize()
+
+    inv3 = hf_inv_freq(hd, 500000.0, (8.0, 1.0, 4.0, 8192))
+    qref = hf_rope(qkv[:, :hq * hd], pos, hd, inv3)
+    kref = hf_rope(qkv[:, hq * hd:(hq + hkv) * hd], pos, hd, inv3)
+    vref = qkv[:, (hq + hkv) * hd:]
+    krope = hf_rope(k, pos, hd, hf_inv_freq(hd, 10000.0))
+    exp = before.clone()
+    for t in range(T):
+        s = int(slots[t])
+        if s < 0:
+            continue
+        exp[s // BLOCK, 1, 0, :, s % BLOCK] = kref[t].view(hkv, hd)
+        exp[s // BLOCK, 1, 1, :, s % BLOCK] = vref[t].view(hkv, hd)
+        exp[s // BLOCK, 0, 0, :, s % BLOCK] = krope[t].view(hkv, hd)
+        exp[s // BLOCK, 0, 1, :, s % BLOCK] = v[t].view(hkv, hd)
+
+    def cmp(name, a, b):
+        diff = (a.float() - b.float()).abs()
+        mism = float((diff > 0).float().mean())
+        ok = not torch.isnan(a).any() and mism < 0.01 and \
+            float(diff.max()) <= 2 ** -6 * float(b.float().abs().max())
+        print(f'{"ok  " if ok else "FAIL"} {name:16s} vs HF bf16: '
+              f'{mism * 100:.3f}% elements differ, max |diff| '
+              f'{float(diff.max()):.3g}')
+        return ok
+    return all([cmp('rope_append q', q, qref), cmp('rope (k)', kr, krope),
+                cmp('cache after', pool, exp)])
+
+
+#===------------------------------------------------------------------------===#
+# Timing
+#===------------------------------------------------------------------------===#
+
+FLUSH = None
+
+
+def time_ms(fn, iters=50):
+    """Median of single launches, each after an L2 flush (events). A sleep
+    kernel ahead of the start event lets the host queue every launch of `fn`
+    first, so host launch overhead stays out of the device time."""
+    global FLUSH
+    if FLUSH is None:
+        FLUSH = torch.empty(256 << 20, dtype=torch.uint8, device=DEV)
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(iters):
+        FLUSH.zero_()
+        torch.cuda._sleep(200_000)
+        s, e = torch.cuda.Event(True), torch.cuda.Event(True)
+        s.record()
+        fn()
+        e.record()
+        e.synchronize()
+        times.append(s.elapsed_time(e))
+    return statistics.median(times)
+
+
+def copy_tbps():
+    n = 1 << 30
+    a = torch.empty(n, dtype=torch.uint8, device=DEV)
+    b = torch.empty_like(a)
+    a.random_(0, 255)
+    ms = time_ms(lambda: b.copy_(a), 20)
+    return 2 * n / ms / 1e9
+
+
+def bench_attention(name, B, L, hq=32, hkv=8, hd=128):
+    mod = Module(name)
+    contexts, qlens = [L] * B, [1] * B
+    pool, bt = make_cache(contexts, hkv, hd, extra_blocks=0)
+    pool.nan_to_num_(0.0)
+    q = torch.randn(B, hq * hd, device=DEV, dtype=torch.bfloat16)
+    out, (ctx, qs, ws, scal) = run_attention(mod, q, pool, bt, contexts, qlens)
+    ms = time_ms(lambda: mod.run(0, [q, pool, bt, ctx, qs], [out], scal, ws))
+    kv_bytes = B * L * hkv * hd * 2 * 2
+    moved = kv_bytes + 2 * q.numel() * 2 + bt.numel() * 4
+    # torch SDPA on contiguous KV, same shapes.
+    qd = q.view(B, hq, 1, hd)
+    k = torch.randn(B, hkv, L, hd, device=DEV, dtype=torch.bfloat16)
+    v = torch.randn_like(k)
+    f = torch.nn.functional.scaled_dot_product_attention
+    sdpa_ms = time_ms(lambda: f(qd, k, v, enable_gqa=True))
+    return ms, moved / ms / 1e9, sdpa_ms, moved / sdpa_ms / 1e9
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--check-only', action='store_true')
+    ap.add_argument('--small', action='store_true')
+    ap.add_argument('--json', default=os.environ.get('INFER_BENCH_JSON'))
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    print(torch.cuda.get_device_name(), 'torch', torch.__version__)
+
+    long_ctx = [] if args.small else [32768]
+    mixed = [1, 15, 16, 17, 4097] + long_ctx
+    ok = True
+    for name, hq, hkv, hd in [('dec_32_8_128', 32, 8, 128),
+                              ('dec_28_4_128', 28, 4, 128),
+                              ('dec_64_8_128', 64, 8, 128),
+                              ('dec_32_8_64', 32, 8, 64)]:
+        ok &= check_attention(name, hq, hkv, hd, mixed, [1] * len(mixed))
+        ok &= check_attention(name, hq, hkv, hd, [4097 if args.small else 32768],
+                              [1])
+    ok &= check_attention('dec_32_8_128', 32, 8, 128, [300 + 37 * i for i in
+                                                       range(64)], [1] * 64)
+    ok &= check_attention('dec_32_8_128_w', 32, 8, 128, mixed,
+                          [1] * len(mixed), window=1000)
+    ok &= check_attention('ver_32_8_128', 32, 8, 128, [17, 40, 300, 4097, 5],
+                          [1, 5, 16, 3, 5])
+    ok &= check_attention('ver_28_4_64', 28, 4, 64, [17, 64, 1000], [17, 7, 33])
+    ok &= check_rope()
+    print('correctness:', 'PASS' if ok else 'FAIL')
+    summary = {'correct': bool(ok), 'device': torch.cuda.get_device_name()}
+    if not args.check_only:
+        summary['copy_TBps'] = copy_tbps()
+        print(f'copy bandwidth {summary["copy_TBps"]:.3f} TB/s')
+        for key, B, L in [('b1_l32k', 1, 32768), ('b1_l4k', 1, 4096),
+                          ('b64_l4k', 64, 4096)]:
+            ms, tbps, sms, stbps = bench_attention('dec_32_8_128', B, L)
+            summary[f'attn_{key}_us'] = ms * 1e3
+            summary[f'attn_{key}_frac'] = tbps / summary['copy_TBps']
+            summary[f'sdpa_{key}_us'] = sms * 1e3
+            summary[f'sdpa_{key}_frac'] = stbps / summary['copy_TBps']
+            print(f'attention 32/8 hd128 B={B} L={L}: {ms * 1e3:8.1f} us '
+                  f'{tbps:.3f} TB/s = {summary[f"attn_{key}_frac"]:.1%} of copy;'
+                  f' SDPA (contiguous) {sms * 1e3:8.1f} us = '
+                  f'{summary[f"sdpa_{key}_frac"]:.1%}')
+    print(json.dumps(summary))
+    if args.json:
+        json.dump(summary, open(args.json, 'w'), indent=1)
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Compiles the kernel-harness cases HERE (MLIR is not on the GPU machine).
+
+  python3 bench/kernels/_prepare.py [--infer-opt build-gpu/bin/infer-opt]
+
+Writes bench/kernels/out/:
+  cases.mlir      one step function per case (decode ops with fixed variants)
+  kernels.cubin   the gpu.binary of `infer-decode-to-cuda-pipeline{format=bin}`
+  kernels.ptx     the same kernels as PTX (format=isa)
+  manifest.json   per case: the op, its shapes and attributes, and the
+                  `decode.launches` the compiler recorded (docs/launch-plan.md)
+
+bench/kernels/kernels.py runs them on the device (cupy + torch).
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+OUT = os.path.join(HERE, 'out')
+sys.path.insert(0, os.path.join(ROOT, 'utils'))
+
+
+def linear_case(name, n, k, bucket, *, kind='gemv', k_split=1, out='bf16',
+                bias=False, residual=False, norm=False, bench=False):
+    """A decode.linear step; bucket=0 means no variants (any T)."""
+    args = [f'%x: tensor<?x{k}xbf16>']
+    extra = ''
+    if residual:
+        args.append(f'%r: tensor<?x{n}x{out}>')
+        extra += f' residual(%r : tensor<?x{n}x{out}>)'
+    body = [f'  %w = decode.weight ["w"] : tensor<{n}x{k}xbf16>']
+    if bias:
+        body.append(f'  %b = decode.weight ["b"] : tensor<{n}xbf16>')
+        extra = f' bias(%b : tensor<{n}xbf16>)' + extra
+    if norm:
+        body.append(f'  %g = decode.weight ["g"] : tensor<{k}xbf16>')
+        extra += f' norm(%g : tensor<{k}xbf16>)'
+    attrs = []
+    if norm:
+        attrs.append('norm_epsilon = 1.0e-05 : f32')
+    if bucket:
+        attrs.append(f'variants = [#decode.variant<max_tokens = {bucket}, '
+                     f'kind = {kind}, k_split = {k_split}>]')
+    attr = ' {' + ', '.join(attrs) + '}' if attrs else ''
+    body.append(f'  %y = decode.linear %x, %w{extra}{attr} : '
+                f'(tensor<?x{k}xbf16>, tensor<{n}x{k}xbf16>) -> '
+                f'tensor<?x{n}x{out}>')
+    mlir = (f'func.func @{name}({", ".join(args)}) -> tensor<?x{n}x{out}> {{\n'
+            + '\n'.join(body) + f'\n  return %y : tensor<?x{n}x{out}>\n}}\n')
+    meta = dict(op='linear', n=n, k=k, bucket=bucket, kind=kind,
+                k_split=k_split, out=out, bias=bias, residual=residual,
+                norm=norm, eps=1e-5, bench=bench)
+    return name, mlir, meta
+
+
+def simple_case(name, op, mlir, **meta):
+    meta['op'] = op
+    return name, mlir, meta
+
+
+def cases():
+    out = []
+    # Llama-3-8B projections at 1 token (the performance targets).
+    for n, k, tag, dt in [(6144, 4096, 'qkv', 'bf16'),
+                          (28672, 4096, 'gate_up', 'bf16'),
+                          (4096, 14336, 'down', 'bf16'),
+                          (128256, 4096, 'lm_head', 'f32')]:
+        out.append(linear_case(f'lin_{tag}_t1', n, k, 1, out=dt, bench=True))
+    # K-split of the small-N shape, and 8-token buckets.
+    for s in (2, 4):
+        out.append(linear_case(f'lin_down_t1_ks{s}', 4096, 14336, 1,
+                               k_split=s, bench=True))
+    out.append(linear_case('lin_qkv_t8', 6144, 4096, 8, bench=True))
+    out.append(linear_case('lin_down_t8_ks2', 4096, 14336, 8, k_split=2,
+                           bench=True))
+    # Fused epilogues / prologue and edge shapes (correctness).
+    out.append(linear_case('lin_norm_bias_t4', 6144, 4096, 4, bias=True,
+                           norm=True))
+    out.append(linear_case('lin_norm_res_ks7_t2', 4096, 14336, 2, k_split=7,
+                           residual=True, norm=True))
+    out.append(linear_case('lin_odd_t3', 1003, 520, 4, bias=True,
+                           residual=True))
+    out.append(linear_case('lin_any_t5', 1024, 2048, 0, norm=True))
+    # Tensor-core buckets.
+    out.append(linear_case('lin_mma_t64', 4096, 4096, 64, kind='mma',
+                           bench=True))
+    for n, k, tag in [(6144, 4096, 'qkv'), (28672, 4096, 'gate_up'),
+                      (4096, 14336, 'down')]:
+        out.append(linear_case(f'lin_{tag}_mma_t64', n, k, 64, kind='mma',
+                               bench=True))
+    out.append(linear_case('lin_qkv_mma_t8', 6144, 4096, 8, kind='mma',
+                           bench=True))
+    out.append(linear_case('lin_qkv_mma_t16', 6144, 4096, 16, kind='mma',
+                           bench=True))
+    out.append(linear_case('lin_mma_fused_t16', 6144, 4096, 16, kind='mma',
+                           bias=True, residual=True, norm=True))
+    out.append(linear_case('lin_mma_odd_t256', 1003, 544, 256, kind='mma',
+                           bias=True))
+    # Norm and elementwise.
+    out.append(simple_case('rms_norm', 'rms_norm', '''
+func.func @rms_norm(%x: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
+  %g = decode.weight ["g"] : tensor<4096xbf16>
+  %y = decode.rms_norm %x, %g {epsilon = 1.0e-05 : f32} : tensor<?x4096xbf16>, tensor<4096xbf16>
+  return %y : tensor<?x4096xbf16>
+}
+''', n=4096, eps=1e-5))
+    out.append(simple_case('rms_norm_odd', 'rms_norm', '''
+func.func @rms_norm_odd(%x: tensor<?x1000xbf16>) -> tensor<?x1000xbf16> {
+  %g = decode.weight ["g"] : tensor<1000xbf16>
+  %y = decode.rms_norm %x, %g {epsilon = 1.0e-06 : f32} : tensor<?x1000xbf16>, tensor<1000xbf16>
+  return %y : tensor<?x1000xbf16>
+}
+''', n=1000, eps=1e-6))
+    out.append(simple_case('add', 'add', '''
+func.func @add(%a: tensor<?x4096xbf16>, %b: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
+  %y = decode.add %a, %b : tensor<?x4096xbf16>
+  return %y : tensor<?x4096xbf16>
+}
+''', n=4096))
+    out.append(simple_case('silu_mul_packed', 'silu_mul_packed', '''
+func.func @silu_mul_packed(%gu: tensor<?x28672xbf16>) -> tensor<?x14336xbf16> {
+  %y = decode.silu_mul %gu : tensor<?x28672xbf16> -> tensor<?x14336xbf16>
+  return %y : tensor<?x14336xbf16>
+}
+''', n=14336))
+    out.append(simple_case('silu_mul', 'silu_mul', '''
+func.func @silu_mul(%g: tensor<?x1000xbf16>, %u: tensor<?x1000xbf16>) -> tensor<?x1000xbf16> {
+  %y = decode.silu_mul %g, %u : tensor<?x1000xbf16>, tensor<?x1000xbf16> -> tensor<?x1000xbf16>
+  return %y : tensor<?x1000xbf16>
+}
+''', n=1000))
+    out.append(simple_case('embed', 'embed', '''
+func.func @embed(%t: tensor<?xi32>) -> tensor<?x4096xbf16> {
+  %e = decode.weight ["e"] : tensor<5000x4096xbf16>
+  %y = decode.embed %t, %e : (tensor<?xi32>, tensor<5000x4096xbf16>) -> tensor<?x4096xbf16>
+  return %y : tensor<?x4096xbf16>
+}
+''', n=4096, vocab=5000))
+    out.append(simple_case('slice', 'slice', '''
+func.func @slice(%x: tensor<?x6144xbf16>) -> tensor<?x1024xbf16> {
+  %y = decode.slice %x[4096] : tensor<?x6144xbf16> -> tensor<?x1024xbf16>
+  return %y : tensor<?x1024xbf16>
+}
+''', n=1024, width=6144, offset=4096))
+    out.append(simple_case('gather_tokens', 'gather_tokens', '''
+func.func @gather_tokens(%x: tensor<?x4096xbf16>, %i: tensor<?xi32>) -> tensor<?x4096xbf16> {
+  %y = decode.gather_tokens %x[%i] : tensor<?x4096xbf16>, tensor<?xi32> -> tensor<?x4096xbf16>
+  return %y : tensor<?x4096xbf16>
+}
+''', n=4096))
+    out.append(simple_case('sample', 'sample', '''
+func.func @sample(%l: tensor<?x128256xf32>, %t: tensor<?xf32>, %k: tensor<?xi32>, %p: tensor<?xf32>, %s: tensor<?xi64>) -> tensor<?xi32> {
+  %y = decode.sample %l, %t, %k, %p, %s : tensor<?x128256xf32>, tensor<?xf32>, tensor<?xi32>, tensor<?xf32>, tensor<?xi64> -> tensor<?xi32>
+  return %y : tensor<?xi32>
+}
+''', vocab=128256))
+    return out
+
+
+DICT = re.compile(r'\{args = \[(?P<args>[^\]]*)\], block = array<i64: (?P<block>[^>]*)>, '
+                  r'grid = array<i64: (?P<grid>[^>]*)>, grid_scale = \[(?P<scale>[^\]]*)\], '
+                  r'kernel = @decode_kernels::@(?P<kernel>\w+), max_tokens = (?P<max>\d+) : i64, '
+                  r'shared_bytes = (?P<shared>\d+) : i64, workspace_bytes = (?P<ws>\d+) : i64, '
+                  r'workspace_bytes_per_token = (?P<wst>\d+) : i64\}')
+
+
+def parse_launches(converted, names):
+    """decode.launches of the single compute op of each case function."""
+    result = {}
+    for name in names:
+        m = re.search(r'func\.func @' + name + r'\(.*?\n  \}', converted, re.S)
+        assert m, name
+        launches = []
+        for d in DICT.finditer(m.group(0)):
+            launches.append(dict(
+                kernel=d['kernel'], max_tokens=int(d['max']),
+                grid=[int(v) for v in d['grid'].split(',')],
+                grid_scale=[s.strip().strip('"') for s in d['scale'].split(',')],
+                block=[int(v) for v in d['block'].split(',')],
+                shared_bytes=int(d['shared']), workspace_bytes=int(d['ws']),
+                workspace_bytes_per_token=int(d['wst']),
+                args=[a.strip().strip('"') for a in d['args'].split(',')]))
+        assert launches, f'no decode.launches in {name}'
+        result[name] = launches
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--infer-opt',
+                        default=os.path.join(ROOT, 'build-gpu/bin/infer-opt'))
+    args = parser.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    all_cases = cases()
+    src = os.path.join(OUT, 'cases.mlir')
+    with open(src, 'w') as f:
+        for _, mlir, _ in all_cases:
+            f.write(mlir.strip() + '\n\n')
+    converted = subprocess.run([args.infer_opt, '--convert-decode-to-gpu', src],
+                               check=True, capture_output=True, text=True).stdout
+    launches = parse_launches(converted, [c[0] for c in all_cases])
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'extract_ptx', os.path.join(ROOT, 'utils', 'extract-ptx.py'))
+    extract = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(extract)
+    for fmt, ext in (('bin', 'cubin'), ('isa', 'ptx')):
+        text = subprocess.run(
+            [args.infer_opt,
+             f'--infer-decode-to-cuda-pipeline=format={fmt} optimize=false',
+             src], check=True, capture_output=True, text=True).stdout
+        (_, _, data), = list(extract.objects(text))
+        with open(os.path.join(OUT, f'kernels.{ext}'), 'wb') as f:
+            f.write(data)
+    manifest = [dict(name=name, launches=launches[name], **meta)
+                for name, _, meta in all_cases]
+    with open(os.path.join(OUT, 'manifest.json'), 'w') as f:
+        json.dump(manifest, f, indent=1)
+    size = sum(os.path.getsize(os.path.join(OUT, p)) for p in os.listdir(OUT))
+    print(f'{len(manifest)} cases, {size / 1e6:.1f} MB in {OUT}')
+
+
+if __name__ == '__main__':
+    main()

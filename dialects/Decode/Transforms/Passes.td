@@ -1,0 +1,132 @@
+//===- Passes.td - decode graph passes ---------------------*- tablegen -*-===//
+//
+// Graph passes on `decode` step functions. Each pass leaves its decision in
+// the IR (packed weights, prologues, epilogues, split_kv, variants) so that
+// the lowering only reads attributes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DECODE_TRANSFORMS_PASSES
+#define DECODE_TRANSFORMS_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def FuseProjectionsPass
+    : Pass<"decode-fuse-projections", "::mlir::func::FuncOp"> {
+  let summary = "Pack projections of one input into a single linear";
+  let description = [{
+    Plain `decode.linear` ops (no norm, residual or variants) that read the
+    same input, whose weights are single-name `decode.weight` ops of the same
+    K and element type, and that carry no bias, become one linear
+    on a packed `decode.weight [names...]` (rows concatenated in program
+    order), followed by one `decode.slice` per original result.
+
+    `decode.silu_mul %gate, %up` of two such linears (used only there) becomes
+    one packed `[gate | up]` linear feeding a single-operand `decode.silu_mul`,
+    without slices.
+
+    Biased projections are left alone for now: `decode.weight` only accepts
+    several names for rank-2 tensors, so a packed bias cannot be expressed.
+  }];
+  let dependentDialects = ["::mlir::decode::DecodeDialect"];
+}
+
+def FoldRMSNormPass : Pass<"decode-fold-rms-norm", "::mlir::func::FuncOp"> {
+  let summary = "Fold an RMSNorm into the prologue of the linears it feeds";
+  let description = [{
+    A `decode.rms_norm` whose every user is a `decode.linear` taking it as
+    input (and having no norm yet) is erased; each linear reads the norm's
+    input and gets `norm(%weight)` with `norm_epsilon`. The normalized
+    activation then never goes through HBM.
+
+    Because the norm is row-wise, a single-use norm feeding
+    `decode.gather_tokens` is first moved below the gather (exact), so the
+    final norm before the logits gather folds into lm_head.
+  }];
+  let dependentDialects = ["::mlir::decode::DecodeDialect"];
+}
+
+def FuseRopeKVPass : Pass<"decode-fuse-rope-kv", "::mlir::func::FuncOp"> {
+  let summary = "Fuse the q/k RoPE and the KV append of a packed [q | k | v]";
+  let description = [{
+    Rewrites
+    `kv_append(cache, rope(slice(x, Q)), slice(x, Q + KV), slots)` together
+    with the query `rope(slice(x, 0))` of the same packed `x = [q | k | v]`
+    (same positions, theta, scaling and head_dim) into one
+    `decode.rope_append`. The layout is checked against the cache type:
+    `Q = num_heads * head_dim`, `KV = kv_heads * head_dim`,
+    `width(x) = Q + 2 * KV`.
+  }];
+  let dependentDialects = ["::mlir::decode::DecodeDialect"];
+}
+
+def FuseResidualPass : Pass<"decode-fuse-residual", "::mlir::func::FuncOp"> {
+  let summary = "Fuse a residual add into the epilogue of a linear";
+  let description = [{
+    `decode.add(linear(...), r)` (either operand order), where the linear has
+    no other use and no residual yet and `r` dominates it, becomes the linear
+    with `residual(r)`.
+  }];
+  let dependentDialects = ["::mlir::decode::DecodeDialect"];
+}
+
+def PlanSplitKVPass : Pass<"decode-plan-split-kv", "::mlir::func::FuncOp"> {
+  let summary = "Choose the flash-decoding split of every paged attention";
+  let description = [{
+    Sets `split_kv` on every `decode.paged_attention`, planned for batch 1:
+    one thread block per KV head (GQA), so
+    `split = clamp(bit_floor(ceil(2 * num-sms / kv_heads)), 1, 64)` fills
+    about two waves. With a sliding window W the split is also capped by
+    `ceil(W / min-chunk)`. `split_kv` is an upper bound: at run time the
+    attention kernel caps it by each sequence's keys (`ceil(context / 256)`,
+    256 being min-chunk's default) and by the batch (fewer splits as B
+    grows, since B sequences already give `B * kv_heads` blocks).
+  }];
+  let options = [
+    Option<"numSms", "num-sms", "int64_t", /*default=*/"132",
+           "Streaming multiprocessors of the target GPU">,
+    Option<"minChunk", "min-chunk", "int64_t", /*default=*/"256",
+           "Fewest KV tokens one split should process">,
+  ];
+  let dependentDialects = ["::mlir::decode::DecodeDialect"];
+}
+
+def SelectKernelsPass
+    : Pass<"decode-select-kernels", "::mlir::func::FuncOp"> {
+  let summary = "Choose the kernel of every linear per token-count bucket";
+  let description = [{
+    Sets `variants` on every `decode.linear`, one per bucket. Buckets of at
+    most 8 tokens use `gemv`; its `k_split` is the smallest power of two with
+    `ceil(N / 8) * k_split >= num-sms` (8 rows per thread block) that divides
+    K and leaves at least 512 columns per split, else 1. Larger buckets use
+    `mma` with `k_split = 1`.
+  }];
+  let options = [
+    ListOption<"buckets", "buckets", "int64_t",
+               "Token-count buckets (default: 1,8,64,256)">,
+    Option<"numSms", "num-sms", "int64_t", /*default=*/"132",
+           "Streaming multiprocessors of the target GPU">,
+  ];
+  let dependentDialects = ["::mlir::decode::DecodeDialect"];
+}
+
+def OptimizePass : Pass<"decode-optimize", "::mlir::func::FuncOp"> {
+  let summary = "The decode graph pipeline";
+  let description = [{
+    Runs, on each step function: decode-fuse-projections,
+    decode-fold-rms-norm, decode-fuse-rope-kv, decode-fuse-residual,
+    canonicalize, cse, decode-plan-split-kv and decode-select-kernels.
+    Its options are forwarded to the last two.
+  }];
+  let options = [
+    Option<"numSms", "num-sms", "int64_t", /*default=*/"132",
+           "Streaming multiprocessors of the target GPU">,
+    Option<"minChunk", "min-chunk", "int64_t", /*default=*/"256",
+           "Fewest KV tokens one attention split should process">,
+    ListOption<"buckets", "buckets", "int64_t",
+               "Token-count buckets (default: 1,8,64,256)">,
+  ];
+  let dependentDialects = ["::mlir::decode::DecodeDialect"];
+}
+
+#endif // DECODE_TRANSFORMS_PASSES

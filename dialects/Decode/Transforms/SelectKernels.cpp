@@ -1,0 +1,76 @@
+//===- SelectKernels.cpp - choose linear kernels per token bucket ---------===//
+//
+// Few tokens: a GEMV streaming W once, split along K when its row blocks
+// alone cannot fill the SMs. Many tokens: a tensor-core (mma) kernel.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Decode/IR/DecodeOps.h"
+#include "Decode/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/Support/MathExtras.h"
+
+namespace mlir {
+namespace decode {
+#define GEN_PASS_DEF_SELECTKERNELSPASS
+#include "Decode/Transforms/Passes.h.inc"
+} // namespace decode
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::decode;
+
+namespace {
+
+constexpr int64_t kGemvMaxTokens = 8;
+constexpr int64_t kGemvRowsPerBlock = 8;
+constexpr int64_t kMinColumnsPerSplit = 512;
+
+/// Smallest power-of-two K split that fills `numSms` with GEMV blocks while
+/// dividing K into chunks of at least 512 columns; 1 when none does.
+int64_t chooseKSplit(int64_t n, int64_t k, int64_t numSms) {
+  if (ShapedType::isDynamic(n) || ShapedType::isDynamic(k))
+    return 1;
+  int64_t rowBlocks = llvm::divideCeil(n, kGemvRowsPerBlock);
+  for (int64_t split = 1; k % split == 0 && k / split >= kMinColumnsPerSplit;
+       split *= 2)
+    if (rowBlocks * split >= numSms)
+      return split;
+  return 1;
+}
+
+struct SelectKernelsPass
+    : decode::impl::SelectKernelsPassBase<SelectKernelsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<int64_t> sizes(buckets.begin(), buckets.end());
+    if (sizes.empty())
+      sizes = {1, 8, 64, 256};
+    llvm::sort(sizes);
+    sizes.erase(llvm::unique(sizes), sizes.end());
+    if (sizes.front() <= 0 || numSms <= 0) {
+      getOperation().emitError()
+          << "decode-select-kernels: buckets and num-sms must be positive";
+      return signalPassFailure();
+    }
+
+    MLIRContext *ctx = &getContext();
+    getOperation().walk([&](LinearOp op) {
+      RankedTensorType weight = op.getWeight().getType();
+      int64_t kSplit =
+          chooseKSplit(weight.getDimSize(0), weight.getDimSize(1), numSms);
+      SmallVector<Attribute> variants;
+      for (int64_t maxTokens : sizes) {
+        bool gemv = maxTokens <= kGemvMaxTokens;
+        variants.push_back(KernelVariantAttr::get(
+            ctx, maxTokens, gemv ? KernelKind::Gemv : KernelKind::Mma,
+            gemv ? kSplit : 1));
+      }
+      op.setVariantsAttr(ArrayAttr::get(ctx, variants));
+    });
+  }
+};
+
+} // namespace

@@ -1,0 +1,42 @@
+//===- Passes.td - infer conversion passes -----------------*- tablegen -*-===//
+
+#ifndef INFER_CONVERSION_PASSES
+#define INFER_CONVERSION_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Emit GPU kernels and a launch plan for every decode op";
+  let description = [{
+    Creates `gpu.module @decode_kernels` (and marks the module
+    `gpu.container_module`). For every op of every function that holds
+    decode ops, the op family's emitter (Linear, Norm, Elementwise,
+    Attention, Rope, Sample) adds `gpu.func` kernels built from
+    gpu/vector/memref/scf/arith ops, and the pass records on the op how to
+    run them as `decode.launches`, an array of dictionaries described in
+    docs/launch-plan.md (kernel, max_tokens, grid, grid_scale, block,
+    shared_bytes, workspace bytes, args). The step's op-level IR is kept:
+    it is the graph the CPU reference runs.
+
+    `decode.linear` gets one group of launches per `#decode.variant`
+    (token-count bucket); other ops get one group with `max_tokens = 0`.
+    `decode.weight` gets none, and `decode.spec_accept` an empty array
+    (it runs on the host).
+  }];
+  let options = [
+    Option<"numSMs", "num-sms", "int64_t", /*default=*/"132",
+           "Streaming multiprocessors of the target GPU">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::nvgpu::NVGPUDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
+#endif // INFER_CONVERSION_PASSES

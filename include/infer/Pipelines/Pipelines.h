@@ -1,0 +1,58 @@
+//===- Pipelines.h - infer pass pipelines -----------------------*- C++ -*-===//
+//
+// `infer-decode-to-cuda-pipeline`: decode step IR -> kernels in a
+// `gpu.binary` (cubin, PTX or a fatbin with both) plus the launch plan.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef INFER_PIPELINES_PIPELINES_H
+#define INFER_PIPELINES_PIPELINES_H
+
+#include "mlir/Pass/PassOptions.h"
+
+#include <string>
+
+namespace mlir {
+class OpPassManager;
+} // namespace mlir
+
+namespace infer {
+
+struct DecodeToCUDAPipelineOptions
+    : public mlir::PassPipelineOptions<DecodeToCUDAPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("CUDA architecture of the kernels"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit with ptxas, fatbinary and libdevice "
+                     "(default: INFER_CUDA_ROOT from CMake)"),
+      llvm::cl::init("")};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("gpu-module-to-binary format: bin (cubin), isa (PTX), "
+                     "fatbin (cubin and PTX)"),
+      llvm::cl::init("fatbin")};
+  Option<int64_t> numSMs{*this, "num-sms",
+                         llvm::cl::desc("Streaming multiprocessors"),
+                         llvm::cl::init(132)};
+  Option<unsigned> optLevel{*this, "opt-level",
+                            llvm::cl::desc("LLVM optimization level"),
+                            llvm::cl::init(3)};
+  Option<bool> optimize{
+      *this, "optimize",
+      llvm::cl::desc("Run decode-optimize first when it is registered"),
+      llvm::cl::init(true)};
+};
+
+/// Appends the decode -> CUDA binary passes to `pm` (anchored on
+/// builtin.module).
+void buildDecodeToCUDAPipeline(mlir::OpPassManager &pm,
+                               const DecodeToCUDAPipelineOptions &options);
+
+/// Registers `infer-decode-to-cuda-pipeline`.
+void registerPipelines();
+
+} // namespace infer
+
+#endif // INFER_PIPELINES_PIPELINES_H

@@ -1,0 +1,604 @@
+//===- Attention.cpp - decode.paged_attention kernels ---------------------===//
+//
+// `decode.paged_attention` becomes a split-KV ("flash decoding") kernel and,
+// when the op may split (`split_kv > 1`), a merge kernel.
+//
+// Attention kernel, grid (split_kv, kv_heads, items), 4 warps per block.
+// An item is a sequence in decode/draft steps (one query per sequence) and a
+// query token otherwise (verify and prefill chunks: the token's sequence is
+// found by a binary search of `query_start`, and its keys end at its causal
+// position). One block serves all `G = num_heads / kv_heads` query heads of
+// its kv head, so every K/V page is read once per kv head.
+//
+//  * Lanes: a token row of `head_dim` elements is read by `head_dim / 8`
+//    lanes, 16 bytes each; a warp covers `32 / (head_dim / 8)` tokens per
+//    access and a whole page with `block_size` 16-byte K and V loads per
+//    lane, all issued before the first use. Lane (group t, chunk c) keeps the
+//    G query vectors of chunk c in registers, pre-scaled by scale * log2(e).
+//  * Scores: an 8-element FMA chain per (token, head), then a butterfly over
+//    the token's lanes. Every lane group runs its own online softmax
+//    (running max m, sum l, f32 accumulator of its chunk) in the log2 domain
+//    with `exp2`; keys outside [window begin, causal end) get -inf scores and
+//    zero values, so stale or NaN pool slots never leak into the result.
+//  * Pages: the split's pages go round-robin to the warps. At the end the
+//    lane groups merge by shuffles and the warps through shared memory.
+//  * Splits: `split_kv` is the upper bound; at run time an item uses
+//    min(split_kv, ceil(keys / 256), ceil(3 * SMs / (items * kv_heads)))
+//    splits, so short contexts and large batches do not split. With one
+//    split the block writes the normalized bf16 output itself; otherwise it
+//    writes (o, m, l) partials (unnormalized o, log2-domain max, sum) to the
+//    workspace and the merge kernel combines them with a stable log-sum-exp.
+//
+// Workspace: `[items][num_heads][split_kv][head_dim + 4]` f32 (o, then m and
+// l, padded to 16 bytes).
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBuilder.h"
+
+#include "Decode/IR/DecodeOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <limits>
+
+using namespace mlir;
+
+namespace infer {
+namespace {
+
+constexpr int64_t kAttentionWarps = 4;
+/// A split gets at least this many keys.
+constexpr int64_t kMinKeysPerSplit = 256;
+/// Splitting stops once items * kv_heads * splits reaches this many blocks
+/// per SM.
+constexpr int64_t kSplitBlocksPerSM = 3;
+/// Scores kept live per lane between two online-softmax updates.
+constexpr int64_t kScoresPerUpdate = 16;
+/// Blocks per SM the attention kernel is register-limited for
+/// (`nvvm.minctasm`): 3 x 4 warps for groups of up to 4 query heads (163
+/// registers, no spills at head_dim 128), 2 above.
+int64_t attentionBlocksPerSM(int64_t group) { return group <= 4 ? 3 : 2; }
+constexpr double kLog2e = 1.4426950408889634;
+
+/// Operand numbers of decode.paged_attention (ODS order).
+enum AttentionOperand : unsigned {
+  kQuery = 0,
+  kCache = 1,
+  kBlockTables = 2,
+  kContextLens = 3,
+  kQueryStart = 4,
+};
+
+/// Static facts of one op and the lane layout derived from them.
+struct AttentionPlan {
+  int64_t numHeads, kvHeads, group, headDim, blockSize, layer;
+  double scaleLog2;              ///< softmax scale times log2(e)
+  std::optional<int64_t> window; ///< sliding window (keys)
+  int64_t maxSplits;             ///< split_kv
+  bool perSequence;              ///< decode steps: one query per sequence
+  int64_t vec;                   ///< elements per 16-byte access
+  int64_t lanesPerToken;         ///< lanes reading one K/V row
+  int64_t tokensPerStep;         ///< tokens one warp-wide access covers
+  int64_t stepsPerPage;          ///< accesses per lane per page (K or V)
+  int64_t stepsPerUpdate;        ///< accesses between softmax updates
+  int64_t entryStride() const { return headDim + 4; }
+  int64_t workspaceBytesPerItem() const {
+    return 4 * numHeads * maxSplits * entryStride();
+  }
+};
+
+FailureOr<AttentionPlan> planAttention(decode::PagedAttentionOp op) {
+  auto cache = cast<decode::KVCacheType>(op.getCache().getType());
+  AttentionPlan plan;
+  plan.numHeads = op.getNumHeads();
+  plan.kvHeads = cache.getKvHeads();
+  plan.group = plan.numHeads / plan.kvHeads;
+  plan.headDim = cache.getHeadDim();
+  plan.blockSize = cache.getBlockSize();
+  plan.layer = op.getLayer();
+  plan.scaleLog2 = op.getScale().convertToFloat() * kLog2e;
+  if (std::optional<uint64_t> window = op.getSlidingWindow())
+    plan.window = *window;
+  plan.maxSplits = op.getSplitKv().value_or(1);
+
+  Type elementType = cache.getDtype();
+  auto queryType = cast<RankedTensorType>(op.getQuery().getType());
+  if (!elementType.isBF16() && !elementType.isF16())
+    return op.emitOpError("GPU lowering supports bf16 and f16 caches, not ")
+           << elementType;
+  if (queryType.getElementType() != elementType)
+    return op.emitOpError("GPU lowering needs the query in the cache's "
+                          "element type");
+  plan.vec = kVectorBytes * 8 / elementType.getIntOrFloatBitWidth();
+  if (!llvm::isPowerOf2_64(plan.headDim) || plan.headDim < plan.vec ||
+      plan.headDim > kWarpSize * plan.vec)
+    return op.emitOpError("GPU lowering supports power-of-two head_dim in [")
+           << plan.vec << ", " << kWarpSize * plan.vec << "], got "
+           << plan.headDim;
+  plan.lanesPerToken = plan.headDim / plan.vec;
+  plan.tokensPerStep = kWarpSize / plan.lanesPerToken;
+  if (!llvm::isPowerOf2_64(plan.blockSize) ||
+      plan.blockSize < plan.tokensPerStep)
+    return op.emitOpError("GPU lowering needs a power-of-two block_size of at "
+                          "least ")
+           << plan.tokensPerStep << " for head_dim " << plan.headDim;
+  plan.stepsPerPage = plan.blockSize / plan.tokensPerStep;
+  plan.stepsPerUpdate =
+      std::clamp<int64_t>(kScoresPerUpdate / plan.group, 1, plan.stepsPerPage);
+  while (plan.stepsPerPage % plan.stepsPerUpdate != 0)
+    --plan.stepsPerUpdate;
+  int64_t sharedBytes = 4 * kAttentionWarps * plan.group * (plan.headDim + 2);
+  if (sharedBytes > 48 * 1024)
+    return op.emitOpError("GPU lowering supports group * head_dim up to ")
+           << 48 * 1024 / (4 * kAttentionWarps) << ", got "
+           << plan.group * plan.headDim;
+
+  auto step = op->getParentOfType<func::FuncOp>();
+  auto role = step ? step->getAttrOfType<decode::StepRoleAttr>("decode.role")
+                   : decode::StepRoleAttr();
+  plan.perSequence = role && (role.getValue() == decode::StepRole::Decode ||
+                              role.getValue() == decode::StepRole::Draft);
+  return plan;
+}
+
+/// The buffers and scalars both kernels read.
+struct AttentionParams {
+  unsigned query = 0, cache = 0, blockTables = 0, contextLens = 0,
+           queryStart = 0, result = 0, workspace = 0, tokens = 0, seqs = 0,
+           tableWidth = 0;
+};
+
+/// Where one item's keys lie and how many splits it uses.
+struct QueryRange {
+  Value seq, token, kvBegin, kvEnd, numSplits;
+};
+
+Value negInf(KernelBuilder &kb) {
+  return kb.f32(-std::numeric_limits<double>::infinity());
+}
+
+/// `m` unless it is -inf (nothing seen yet), then 0: exp2(x - safeMax(m))
+/// stays finite and gives 0 for x = -inf.
+Value safeMax(KernelBuilder &kb, Value m) {
+  Value empty =
+      arith::CmpFOp::create(kb.b(), arith::CmpFPredicate::OEQ, m, negInf(kb));
+  return kb.select(empty, kb.f32(0.0), m);
+}
+
+/// The sequence holding query token `token`: the largest `s < seqs` with
+/// `query_start[s] <= token` (binary search; query_start[seqs] = T > token).
+Value findSequence(KernelBuilder &kb, Value queryStart, Value token,
+                   Value seqs) {
+  ImplicitLocOpBuilder &b = kb.b();
+  Type indexType = b.getIndexType();
+  auto loop = scf::WhileOp::create(
+      b, TypeRange{indexType, indexType}, ValueRange{kb.index(0), seqs},
+      [&](OpBuilder &, Location, ValueRange args) {
+        Value open = kb.cmp(arith::CmpIPredicate::ugt, kb.sub(args[1], args[0]),
+                            kb.index(1));
+        scf::ConditionOp::create(b, open, args);
+      },
+      [&](OpBuilder &, Location, ValueRange args) {
+        Value mid = kb.divIndex(kb.add(args[0], args[1]), kb.index(2));
+        Value start = kb.toIndex(kb.load(queryStart, mid));
+        Value le = kb.cmp(arith::CmpIPredicate::ule, start, token);
+        scf::YieldOp::create(b, ValueRange{kb.select(le, mid, args[0]),
+                                           kb.select(le, args[1], mid)});
+      });
+  return loop.getResult(0);
+}
+
+/// Splits an item uses at run time (see the file comment).
+Value numSplits(KernelBuilder &kb, const AttentionPlan &plan, Value keys,
+                Value items, int64_t numSMs) {
+  if (plan.maxSplits == 1)
+    return kb.index(1);
+  Value byLength = kb.ceilDivIndex(keys, kb.index(kMinKeysPerSplit));
+  Value byOccupancy = kb.ceilDivIndex(kb.index(kSplitBlocksPerSM * numSMs),
+                                      kb.mul(items, kb.index(plan.kvHeads)));
+  Value splits =
+      kb.minIndex(kb.index(plan.maxSplits), kb.minIndex(byLength, byOccupancy));
+  return kb.maxIndex(splits, kb.index(1));
+}
+
+/// Declares the parameters shared by both kernels, in ABI order.
+AttentionParams declareParams(KernelBuilder &kb, const AttentionPlan &plan,
+                              bool merge) {
+  AttentionParams p;
+  if (!merge) {
+    p.query = kb.addOperand(kQuery);
+    p.cache = kb.addOperand(kCache);
+    p.blockTables = kb.addOperand(kBlockTables);
+  }
+  p.contextLens = kb.addOperand(kContextLens);
+  p.queryStart = kb.addOperand(kQueryStart);
+  p.result = kb.addResult(0);
+  if (plan.maxSplits > 1) {
+    auto type = MemRefType::get({kDynamicExtentBound, plan.numHeads,
+                                 plan.maxSplits, plan.entryStride()},
+                                kb.b().getF32Type());
+    // Items are at most the step's tokens.
+    p.workspace = kb.addWorkspace(type, 0, plan.workspaceBytesPerItem());
+  }
+  if (!plan.perSequence)
+    p.tokens = kb.addScalar(StepScalar::Tokens);
+  p.seqs = kb.addScalar(StepScalar::Sequences);
+  if (!merge)
+    p.tableWidth = kb.addScalar(StepScalar::BlockTableWidth);
+  return p;
+}
+
+std::array<GridExtent, 3> attentionGrid(const AttentionPlan &plan, int64_t x) {
+  GridExtent items{1, plan.perSequence ? GridExtent::Scale::Sequences
+                                       : GridExtent::Scale::Tokens};
+  return {GridExtent{x, GridExtent::Scale::One},
+          GridExtent{plan.kvHeads, GridExtent::Scale::One}, items};
+}
+
+/// Locates item blockIdx.z: its sequence, query row, key range and splits.
+QueryRange emitQueryRange(KernelBuilder &kb, const AttentionPlan &plan,
+                          const AttentionParams &p, int64_t numSMs) {
+  QueryRange r;
+  Value item = kb.blockId(gpu::Dimension::z);
+  Value queryStart = kb.param(p.queryStart);
+  Value seqs = kb.scalarIndex(p.seqs);
+  Value items = plan.perSequence ? seqs : kb.scalarIndex(p.tokens);
+  Value queryEnd;
+  if (plan.perSequence) {
+    // One query per sequence: its last (only) row.
+    r.seq = item;
+    queryEnd = kb.toIndex(kb.load(queryStart, kb.add(item, kb.index(1))));
+    r.token = kb.sub(queryEnd, kb.index(1));
+  } else {
+    r.token = item;
+    r.seq = findSequence(kb, queryStart, item, seqs);
+    queryEnd = kb.toIndex(kb.load(queryStart, kb.add(r.seq, kb.index(1))));
+  }
+  // Query `token` sits at position context_len - (queryEnd - token) and sees
+  // keys [kvBegin, kvEnd).
+  Value contextLen = kb.toIndex(kb.load(kb.param(p.contextLens), r.seq));
+  r.kvEnd = kb.sub(contextLen, kb.sub(kb.sub(queryEnd, r.token), kb.index(1)));
+  r.kvBegin = kb.index(0);
+  if (plan.window) {
+    Value w = kb.index(*plan.window);
+    Value clipped = kb.cmp(arith::CmpIPredicate::ugt, r.kvEnd, w);
+    r.kvBegin = kb.select(clipped, kb.sub(r.kvEnd, w), kb.index(0));
+  }
+  r.numSplits = numSplits(kb, plan, kb.sub(r.kvEnd, r.kvBegin), items, numSMs);
+  return r;
+}
+
+/// Stores `o / l` (0 where l = 0, a query without keys) as the op's element
+/// type at column `col` of query row `token`.
+void storeNormalized(KernelBuilder &kb, Value result, Value token, Value col,
+                     Value o, Value l) {
+  Value positive =
+      arith::CmpFOp::create(kb.b(), arith::CmpFPredicate::OGT, l, kb.f32(0));
+  Value inv = kb.select(positive, arith::DivFOp::create(kb.b(), kb.f32(1.0), l),
+                        kb.f32(0.0));
+  int64_t width = cast<VectorType>(o.getType()).getNumElements();
+  Value scaled = kb.mul(o, kb.splat(inv, width));
+  Type elementType = cast<MemRefType>(result.getType()).getElementType();
+  kb.storeVector(kb.fromF32(scaled, elementType), result, {token, col});
+}
+
+/// Online-softmax state of one lane: per query head of the group, the
+/// running max and sum, and the accumulator of the lane's chunk.
+struct SoftmaxState {
+  SmallVector<Value> m, l, acc;
+
+  SmallVector<Value> flatten() const {
+    SmallVector<Value> all(m);
+    llvm::append_range(all, l);
+    llvm::append_range(all, acc);
+    return all;
+  }
+  static SoftmaxState unflatten(ValueRange all, int64_t group) {
+    SoftmaxState s;
+    s.m.assign(all.begin(), all.begin() + group);
+    s.l.assign(all.begin() + group, all.begin() + 2 * group);
+    s.acc.assign(all.begin() + 2 * group, all.begin() + 3 * group);
+    return s;
+  }
+};
+
+/// Folds the state `(mo, lo, ao)` of another lane group into head `g`.
+void mergeInto(KernelBuilder &kb, SoftmaxState &s, int64_t g, Value mo,
+               Value lo, Value ao) {
+  int64_t width = cast<VectorType>(ao.getType()).getNumElements();
+  Value mNew = arith::MaximumFOp::create(kb.b(), s.m[g], mo);
+  Value base = safeMax(kb, mNew);
+  Value a = kb.exp2(kb.sub(s.m[g], base));
+  Value c = kb.exp2(kb.sub(mo, base));
+  s.l[g] = kb.add(kb.mul(s.l[g], a), kb.mul(lo, c));
+  s.acc[g] =
+      kb.fma(ao, kb.splat(c, width), kb.mul(s.acc[g], kb.splat(a, width)));
+  s.m[g] = mNew;
+}
+
+/// One online-softmax update of every head with the keys of `steps`
+/// accesses of page `page` (block id `blockId`).
+void emitPageUpdate(KernelBuilder &kb, const AttentionPlan &plan,
+                    SoftmaxState &s, ArrayRef<Value> queries, Value cache,
+                    Value kvHead, Value page, Value blockId, Value tokenGroup,
+                    Value col, const QueryRange &r, int64_t firstStep,
+                    int64_t steps) {
+  Value layer = kb.index(plan.layer);
+  SmallVector<Value> keys, values;
+  SmallVector<Value> valid;
+  // Issue every load of the update first.
+  for (int64_t j = firstStep; j < firstStep + steps; ++j) {
+    Value slot = kb.add(kb.index(j * plan.tokensPerStep), tokenGroup);
+    keys.push_back(kb.loadVector(
+        cache, {blockId, layer, kb.index(0), kvHead, slot, col}, plan.vec));
+    values.push_back(kb.loadVector(
+        cache, {blockId, layer, kb.index(1), kvHead, slot, col}, plan.vec));
+    Value key = kb.add(kb.mul(page, kb.index(plan.blockSize)), slot);
+    valid.push_back(arith::AndIOp::create(
+        kb.b(), kb.cmp(arith::CmpIPredicate::uge, key, r.kvBegin),
+        kb.cmp(arith::CmpIPredicate::ult, key, r.kvEnd)));
+  }
+  Value zero =
+      kb.floatConst(VectorType::get({plan.vec}, kb.b().getF32Type()), 0.0);
+  SmallVector<SmallVector<Value>> scores(plan.group);
+  SmallVector<Value> valuesF32;
+  for (int64_t j = 0; j < steps; ++j) {
+    Value k = kb.toF32(keys[j]);
+    for (int64_t g = 0; g < plan.group; ++g) {
+      Value dot = kb.reduceVector(kb.mul(k, queries[g]), ReduceKind::Add);
+      dot = kb.groupReduce(dot, ReduceKind::Add, plan.lanesPerToken);
+      scores[g].push_back(kb.select(valid[j], dot, negInf(kb)));
+    }
+    valuesF32.push_back(kb.select(valid[j], kb.toF32(values[j]), zero));
+  }
+  for (int64_t g = 0; g < plan.group; ++g) {
+    Value mNew = s.m[g];
+    for (Value score : scores[g])
+      mNew = arith::MaximumFOp::create(kb.b(), mNew, score);
+    Value base = safeMax(kb, mNew);
+    Value alpha = kb.exp2(kb.sub(s.m[g], base));
+    Value l = kb.mul(s.l[g], alpha);
+    Value acc = kb.mul(s.acc[g], kb.splat(alpha, plan.vec));
+    for (int64_t j = 0; j < steps; ++j) {
+      Value p = kb.exp2(kb.sub(scores[g][j], base));
+      l = kb.add(l, p);
+      acc = kb.fma(kb.splat(p, plan.vec), valuesF32[j], acc);
+    }
+    s.m[g] = mNew;
+    s.l[g] = l;
+    s.acc[g] = acc;
+  }
+}
+
+LogicalResult emitAttentionKernel(KernelBuilder &kb, const AttentionPlan &plan,
+                                  int64_t numSMs) {
+  AttentionParams p = declareParams(kb, plan, /*merge=*/false);
+  kb.create({kAttentionWarps * kWarpSize, 1, 1},
+            attentionGrid(plan, plan.maxSplits));
+  kb.func()->setAttr(
+      NVVM::NVVMDialect::getMinctasmAttrName(),
+      kb.b().getI32IntegerAttr(attentionBlocksPerSM(plan.group)));
+  Type f32 = kb.b().getF32Type();
+  Value sharedO =
+      kb.addShared({kAttentionWarps, plan.group, plan.headDim}, f32);
+  Value sharedML = kb.addShared({kAttentionWarps, plan.group, 2}, f32);
+
+  Value split = kb.blockId(gpu::Dimension::x);
+  Value kvHead = kb.blockId(gpu::Dimension::y);
+  Value item = kb.blockId(gpu::Dimension::z);
+  QueryRange r = emitQueryRange(kb, plan, p, numSMs);
+
+  kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, split, r.numSplits), [&] {
+    Value bs = kb.index(plan.blockSize);
+    Value pageBegin = kb.divIndex(r.kvBegin, bs);
+    Value pageEnd = kb.ceilDivIndex(r.kvEnd, bs);
+    Value perSplit = kb.ceilDivIndex(kb.sub(pageEnd, pageBegin), r.numSplits);
+    Value myBegin = kb.add(pageBegin, kb.mul(split, perSplit));
+    Value myEnd = kb.minIndex(kb.add(myBegin, perSplit), pageEnd);
+
+    Value lane = kb.laneId(), warp = kb.warpId();
+    Value tokenGroup = kb.divIndex(lane, kb.index(plan.lanesPerToken));
+    Value chunk = kb.remIndex(lane, kb.index(plan.lanesPerToken));
+    Value col = kb.mul(chunk, kb.index(plan.vec));
+
+    // The group's queries, scaled into the log2 domain.
+    SmallVector<Value> queries;
+    Value scale =
+        kb.floatConst(VectorType::get({plan.vec}, f32), plan.scaleLog2);
+    for (int64_t g = 0; g < plan.group; ++g) {
+      Value head = kb.add(kb.mul(kvHead, kb.index(plan.group)), kb.index(g));
+      Value qCol = kb.add(kb.mul(head, kb.index(plan.headDim)), col);
+      queries.push_back(kb.mul(
+          kb.toF32(kb.loadVector(kb.param(p.query), {r.token, qCol}, plan.vec)),
+          scale));
+    }
+
+    SoftmaxState init;
+    Value zeroAcc = kb.floatConst(VectorType::get({plan.vec}, f32), 0.0);
+    for (int64_t g = 0; g < plan.group; ++g) {
+      init.m.push_back(negInf(kb));
+      init.l.push_back(kb.f32(0.0));
+      init.acc.push_back(zeroAcc);
+    }
+    // Block ids: lane i holds the one of the warp's (i mod 32)-th page, so
+    // the page loop reads them with a shuffle instead of a dependent load.
+    Value tableRow = kb.mul(r.seq, kb.scalarIndex(p.tableWidth));
+    Value first = kb.add(myBegin, warp);
+    Value warps = kb.index(kAttentionWarps);
+    auto loadBlockIds = [&](Value page) {
+      Value mine = kb.add(page, kb.mul(lane, warps));
+      Value inRange = kb.cmp(arith::CmpIPredicate::ult, mine, myEnd);
+      Value column = kb.select(inRange, mine, kb.index(0));
+      return kb.load(kb.param(p.blockTables), kb.add(tableRow, column));
+    };
+    SmallVector<Value> loopInit = init.flatten();
+    loopInit.push_back(loadBlockIds(first));
+    SmallVector<Value> final = kb.forLoop(
+        first, myEnd, warps, loopInit, [&](Value page, ValueRange args) {
+          SoftmaxState s =
+              SoftmaxState::unflatten(args.drop_back(), plan.group);
+          Value iteration = kb.divIndex(kb.sub(page, first), warps);
+          Value slot = kb.remIndex(iteration, kb.index(kWarpSize));
+          Value reload = arith::AndIOp::create(
+              kb.b(), kb.cmp(arith::CmpIPredicate::eq, slot, kb.index(0)),
+              kb.cmp(arith::CmpIPredicate::ne, iteration, kb.index(0)));
+          Value ids = kb.ifThenElse(
+              reload, args.back().getType(),
+              [&]() -> SmallVector<Value> { return {loadBlockIds(page)}; },
+              [&]() -> SmallVector<Value> { return {args.back()}; })[0];
+          Value blockId = kb.toIndex(kb.shuffleIdx(ids, slot));
+          for (int64_t j = 0; j < plan.stepsPerPage; j += plan.stepsPerUpdate)
+            emitPageUpdate(kb, plan, s, queries, kb.param(p.cache), kvHead,
+                           page, blockId, tokenGroup, col, r, j,
+                           plan.stepsPerUpdate);
+          SmallVector<Value> next = s.flatten();
+          next.push_back(ids);
+          return next;
+        });
+    final.pop_back();
+    SoftmaxState s = SoftmaxState::unflatten(final, plan.group);
+
+    // Merge the lane groups of the warp (same chunk, other tokens).
+    for (int64_t offset = plan.lanesPerToken; offset < kWarpSize; offset *= 2)
+      for (int64_t g = 0; g < plan.group; ++g)
+        mergeInto(kb, s, g, kb.shuffleXor(s.m[g], offset),
+                  kb.shuffleXor(s.l[g], offset),
+                  kb.shuffleXor(s.acc[g], offset));
+
+    // Then the warps, through shared memory.
+    kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, tokenGroup, kb.index(0)), [&] {
+      for (int64_t g = 0; g < plan.group; ++g) {
+        kb.storeVector(s.acc[g], sharedO, {warp, kb.index(g), col});
+        kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, chunk, kb.index(0)), [&] {
+          kb.store(s.m[g], sharedML, {warp, kb.index(g), kb.index(0)});
+          kb.store(s.l[g], sharedML, {warp, kb.index(g), kb.index(1)});
+        });
+      }
+    });
+    kb.barrier();
+
+    constexpr int64_t width = 4;
+    int64_t perHead = plan.headDim / width;
+    kb.forEachThread(plan.group * perHead, [&](Value i) {
+      Value g = kb.divIndex(i, kb.index(perHead));
+      Value d = kb.mul(kb.remIndex(i, kb.index(perHead)), kb.index(width));
+      SmallVector<Value> ms, ls;
+      Value m = negInf(kb);
+      for (int64_t w = 0; w < kAttentionWarps; ++w) {
+        ms.push_back(kb.load(sharedML, {kb.index(w), g, kb.index(0)}));
+        ls.push_back(kb.load(sharedML, {kb.index(w), g, kb.index(1)}));
+        m = arith::MaximumFOp::create(kb.b(), m, ms.back());
+      }
+      Value base = safeMax(kb, m);
+      Value l = kb.f32(0.0);
+      Value o = kb.floatConst(VectorType::get({width}, f32), 0.0);
+      for (int64_t w = 0; w < kAttentionWarps; ++w) {
+        Value e = kb.exp2(kb.sub(ms[w], base));
+        l = kb.add(l, kb.mul(ls[w], e));
+        o = kb.fma(kb.loadVector(sharedO, {kb.index(w), g, d}, width),
+                   kb.splat(e, width), o);
+      }
+      Value head = kb.add(kb.mul(kvHead, kb.index(plan.group)), g);
+      Value outCol = kb.add(kb.mul(head, kb.index(plan.headDim)), d);
+      auto writeOutput = [&] {
+        storeNormalized(kb, kb.param(p.result), r.token, outCol, o, l);
+      };
+      if (plan.maxSplits == 1) {
+        writeOutput();
+        return;
+      }
+      Value single = kb.cmp(arith::CmpIPredicate::eq, r.numSplits, kb.index(1));
+      auto ifOp = scf::IfOp::create(kb.b(), single, /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard guard(kb.b());
+      kb.b().setInsertionPoint(ifOp.thenYield());
+      writeOutput();
+      kb.b().setInsertionPoint(ifOp.elseYield());
+      Value ws = kb.param(p.workspace);
+      kb.storeVector(o, ws, {item, head, split, d});
+      kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, d, kb.index(0)), [&] {
+        kb.store(m, ws, {item, head, split, kb.index(plan.headDim)});
+        kb.store(l, ws, {item, head, split, kb.index(plan.headDim + 1)});
+      });
+    });
+  });
+  return success();
+}
+
+/// Combines the split partials of every (item, head) with a log-sum-exp.
+LogicalResult emitMergeKernel(KernelBuilder &kb, const AttentionPlan &plan,
+                              int64_t numSMs) {
+  AttentionParams p = declareParams(kb, plan, /*merge=*/true);
+  constexpr int64_t width = 4;
+  int64_t perHead = plan.headDim / width;
+  int64_t threads =
+      std::min<int64_t>(llvm::alignTo(plan.group * perHead, kWarpSize), 256);
+  kb.create({threads, 1, 1}, attentionGrid(plan, 1));
+  Type f32 = kb.b().getF32Type();
+  Value kvHead = kb.blockId(gpu::Dimension::y);
+  Value item = kb.blockId(gpu::Dimension::z);
+  QueryRange r = emitQueryRange(kb, plan, p, numSMs);
+  Value ws = kb.param(p.workspace);
+
+  kb.ifThen(kb.cmp(arith::CmpIPredicate::ugt, r.numSplits, kb.index(1)), [&] {
+    kb.forEachThread(plan.group * perHead, [&](Value i) {
+      Value g = kb.divIndex(i, kb.index(perHead));
+      Value d = kb.mul(kb.remIndex(i, kb.index(perHead)), kb.index(width));
+      Value head = kb.add(kb.mul(kvHead, kb.index(plan.group)), g);
+      Value mIndex = kb.index(plan.headDim);
+      Value lIndex = kb.index(plan.headDim + 1);
+      Value m =
+          kb.forLoop(kb.index(0), r.numSplits, kb.index(1), {negInf(kb)},
+                     [&](Value s, ValueRange args) -> SmallVector<Value> {
+                       Value ms = kb.load(ws, {item, head, s, mIndex});
+                       return {arith::MaximumFOp::create(kb.b(), args[0], ms)};
+                     })[0];
+      Value base = safeMax(kb, m);
+      Value zero = kb.floatConst(VectorType::get({width}, f32), 0.0);
+      SmallVector<Value> sums = kb.forLoop(
+          kb.index(0), r.numSplits, kb.index(1), {kb.f32(0.0), zero},
+          [&](Value s, ValueRange args) -> SmallVector<Value> {
+            Value e =
+                kb.exp2(kb.sub(kb.load(ws, {item, head, s, mIndex}), base));
+            Value l = kb.add(args[0],
+                             kb.mul(kb.load(ws, {item, head, s, lIndex}), e));
+            Value o = kb.fma(kb.loadVector(ws, {item, head, s, d}, width),
+                             kb.splat(e, width), args[1]);
+            return {l, o};
+          });
+      Value outCol = kb.add(kb.mul(head, kb.index(plan.headDim)), d);
+      storeNormalized(kb, kb.param(p.result), r.token, outCol, sums[1],
+                      sums[0]);
+    });
+  });
+  return success();
+}
+
+} // namespace
+
+LogicalResult emitAttentionKernels(Operation *op, EmitContext &ctx,
+                                   SmallVectorImpl<KernelLaunch> &out) {
+  auto attention = dyn_cast<decode::PagedAttentionOp>(op);
+  if (!attention)
+    return op->emitOpError("is not an attention op");
+  FailureOr<AttentionPlan> plan = planAttention(attention);
+  if (failed(plan))
+    return failure();
+
+  KernelBuilder main(ctx, op, "paged_attention", /*maxTokens=*/0);
+  if (failed(emitAttentionKernel(main, *plan, ctx.target.numSMs)))
+    return failure();
+  out.push_back(main.finish());
+  if (plan->maxSplits == 1)
+    return success();
+  KernelBuilder merge(ctx, op, "paged_attention_merge", /*maxTokens=*/0);
+  if (failed(emitMergeKernel(merge, *plan, ctx.target.numSMs)))
+    return failure();
+  out.push_back(merge.finish());
+  return success();
+}
+
+} // namespace infer

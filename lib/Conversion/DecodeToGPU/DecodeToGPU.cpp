@@ -1,0 +1,276 @@
+//===- DecodeToGPU.cpp - convert-decode-to-gpu driver ---------------------===//
+//
+// Creates the kernels module, walks every step function's decode ops in
+// program order, hands each one to its family emitter and serializes the
+// returned launches into `decode.launches` (docs/launch-plan.md).
+//
+//===----------------------------------------------------------------------===//
+
+#include "infer/Conversion/DecodeToGPU.h"
+#include "infer/Conversion/Passes.h"
+
+#include "Decode/IR/DecodeOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace infer {
+#define GEN_PASS_DEF_CONVERTDECODETOGPU
+#include "infer/Conversion/Passes.h.inc"
+} // namespace infer
+
+using namespace mlir;
+using namespace infer;
+
+//===----------------------------------------------------------------------===//
+// EmitContext
+//===----------------------------------------------------------------------===//
+
+std::string EmitContext::uniqueName(StringRef prefix) {
+  return (prefix + "_" + Twine(counter++)).str();
+}
+
+StepScalar EmitContext::rowsOf(Value v) const {
+  auto it = rows.find(v);
+  return it == rows.end() ? StepScalar::Tokens : it->second;
+}
+
+GridExtent::Scale infer::toGridScale(StepScalar s) {
+  switch (s) {
+  case StepScalar::Tokens:
+    return GridExtent::Scale::Tokens;
+  case StepScalar::Sequences:
+    return GridExtent::Scale::Sequences;
+  case StepScalar::SampledRows:
+    return GridExtent::Scale::SampledRows;
+  case StepScalar::BlockTableWidth:
+    break;
+  }
+  llvm_unreachable("the block table width is not a grid scale");
+}
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Row counts
+//===----------------------------------------------------------------------===//
+
+/// The step quantity counting the rows of step argument `index`
+/// (docs/artifact.md, "The step function").
+StepScalar argumentRows(unsigned index) {
+  if (index <= 2)
+    return StepScalar::Tokens; // tokens, positions, slots
+  if (index <= 5)
+    return StepScalar::Sequences; // block_tables, context_lens, query_start
+  if (index <= 10)
+    return StepScalar::SampledRows; // logits_indices, sampling parameters
+  return StepScalar::Tokens;
+}
+
+/// Records the row quantity of `op`'s results from its operands.
+void inferRows(Operation *op, EmitContext &ctx) {
+  std::optional<StepScalar> rows =
+      TypeSwitch<Operation *, std::optional<StepScalar>>(op)
+          .Case([&](decode::EmbedOp embed) {
+            return ctx.rowsOf(embed.getTokens());
+          })
+          .Case([&](decode::GatherTokensOp gather) {
+            return ctx.rowsOf(gather.getIndices());
+          })
+          .Case([&](decode::SpecAcceptOp) { return StepScalar::Sequences; })
+          .Default([&](Operation *) -> std::optional<StepScalar> {
+            for (Value operand : op->getOperands())
+              if (auto type = dyn_cast<RankedTensorType>(operand.getType()))
+                if (type.getRank() >= 1 && type.isDynamicDim(0))
+                  return ctx.rowsOf(operand);
+            return std::nullopt;
+          });
+  if (!rows)
+    return;
+  for (Value result : op->getResults())
+    ctx.rows[result] = *rows;
+}
+
+//===----------------------------------------------------------------------===//
+// Serialization
+//===----------------------------------------------------------------------===//
+
+StringRef scaleName(GridExtent::Scale scale) {
+  switch (scale) {
+  case GridExtent::Scale::One:
+    return "one";
+  case GridExtent::Scale::Tokens:
+    return "tokens";
+  case GridExtent::Scale::Sequences:
+    return "seqs";
+  case GridExtent::Scale::SampledRows:
+    return "sampled";
+  }
+  llvm_unreachable("unknown grid scale");
+}
+
+StringRef scalarName(StepScalar scalar) {
+  switch (scalar) {
+  case StepScalar::Tokens:
+    return "tokens";
+  case StepScalar::Sequences:
+    return "seqs";
+  case StepScalar::SampledRows:
+    return "sampled";
+  case StepScalar::BlockTableWidth:
+    return "block_table_width";
+  }
+  llvm_unreachable("unknown step scalar");
+}
+
+std::string argName(const KernelArg &arg) {
+  switch (arg.kind) {
+  case KernelArg::Kind::Operand:
+    return ("operand" + Twine(arg.index)).str();
+  case KernelArg::Kind::Result:
+    return ("result" + Twine(arg.index)).str();
+  case KernelArg::Kind::Workspace:
+    return "workspace";
+  case KernelArg::Kind::Scalar:
+    return scalarName(arg.scalar).str();
+  }
+  llvm_unreachable("unknown kernel argument kind");
+}
+
+DictionaryAttr serialize(const KernelLaunch &launch, StringAttr moduleName,
+                         Builder &b) {
+  SmallVector<int64_t> grid, block;
+  SmallVector<Attribute> scales, args;
+  for (const GridExtent &extent : launch.grid) {
+    grid.push_back(extent.constant);
+    scales.push_back(b.getStringAttr(scaleName(extent.scale)));
+  }
+  for (int64_t threads : launch.block)
+    block.push_back(threads);
+  for (const KernelArg &arg : launch.args)
+    args.push_back(b.getStringAttr(argName(arg)));
+  NamedAttribute fields[] = {
+      b.getNamedAttr(
+          "kernel",
+          SymbolRefAttr::get(moduleName, {FlatSymbolRefAttr::get(
+                                             b.getContext(), launch.kernel)})),
+      b.getNamedAttr("max_tokens", b.getI64IntegerAttr(launch.maxTokens)),
+      b.getNamedAttr("grid", b.getDenseI64ArrayAttr(grid)),
+      b.getNamedAttr("grid_scale", b.getArrayAttr(scales)),
+      b.getNamedAttr("block", b.getDenseI64ArrayAttr(block)),
+      b.getNamedAttr("shared_bytes", b.getI64IntegerAttr(launch.sharedBytes)),
+      b.getNamedAttr("workspace_bytes",
+                     b.getI64IntegerAttr(launch.workspaceBytes)),
+      b.getNamedAttr("workspace_bytes_per_token",
+                     b.getI64IntegerAttr(launch.workspaceBytesPerToken)),
+      b.getNamedAttr("args", b.getArrayAttr(args)),
+  };
+  return b.getDictionaryAttr(fields);
+}
+
+//===----------------------------------------------------------------------===//
+// The pass
+//===----------------------------------------------------------------------===//
+
+constexpr StringLiteral kKernelsModuleName = "decode_kernels";
+constexpr StringLiteral kLaunchesAttrName = "decode.launches";
+
+/// Dispatches `op` to its family emitter. Returns std::nullopt for ops that
+/// produce no launches at all (weights, non-decode ops).
+std::optional<LogicalResult> emitKernels(Operation *op, EmitContext &ctx,
+                                         SmallVectorImpl<KernelLaunch> &out) {
+  return TypeSwitch<Operation *, std::optional<LogicalResult>>(op)
+      .Case([&](decode::LinearOp) { return emitLinearKernels(op, ctx, out); })
+      .Case([&](decode::RMSNormOp) { return emitNormKernels(op, ctx, out); })
+      .Case<decode::AddOp, decode::SiluMulOp, decode::EmbedOp, decode::SliceOp,
+            decode::GatherTokensOp>(
+          [&](Operation *) { return emitElementwiseKernels(op, ctx, out); })
+#if INFER_HAVE_ATTENTION_EMITTERS
+      .Case([&](decode::PagedAttentionOp) {
+        return emitAttentionKernels(op, ctx, out);
+      })
+#endif
+#if INFER_HAVE_ROPE_EMITTERS
+      .Case<decode::RopeOp, decode::KVAppendOp, decode::RopeAppendOp>(
+          [&](Operation *) { return emitRopeKernels(op, ctx, out); })
+#endif
+      .Case([&](decode::SampleOp) { return emitSampleKernels(op, ctx, out); })
+      // Host op: an empty launch list (docs/launch-plan.md).
+      .Case([&](decode::SpecAcceptOp) { return success(); })
+      .Case([&](decode::WeightOp) { return std::nullopt; })
+      .Default([&](Operation *other) -> std::optional<LogicalResult> {
+        if (isa<decode::DecodeDialect>(other->getDialect()))
+          return other->emitOpError("has no GPU lowering");
+        return std::nullopt;
+      });
+}
+
+struct ConvertDecodeToGPUPass
+    : infer::impl::ConvertDecodeToGPUBase<ConvertDecodeToGPUPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<func::FuncOp> steps;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      bool hasDecodeOps = false;
+      func.walk([&](Operation *op) {
+        if (isa<decode::DecodeDialect>(op->getDialect()))
+          hasDecodeOps = true;
+      });
+      if (hasDecodeOps)
+        steps.push_back(func);
+    }
+    if (steps.empty())
+      return;
+
+    OpBuilder b(module.getBodyRegion());
+    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                    b.getUnitAttr());
+    auto kernels = module.lookupSymbol<gpu::GPUModuleOp>(kKernelsModuleName);
+    if (!kernels) {
+      b.setInsertionPointToEnd(module.getBody());
+      kernels =
+          gpu::GPUModuleOp::create(b, module.getLoc(), kKernelsModuleName);
+    }
+
+    EmitContext ctx;
+    ctx.kernels = kernels;
+    ctx.target.numSMs = numSMs;
+    ctx.counter = std::distance(kernels.getOps<gpu::GPUFuncOp>().begin(),
+                                kernels.getOps<gpu::GPUFuncOp>().end());
+    auto moduleName = b.getStringAttr(kKernelsModuleName);
+
+    for (func::FuncOp step : steps) {
+      for (auto [i, arg] : llvm::enumerate(step.getArguments()))
+        ctx.rows[arg] = argumentRows(i);
+      WalkResult result = step.walk([&](Operation *op) {
+        inferRows(op, ctx);
+        SmallVector<KernelLaunch> launches;
+        std::optional<LogicalResult> emitted = emitKernels(op, ctx, launches);
+        if (!emitted)
+          return WalkResult::advance();
+        if (failed(*emitted))
+          return WalkResult::interrupt();
+        SmallVector<Attribute> entries;
+        for (const KernelLaunch &launch : launches)
+          entries.push_back(serialize(launch, moduleName, b));
+        op->setAttr(kLaunchesAttrName, b.getArrayAttr(entries));
+        return WalkResult::advance();
+      });
+      if (result.wasInterrupted())
+        return signalPassFailure();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,454 @@
+//===- KernelBuilder.cpp - shared gpu.func emission helpers ---------------===//
+
+#include "KernelBuilder.h"
+
+#include "Decode/IR/DecodeDialect.h"
+
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+
+namespace infer {
+
+MemRefType getKernelBufferType(Type type) {
+  if (auto cache = dyn_cast<decode::KVCacheType>(type))
+    return MemRefType::get({kDynamicExtentBound, cache.getLayers(), 2,
+                            cache.getKvHeads(), cache.getBlockSize(),
+                            cache.getHeadDim()},
+                           cache.getDtype());
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor)
+    return {};
+  ArrayRef<int64_t> shape = tensor.getShape();
+  bool innerDynamic = shape.size() > 1 &&
+                      llvm::any_of(shape.drop_front(), ShapedType::isDynamic);
+  if (innerDynamic)
+    return MemRefType::get({kDynamicExtentBound}, tensor.getElementType());
+  SmallVector<int64_t> sizes(shape);
+  if (!sizes.empty() && ShapedType::isDynamic(sizes.front()))
+    sizes.front() = kDynamicExtentBound;
+  return MemRefType::get(sizes, tensor.getElementType());
+}
+
+int64_t vectorWidthFor(Type elementType, ArrayRef<int64_t> sizes) {
+  int64_t bits = elementType.getIntOrFloatBitWidth();
+  int64_t width = std::max<int64_t>(1, kVectorBytes * 8 / bits);
+  for (int64_t size : sizes)
+    while (width > 1 && size % width != 0)
+      width /= 2;
+  return width;
+}
+
+//===----------------------------------------------------------------------===//
+// KernelBuilder: parameters and the function
+//===----------------------------------------------------------------------===//
+
+KernelBuilder::KernelBuilder(EmitContext &ctx, Operation *op, StringRef prefix,
+                             int64_t maxTokens)
+    : ctx(ctx), sourceOp(op), builder(op->getLoc(), op->getContext()),
+      name(ctx.uniqueName(prefix)) {
+  launch.kernel = name;
+  launch.maxTokens = maxTokens;
+}
+
+void KernelBuilder::addParam(KernelArg arg, Type type) {
+  assert(!kernel && "parameters must be declared before create()");
+  assert((launch.args.empty() || launch.args.back().kind <= arg.kind) &&
+         "parameters must follow the ABI order");
+  launch.args.push_back(arg);
+  paramTypes.push_back(type);
+}
+
+unsigned KernelBuilder::addOperand(unsigned i) {
+  addParam({KernelArg::Kind::Operand, i},
+           getKernelBufferType(sourceOp->getOperand(i).getType()));
+  return paramTypes.size() - 1;
+}
+
+unsigned KernelBuilder::addResult(unsigned i) {
+  addParam({KernelArg::Kind::Result, i},
+           getKernelBufferType(sourceOp->getResult(i).getType()));
+  return paramTypes.size() - 1;
+}
+
+unsigned KernelBuilder::addWorkspace(MemRefType type, int64_t fixedBytes,
+                                     int64_t bytesPerRow) {
+  addParam({KernelArg::Kind::Workspace, 0}, type);
+  launch.workspaceBytes = fixedBytes;
+  launch.workspaceBytesPerToken = bytesPerRow;
+  return paramTypes.size() - 1;
+}
+
+unsigned KernelBuilder::addScalar(StepScalar scalar) {
+  addParam({KernelArg::Kind::Scalar, 0, scalar}, builder.getI32Type());
+  return paramTypes.size() - 1;
+}
+
+void KernelBuilder::create(std::array<int64_t, 3> block,
+                           ArrayRef<GridExtent> grid) {
+  assert(grid.size() <= 3 && "at most 3 grid dimensions");
+  for (auto [i, extent] : llvm::enumerate(grid))
+    launch.grid[i] = extent;
+  for (unsigned i = 0; i < 3; ++i)
+    launch.block[i] = block[i];
+
+  builder.setInsertionPointToEnd(ctx.kernels.getBody());
+  auto type = builder.getFunctionType(paramTypes, {});
+  kernel = gpu::GPUFuncOp::create(builder, name, type);
+  kernel->setAttr(gpu::GPUDialect::getKernelFuncAttrName(),
+                  builder.getUnitAttr());
+  kernel.setKnownBlockSizeAttr(builder.getDenseI32ArrayAttr(
+      {int32_t(block[0]), int32_t(block[1]), int32_t(block[2])}));
+  // The pointers of distinct parameters never alias.
+  for (auto [i, type] : llvm::enumerate(paramTypes))
+    if (isa<MemRefType>(type))
+      kernel.setArgAttr(i, "llvm.noalias", builder.getUnitAttr());
+  builder.setInsertionPointToStart(&kernel.getBody().front());
+}
+
+void KernelBuilder::setMinBlocksPerSM(int64_t blocks) {
+  kernel->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(),
+                  builder.getI32IntegerAttr(blocks));
+}
+
+Value KernelBuilder::addShared(ArrayRef<int64_t> shape, Type elementType) {
+  auto space = gpu::AddressSpaceAttr::get(builder.getContext(),
+                                          gpu::AddressSpace::Workgroup);
+  auto type =
+      MemRefType::get(shape, elementType, MemRefLayoutAttrInterface(), space);
+  BlockArgument arg = kernel.addWorkgroupAttribution(type, builder.getLoc());
+  kernel.setWorkgroupAttributionAttr(kernel.getNumWorkgroupAttributions() - 1,
+                                     "llvm.align",
+                                     builder.getI64IntegerAttr(kVectorBytes));
+  return arg;
+}
+
+KernelLaunch KernelBuilder::finish() {
+  gpu::ReturnOp::create(builder);
+  return launch;
+}
+
+Value KernelBuilder::param(unsigned slot) { return kernel.getArgument(slot); }
+
+Value KernelBuilder::scalarIndex(unsigned slot) {
+  return arith::IndexCastUIOp::create(builder, builder.getIndexType(),
+                                      param(slot));
+}
+
+//===----------------------------------------------------------------------===//
+// Body helpers
+//===----------------------------------------------------------------------===//
+
+Value KernelBuilder::index(int64_t v) {
+  return arith::ConstantIndexOp::create(builder, v);
+}
+
+Value KernelBuilder::i32(int64_t v) {
+  return arith::ConstantIntOp::create(builder, v, 32);
+}
+
+Value KernelBuilder::f32(double v) {
+  return arith::ConstantOp::create(builder, builder.getF32FloatAttr(v));
+}
+
+Value KernelBuilder::floatConst(Type type, double v) {
+  auto elementType = cast<FloatType>(getElementTypeOrSelf(type));
+  TypedAttr attr = builder.getFloatAttr(elementType, v);
+  if (auto vector = dyn_cast<VectorType>(type))
+    attr = DenseElementsAttr::get(vector, attr);
+  return arith::ConstantOp::create(builder, attr);
+}
+
+Value KernelBuilder::threadId(gpu::Dimension d) {
+  return gpu::ThreadIdOp::create(builder, d);
+}
+
+Value KernelBuilder::blockId(gpu::Dimension d) {
+  return gpu::BlockIdOp::create(builder, d);
+}
+
+Value KernelBuilder::laneId() {
+  return arith::RemUIOp::create(builder, threadId(), index(kWarpSize));
+}
+
+Value KernelBuilder::warpId() {
+  return arith::DivUIOp::create(builder, threadId(), index(kWarpSize));
+}
+
+Value KernelBuilder::add(Value a, Value c) {
+  if (isa<FloatType>(getElementTypeOrSelf(a)))
+    return arith::AddFOp::create(builder, a, c);
+  return arith::AddIOp::create(builder, a, c);
+}
+
+Value KernelBuilder::mul(Value a, Value c) {
+  if (isa<FloatType>(getElementTypeOrSelf(a)))
+    return arith::MulFOp::create(builder, a, c);
+  return arith::MulIOp::create(builder, a, c);
+}
+
+Value KernelBuilder::minIndex(Value a, Value c) {
+  return arith::MinUIOp::create(builder, a, c);
+}
+
+Value KernelBuilder::cmp(arith::CmpIPredicate p, Value a, Value c) {
+  return arith::CmpIOp::create(builder, p, a, c);
+}
+
+Value KernelBuilder::loadVector(Value memref, ValueRange indices,
+                                int64_t width) {
+  Type elementType = cast<MemRefType>(memref.getType()).getElementType();
+  auto type = VectorType::get({width}, elementType);
+  int64_t bytes = width * elementType.getIntOrFloatBitWidth() / 8;
+  return vector::LoadOp::create(builder, type, memref, indices,
+                                /*nontemporal=*/false,
+                                llvm::MaybeAlign(uint64_t(bytes)));
+}
+
+void KernelBuilder::storeVector(Value value, Value memref, ValueRange indices) {
+  auto type = cast<VectorType>(value.getType());
+  int64_t bytes = type.getNumElements() * type.getElementTypeBitWidth() / 8;
+  vector::StoreOp::create(builder, value, memref, indices,
+                          /*nontemporal=*/false,
+                          llvm::MaybeAlign(uint64_t(bytes)));
+}
+
+Value KernelBuilder::load(Value memref, ValueRange indices) {
+  return memref::LoadOp::create(builder, memref, indices);
+}
+
+void KernelBuilder::store(Value value, Value memref, ValueRange indices) {
+  memref::StoreOp::create(builder, value, memref, indices);
+}
+
+Value KernelBuilder::toF32(Value v) {
+  Type f32Type = builder.getF32Type();
+  if (getElementTypeOrSelf(v) == f32Type)
+    return v;
+  Type type = f32Type;
+  if (auto vector = dyn_cast<VectorType>(v.getType()))
+    type = vector.clone(f32Type);
+  return arith::ExtFOp::create(builder, type, v);
+}
+
+Value KernelBuilder::fromF32(Value v, Type elementType) {
+  if (getElementTypeOrSelf(v) == elementType)
+    return v;
+  Type type = elementType;
+  if (auto vector = dyn_cast<VectorType>(v.getType()))
+    type = vector.clone(elementType);
+  return arith::TruncFOp::create(builder, type, v);
+}
+
+Value KernelBuilder::fma(Value a, Value c, Value acc) {
+  return vector::FMAOp::create(builder, acc.getType(), a, c, acc);
+}
+
+Value KernelBuilder::combine(Value a, Value c, ReduceKind kind) {
+  switch (kind) {
+  case ReduceKind::Add:
+    return arith::AddFOp::create(builder, a, c);
+  case ReduceKind::Max:
+    return arith::MaximumFOp::create(builder, a, c);
+  }
+  llvm_unreachable("unknown reduction");
+}
+
+Value KernelBuilder::reduceVector(Value v, ReduceKind kind) {
+  auto combining = kind == ReduceKind::Add ? vector::CombiningKind::ADD
+                                           : vector::CombiningKind::MAXIMUMF;
+  return vector::ReductionOp::create(builder, combining, v);
+}
+
+Value KernelBuilder::warpReduce(Value v, ReduceKind kind) {
+  for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
+    auto shuffle = gpu::ShuffleOp::create(builder, v, offset, kWarpSize,
+                                          gpu::ShuffleMode::XOR);
+    v = combine(v, shuffle.getShuffleResult(), kind);
+  }
+  return v;
+}
+
+Value KernelBuilder::blockReduce(Value v, ReduceKind kind, Value scratch) {
+  v = warpReduce(v, kind);
+  if (numWarps() == 1)
+    return v;
+  Value lane = laneId(), warp = warpId();
+  barrier(); // scratch may still be read by a previous reduction
+  ifThen(cmp(arith::CmpIPredicate::eq, lane, index(0)),
+         [&] { store(v, scratch, warp); });
+  barrier();
+  // Every warp reduces the per-warp partials itself: lanes past the warp
+  // count contribute the identity.
+  Value identity = kind == ReduceKind::Add
+                       ? f32(0.0)
+                       : f32(-std::numeric_limits<float>::infinity());
+  Value inRange = cmp(arith::CmpIPredicate::ult, lane, index(numWarps()));
+  Value clamped = minIndex(lane, index(numWarps() - 1));
+  Value partial = load(scratch, clamped);
+  partial = arith::SelectOp::create(builder, inRange, partial, identity);
+  // A full butterfly, so that every lane (not only those below the warp
+  // count) ends with the total.
+  return warpReduce(partial, kind);
+}
+
+void KernelBuilder::barrier() { gpu::BarrierOp::create(builder); }
+
+SmallVector<Value> KernelBuilder::forLoop(Value lb, Value ub, Value step,
+                                          ValueRange init, LoopBody body) {
+  auto loop = scf::ForOp::create(
+      builder, lb, ub, step, init,
+      [&](OpBuilder &nested, Location loc, Value iv, ValueRange args) {
+        OpBuilder::InsertionGuard guard(builder);
+        builder.setInsertionPoint(nested.getInsertionBlock(),
+                                  nested.getInsertionPoint());
+        SmallVector<Value> yielded = body(iv, args);
+        scf::YieldOp::create(builder, yielded);
+      });
+  return SmallVector<Value>(loop.getResults());
+}
+
+void KernelBuilder::forLoop(Value lb, Value ub, Value step,
+                            function_ref<void(Value)> body) {
+  forLoop(lb, ub, step, ValueRange(),
+          [&](Value iv, ValueRange) -> SmallVector<Value> {
+            body(iv);
+            return {};
+          });
+}
+
+void KernelBuilder::ifThen(Value cond, function_ref<void()> body) {
+  auto ifOp = scf::IfOp::create(builder, cond, /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPoint(ifOp.thenYield());
+  body();
+}
+
+SmallVector<Value>
+KernelBuilder::ifThenElse(Value cond, TypeRange types,
+                          function_ref<SmallVector<Value>()> thenBody,
+                          function_ref<SmallVector<Value>()> elseBody) {
+  auto ifOp = scf::IfOp::create(builder, types, cond, /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(ifOp.thenBlock());
+    scf::YieldOp::create(builder, thenBody());
+    builder.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(builder, elseBody());
+  }
+  return SmallVector<Value>(ifOp.getResults());
+}
+
+//===----------------------------------------------------------------------===//
+// Lane-group and index helpers
+//===----------------------------------------------------------------------===//
+
+Value KernelBuilder::sub(Value a, Value c) {
+  if (isa<FloatType>(getElementTypeOrSelf(a)))
+    return arith::SubFOp::create(builder, a, c);
+  return arith::SubIOp::create(builder, a, c);
+}
+
+Value KernelBuilder::divIndex(Value a, Value c) {
+  return arith::DivUIOp::create(builder, a, c);
+}
+
+Value KernelBuilder::remIndex(Value a, Value c) {
+  return arith::RemUIOp::create(builder, a, c);
+}
+
+Value KernelBuilder::ceilDivIndex(Value a, Value c) {
+  return arith::CeilDivUIOp::create(builder, a, c);
+}
+
+Value KernelBuilder::maxIndex(Value a, Value c) {
+  return arith::MaxUIOp::create(builder, a, c);
+}
+
+Value KernelBuilder::select(Value cond, Value a, Value c) {
+  return arith::SelectOp::create(builder, cond, a, c);
+}
+
+Value KernelBuilder::toIndex(Value v) {
+  return arith::IndexCastOp::create(builder, builder.getIndexType(), v);
+}
+
+Value KernelBuilder::splat(Value scalar, int64_t n) {
+  return vector::BroadcastOp::create(
+      builder, VectorType::get({n}, scalar.getType()), scalar);
+}
+
+Value KernelBuilder::exp2(Value v) { return math::Exp2Op::create(builder, v); }
+
+Value KernelBuilder::shuffleXor(Value v, int64_t offset) {
+  auto shuffle = [&](Value x) -> Value {
+    return gpu::ShuffleOp::create(builder, x, offset, kWarpSize,
+                                  gpu::ShuffleMode::XOR)
+        .getShuffleResult();
+  };
+  auto vector = dyn_cast<VectorType>(v.getType());
+  if (!vector)
+    return shuffle(v);
+  SmallVector<Value> elements;
+  for (int64_t i = 0, e = vector.getNumElements(); i < e; ++i)
+    elements.push_back(shuffle(vector::ExtractOp::create(builder, v, i)));
+  return vector::FromElementsOp::create(builder, vector, elements);
+}
+
+Value KernelBuilder::shuffleIdx(Value v, Value lane) {
+  Value lane32 =
+      arith::IndexCastUIOp::create(builder, builder.getI32Type(), lane);
+  return gpu::ShuffleOp::create(builder, v, lane32, i32(kWarpSize),
+                                gpu::ShuffleMode::IDX)
+      .getShuffleResult();
+}
+
+Value KernelBuilder::groupReduce(Value v, ReduceKind kind, int64_t lanes) {
+  assert(llvm::isPowerOf2_64(lanes) && lanes <= kWarpSize &&
+         "lane groups are aligned powers of two");
+  for (int64_t offset = lanes / 2; offset > 0; offset /= 2)
+    v = combine(v, shuffleXor(v, offset), kind);
+  return v;
+}
+
+void KernelBuilder::forEachThread(int64_t total,
+                                  function_ref<void(Value)> body) {
+  int64_t threads = blockSize();
+  for (int64_t base = 0; base < total; base += threads) {
+    Value i = add(threadId(), index(base));
+    if (base + threads <= total) {
+      body(i);
+      continue;
+    }
+    ifThen(cmp(arith::CmpIPredicate::ult, i, index(total)), [&] { body(i); });
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Rowwise kernels
+//===----------------------------------------------------------------------===//
+
+GridExtent rowwiseColumnBlocks(int64_t columns, int64_t vectorWidth) {
+  int64_t groups = llvm::divideCeil(columns, vectorWidth);
+  return {int64_t(llvm::divideCeil(groups, kRowwiseBlock)),
+          GridExtent::Scale::One};
+}
+
+void emitRowwiseBody(KernelBuilder &kb, int64_t columns, int64_t vectorWidth,
+                     function_ref<void(Value, Value)> body) {
+  Value row = kb.blockId(gpu::Dimension::y);
+  Value group =
+      kb.add(kb.mul(kb.blockId(), kb.index(kRowwiseBlock)), kb.threadId());
+  Value col = kb.mul(group, kb.index(vectorWidth));
+  if (columns % (vectorWidth * kRowwiseBlock) == 0) {
+    body(row, col);
+    return;
+  }
+  kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, col, kb.index(columns)),
+            [&] { body(row, col); });
+}
+
+} // namespace infer

@@ -1,0 +1,708 @@
+//===- Linear.cpp - decode.linear kernels ---------------------------------===//
+//
+// `y = norm(x) @ W^T + bias + residual` for the few-token buckets of a decode
+// step: a weight-streaming GEMV that reads every weight byte once for all
+// tokens of the bucket.
+//
+// Block: 4 warps; each warp owns 2 consecutive output rows n. Every lane loads
+// 16-byte vectors of W (8 bf16), 4 slabs of 256 columns in flight per row,
+// converts them to f32 and multiplies them with the bucket's tokens of x,
+// which the block first stages in shared memory (applying the RMSNorm
+// weight, and accumulating sum(x^2), on the way). The 8-wide products fold
+// into f32 accumulators; a `vector.reduction` and 5 `gpu.shuffle xor` steps
+// finish each dot product. With `k_split = s > 1` the grid's y dimension
+// splits K: the GEMV writes f32 partials to the workspace and a second
+// kernel sums them and applies the epilogue, so the epilogue is the same
+// either way: round(acc * rsqrt(mean(x^2) + eps) + bias + residual).
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBuilder.h"
+
+#include "Decode/IR/DecodeOps.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace infer;
+
+namespace {
+
+constexpr int64_t kGemvWarps = 4;
+constexpr int64_t kRowsPerWarp = 2;
+constexpr int64_t kRowsPerBlock = kGemvWarps * kRowsPerWarp;
+constexpr int64_t kGemvThreads = kGemvWarps * infer::kWarpSize;
+/// 16-byte weight loads in flight per row and lane.
+constexpr int64_t kUnroll = 4;
+/// Largest token tile one GEMV pass handles; larger buckets loop over tiles.
+constexpr int64_t kMaxTokenTile = 8;
+/// Token tile of the bucket-less (any T) kernel.
+constexpr int64_t kDefaultTokenTile = 4;
+/// Shared memory for staged x per block.
+constexpr int64_t kStagingBytes = 32 * 1024;
+constexpr int64_t kReduceThreads = 256;
+
+/// What the kernels of one decode.linear need to know.
+struct LinearInfo {
+  int64_t n = 0, k = 0;
+  Type inType, outType;
+  int64_t vectorWidth = 0; ///< elements per 16-byte access of x and W
+  std::optional<unsigned> bias, residual, norm;
+  float epsilon = 0.0f;
+  StepScalar rows = StepScalar::Tokens;
+};
+
+FailureOr<LinearInfo> analyze(decode::LinearOp op, EmitContext &ctx) {
+  LinearInfo info;
+  auto weightType = cast<RankedTensorType>(op.getWeight().getType());
+  auto inputType = cast<RankedTensorType>(op.getInput().getType());
+  info.n = weightType.getDimSize(0);
+  info.k = weightType.getDimSize(1);
+  info.inType = inputType.getElementType();
+  info.outType = cast<RankedTensorType>(op.getType()).getElementType();
+  if (weightType.getElementType() != info.inType ||
+      !(info.inType.isBF16() || info.inType.isF16()))
+    return op.emitOpError()
+           << "GPU lowering supports bf16/f16 weights with inputs of the same "
+              "type, got "
+           << weightType.getElementType() << " weights and " << info.inType
+           << " inputs";
+  info.vectorWidth = vectorWidthFor(info.inType, {});
+  if (info.k % info.vectorWidth != 0)
+    return op.emitOpError() << "GPU lowering needs K (" << info.k
+                            << ") to be a multiple of " << info.vectorWidth;
+  auto segment = [&](unsigned ods) -> std::optional<unsigned> {
+    auto [start, length] = op.getODSOperandIndexAndLength(ods);
+    if (length == 0)
+      return std::nullopt;
+    return start;
+  };
+  info.bias = segment(2);
+  info.residual = segment(3);
+  info.norm = segment(4);
+  if (info.norm)
+    info.epsilon =
+        op.getNormEpsilon().value_or(APFloat(1e-5f)).convertToFloat();
+  info.rows = ctx.rowsOf(op.getInput());
+  return info;
+}
+
+/// Elements of the per-block x staging chunk.
+int64_t stagingChunk(int64_t tokenTile, int64_t splitLength) {
+  int64_t slab = kUnroll * infer::kWarpSize * 8;
+  int64_t chunk = kStagingBytes / (2 * tokenTile) / slab * slab;
+  chunk = std::max(chunk, slab);
+  return std::min<int64_t>(chunk, llvm::alignTo(splitLength, 8));
+}
+
+/// The epilogue of output element (token row `row`, column `n`): `acc` is the
+/// f32 dot product, `rms` the RMSNorm scale (or null).
+void storeOutput(KernelBuilder &kb, const LinearInfo &info, Value acc,
+                 Value rms, Value row, Value n, Value result,
+                 std::optional<unsigned> biasSlot,
+                 std::optional<unsigned> residualSlot) {
+  Value v = acc;
+  if (rms)
+    v = kb.mul(v, rms);
+  if (biasSlot)
+    v = kb.add(v, kb.toF32(kb.load(kb.param(*biasSlot), n)));
+  if (residualSlot)
+    v = kb.add(v, kb.toF32(kb.load(kb.param(*residualSlot), {row, n})));
+  kb.store(kb.fromF32(v, info.outType), result, {row, n});
+}
+
+/// rsqrt(sumsq / K + eps).
+Value rmsScale(KernelBuilder &kb, const LinearInfo &info, Value sumsq) {
+  Value mean = arith::DivFOp::create(kb.b(), sumsq, kb.f32(double(info.k)));
+  return math::RsqrtOp::create(kb.b(),
+                               kb.add(mean, kb.f32(double(info.epsilon))));
+}
+
+/// Accumulates `w * x` (vector<8xf32> each) into `acc` (vector<W x f32>,
+/// W dividing 8): 8 FMAs whatever W is.
+Value accumulate(KernelBuilder &kb, Value w, Value x, Value acc) {
+  int64_t width = cast<VectorType>(acc.getType()).getNumElements();
+  int64_t full = cast<VectorType>(w.getType()).getNumElements();
+  if (width == full)
+    return kb.fma(w, x, acc);
+  // `vector.shuffle` (not extract_strided_slice) lowers directly to LLVM.
+  for (int64_t s = 0; s < full; s += width) {
+    SmallVector<int64_t> mask = llvm::to_vector(llvm::seq(s, s + width));
+    Value ws = vector::ShuffleOp::create(kb.b(), w, w, mask);
+    Value xs = vector::ShuffleOp::create(kb.b(), x, x, mask);
+    acc = kb.fma(ws, xs, acc);
+  }
+  return acc;
+}
+
+/// Workspace row of a split-K linear: `kSplit` partial rows of N f32, then
+/// `kSplit` partial sums of squares of the input row.
+MemRefType splitWorkspaceType(const LinearInfo &info, int64_t kSplit,
+                              Builder &b) {
+  return MemRefType::get({kDynamicExtentBound, kSplit * (info.n + 1)},
+                         b.getF32Type());
+}
+
+/// The kernel that sums split-K partials and applies the epilogue: one
+/// thread per output element, grid.y over the rows.
+void emitSplitReduce(decode::LinearOp op, EmitContext &ctx,
+                     const LinearInfo &info, int64_t maxTokens, int64_t kSplit,
+                     SmallVectorImpl<KernelLaunch> &out) {
+  KernelBuilder rb(ctx, op, "linear_reduce", maxTokens);
+  std::optional<unsigned> rBias, rResidual;
+  if (info.bias)
+    rBias = rb.addOperand(*info.bias);
+  if (info.residual)
+    rResidual = rb.addOperand(*info.residual);
+  unsigned rOut = rb.addResult(0);
+  MemRefType wsType = splitWorkspaceType(info, kSplit, rb.b());
+  unsigned rWs = rb.addWorkspace(wsType, 0, 4 * wsType.getDimSize(1));
+  rb.create({kReduceThreads, 1, 1},
+            {{int64_t(llvm::divideCeil(info.n, kReduceThreads)),
+              GridExtent::Scale::One},
+             {1, toGridScale(info.rows)}});
+  Value row = rb.blockId(gpu::Dimension::y);
+  Value n =
+      rb.add(rb.mul(rb.blockId(), rb.index(kReduceThreads)), rb.threadId());
+  auto body = [&] {
+    Value ws = rb.param(rWs);
+    Value acc = rb.f32(0.0), sumsq = rb.f32(0.0);
+    for (int64_t s = 0; s < kSplit; ++s) {
+      acc = rb.add(acc, rb.load(ws, {row, rb.add(n, rb.index(s * info.n))}));
+      if (info.norm)
+        sumsq =
+            rb.add(sumsq, rb.load(ws, {row, rb.index(kSplit * info.n + s)}));
+    }
+    Value rms = info.norm ? rmsScale(rb, info, sumsq) : Value();
+    storeOutput(rb, info, acc, rms, row, n, rb.param(rOut), rBias, rResidual);
+  };
+  if (info.n % kReduceThreads == 0)
+    body();
+  else
+    rb.ifThen(rb.cmp(arith::CmpIPredicate::ult, n, rb.index(info.n)), body);
+  out.push_back(rb.finish());
+}
+
+/// Emits the GEMV kernel of one bucket (and its split-K reduce kernel).
+void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
+              int64_t maxTokens, int64_t kSplit,
+              SmallVectorImpl<KernelLaunch> &out) {
+  const int64_t tile =
+      maxTokens > 0 ? std::min(maxTokens, kMaxTokenTile) : kDefaultTokenTile;
+  const int64_t vw = info.vectorWidth;
+  const int64_t slab = infer::kWarpSize * vw;
+  const int64_t splitLength =
+      llvm::alignTo(llvm::divideCeil(info.k, kSplit), vw);
+  const int64_t chunk = stagingChunk(tile, splitLength);
+  const int64_t accWidth = std::clamp<int64_t>(
+      llvm::bit_floor(uint64_t(16 / (kRowsPerWarp * tile))), 1, vw);
+  const bool split = kSplit > 1;
+
+  KernelBuilder kb(ctx, op, split ? "linear_gemv_split" : "linear_gemv",
+                   maxTokens);
+  unsigned xSlot = kb.addOperand(0);
+  unsigned wSlot = kb.addOperand(1);
+  std::optional<unsigned> biasSlot, residualSlot, normSlot, outSlot, wsSlot;
+  if (!split && info.bias)
+    biasSlot = kb.addOperand(*info.bias);
+  if (!split && info.residual)
+    residualSlot = kb.addOperand(*info.residual);
+  if (info.norm)
+    normSlot = kb.addOperand(*info.norm);
+  if (!split)
+    outSlot = kb.addResult(0);
+  else
+    wsSlot = kb.addWorkspace(splitWorkspaceType(info, kSplit, kb.b()), 0,
+                             4 * kSplit * (info.n + 1));
+  unsigned rowsSlot = kb.addScalar(info.rows);
+  kb.create({kGemvThreads, 1, 1},
+            {{int64_t(llvm::divideCeil(info.n, kRowsPerBlock)),
+              GridExtent::Scale::One},
+             {kSplit, GridExtent::Scale::One}});
+
+  ImplicitLocOpBuilder &b = kb.b();
+  Type f32 = b.getF32Type();
+  auto accType = VectorType::get({accWidth}, f32);
+  auto wideType = VectorType::get({vw}, f32);
+  Value xs = kb.addShared({tile, chunk}, info.inType);
+  SmallVector<Value> scratch;
+  if (info.norm)
+    for (int64_t t = 0; t < tile; ++t)
+      scratch.push_back(kb.addShared({kGemvWarps}, f32));
+
+  Value x = kb.param(xSlot), w = kb.param(wSlot);
+  Value numRows = kb.scalarIndex(rowsSlot);
+  Value tid = kb.threadId(), lane = kb.laneId(), warp = kb.warpId();
+  Value splitId = kb.blockId(gpu::Dimension::y);
+  Value kStart = kb.mul(splitId, kb.index(splitLength));
+  Value kEnd =
+      kb.minIndex(kb.add(kStart, kb.index(splitLength)), kb.index(info.k));
+  Value laneCol = kb.mul(lane, kb.index(vw));
+
+  // Output rows of this warp; loads of rows past N are clamped to N - 1 and
+  // their results dropped.
+  SmallVector<Value> outRow, loadRow;
+  Value firstRow = kb.add(kb.mul(kb.blockId(), kb.index(kRowsPerBlock)),
+                          kb.mul(warp, kb.index(kRowsPerWarp)));
+  for (int64_t r = 0; r < kRowsPerWarp; ++r) {
+    outRow.push_back(kb.add(firstRow, kb.index(r)));
+    loadRow.push_back(info.n % kRowsPerBlock == 0
+                          ? outRow.back()
+                          : kb.minIndex(outRow.back(), kb.index(info.n - 1)));
+  }
+
+  // One step of the dot product: the columns [col, col + vw) of every row
+  // against the staged tokens, `colInChunk` being col - chunk start.
+  auto loadWeights = [&](Value col) {
+    SmallVector<Value> values;
+    for (int64_t r = 0; r < kRowsPerWarp; ++r)
+      values.push_back(kb.loadVector(w, {loadRow[r], col}, vw));
+    return values;
+  };
+  auto step = [&](ArrayRef<Value> weights, Value colInChunk,
+                  SmallVector<Value> &accs) {
+    SmallVector<Value> wf;
+    for (Value v : weights)
+      wf.push_back(kb.toF32(v));
+    for (int64_t t = 0; t < tile; ++t) {
+      Value xv = kb.toF32(kb.loadVector(xs, {kb.index(t), colInChunk}, vw));
+      for (int64_t r = 0; r < kRowsPerWarp; ++r)
+        accs[r * tile + t] = accumulate(kb, wf[r], xv, accs[r * tile + t]);
+    }
+  };
+
+  // Token tiles (a single iteration for buckets up to kMaxTokenTile).
+  Value tileStep = kb.index(tile);
+  kb.forLoop(kb.index(0), numRows, tileStep, [&](Value t0) {
+    SmallVector<Value> init;
+    for (int64_t i = 0; i < kRowsPerWarp * tile; ++i)
+      init.push_back(kb.floatConst(accType, 0.0));
+    if (info.norm)
+      for (int64_t t = 0; t < tile; ++t)
+        init.push_back(kb.f32(0.0));
+
+    SmallVector<Value> loop = kb.forLoop(
+        kStart, kEnd, kb.index(chunk), init,
+        [&](Value c0, ValueRange carried) -> SmallVector<Value> {
+          SmallVector<Value> accs(carried.take_front(kRowsPerWarp * tile));
+          SmallVector<Value> sumsq(carried.drop_front(kRowsPerWarp * tile));
+          Value cEnd = kb.minIndex(kb.add(c0, kb.index(chunk)), kEnd);
+          Value cLen = arith::SubIOp::create(b, cEnd, c0);
+
+          // Stage x[t0 + t][c0 : cEnd) (times the norm weight).
+          kb.barrier();
+          for (int64_t t = 0; t < tile; ++t) {
+            Value row = kb.add(t0, kb.index(t));
+            Value rowValid = kb.cmp(arith::CmpIPredicate::ult, row, numRows);
+            Value clampedRow = kb.minIndex(
+                row, arith::SubIOp::create(b, numRows, kb.index(1)));
+            SmallVector<Value> staged = kb.forLoop(
+                kb.mul(tid, kb.index(vw)), cLen, kb.index(kGemvThreads * vw),
+                info.norm ? ValueRange{sumsq[t]} : ValueRange{},
+                [&](Value col, ValueRange partial) -> SmallVector<Value> {
+                  Value gcol = kb.add(c0, col);
+                  Value v = kb.toF32(kb.loadVector(x, {clampedRow, gcol}, vw));
+                  v = arith::SelectOp::create(b, rowValid, v,
+                                              kb.floatConst(wideType, 0.0));
+                  SmallVector<Value> next;
+                  if (info.norm) {
+                    Value sq = kb.reduceVector(kb.mul(v, v), ReduceKind::Add);
+                    next.push_back(kb.add(partial[0], sq));
+                    Value g =
+                        kb.toF32(kb.loadVector(kb.param(*normSlot), gcol, vw));
+                    v = kb.mul(v, g);
+                  }
+                  kb.storeVector(kb.fromF32(v, info.inType), xs,
+                                 {kb.index(t), col});
+                  return next;
+                });
+            if (info.norm)
+              sumsq[t] = staged[0];
+          }
+          kb.barrier();
+
+          // Full groups of kUnroll slabs, all loads issued first.
+          Value fullLen =
+              kb.mul(arith::DivUIOp::create(b, cLen, kb.index(kUnroll * slab)),
+                     kb.index(kUnroll * slab));
+          accs = kb.forLoop(
+              kb.index(0), fullLen, kb.index(kUnroll * slab), accs,
+              [&](Value k0, ValueRange a) -> SmallVector<Value> {
+                SmallVector<Value> next(a);
+                SmallVector<SmallVector<Value>> weights;
+                SmallVector<Value> cols;
+                for (int64_t u = 0; u < kUnroll; ++u) {
+                  cols.push_back(
+                      kb.add(kb.add(k0, kb.index(u * slab)), laneCol));
+                  weights.push_back(loadWeights(kb.add(c0, cols.back())));
+                }
+                for (int64_t u = 0; u < kUnroll; ++u)
+                  step(weights[u], cols[u], next);
+                return next;
+              });
+          // Remaining slabs, lanes past the chunk's end idle.
+          accs = kb.forLoop(
+              fullLen, cLen, kb.index(slab), accs,
+              [&](Value k0, ValueRange a) -> SmallVector<Value> {
+                Value col = kb.add(k0, laneCol);
+                Value inside = kb.cmp(arith::CmpIPredicate::ult, col, cLen);
+                return kb.ifThenElse(
+                    inside, a.getTypes(),
+                    [&]() -> SmallVector<Value> {
+                      SmallVector<Value> next(a);
+                      step(loadWeights(kb.add(c0, col)), col, next);
+                      return next;
+                    },
+                    [&]() -> SmallVector<Value> { return llvm::to_vector(a); });
+              });
+          SmallVector<Value> yielded(accs);
+          llvm::append_range(yielded, sumsq);
+          return yielded;
+        });
+
+    // RMS scales of the tile's tokens.
+    SmallVector<Value> rms(tile);
+    if (info.norm) {
+      for (int64_t t = 0; t < tile; ++t) {
+        Value total = kb.blockReduce(loop[kRowsPerWarp * tile + t],
+                                     ReduceKind::Add, scratch[t]);
+        rms[t] = split ? total : rmsScale(kb, info, total);
+      }
+    }
+
+    Value isLane0 = kb.cmp(arith::CmpIPredicate::eq, lane, kb.index(0));
+    for (int64_t r = 0; r < kRowsPerWarp; ++r) {
+      for (int64_t t = 0; t < tile; ++t) {
+        Value dot =
+            kb.warpReduce(kb.reduceVector(loop[r * tile + t], ReduceKind::Add),
+                          ReduceKind::Add);
+        Value row = kb.add(t0, kb.index(t));
+        Value valid = arith::AndIOp::create(
+            b, isLane0, kb.cmp(arith::CmpIPredicate::ult, row, numRows));
+        if (info.n % kRowsPerBlock != 0)
+          valid = arith::AndIOp::create(
+              b, valid,
+              kb.cmp(arith::CmpIPredicate::ult, outRow[r], kb.index(info.n)));
+        kb.ifThen(valid, [&] {
+          if (!split) {
+            storeOutput(kb, info, dot, rms[t], row, outRow[r],
+                        kb.param(*outSlot), biasSlot, residualSlot);
+            return;
+          }
+          Value col = kb.add(kb.mul(splitId, kb.index(info.n)), outRow[r]);
+          kb.store(dot, kb.param(*wsSlot), {row, col});
+        });
+      }
+    }
+    // Split partial sums of squares: one writer per (split, token).
+    if (split && info.norm) {
+      Value writer = arith::AndIOp::create(
+          b, kb.cmp(arith::CmpIPredicate::eq, tid, kb.index(0)),
+          kb.cmp(arith::CmpIPredicate::eq, kb.blockId(), kb.index(0)));
+      for (int64_t t = 0; t < tile; ++t) {
+        Value row = kb.add(t0, kb.index(t));
+        Value valid = arith::AndIOp::create(
+            b, writer, kb.cmp(arith::CmpIPredicate::ult, row, numRows));
+        kb.ifThen(valid, [&] {
+          Value col = kb.add(kb.index(kSplit * info.n), splitId);
+          kb.store(rms[t], kb.param(*wsSlot), {row, col});
+        });
+      }
+    }
+  });
+  out.push_back(kb.finish());
+  if (split)
+    emitSplitReduce(op, ctx, info, maxTokens, kSplit, out);
+}
+
+//===----------------------------------------------------------------------===//
+// Tensor-core kernel (kind = mma)
+//===----------------------------------------------------------------------===//
+//
+// Each warp owns a 16-row tile of W (the mma's M) and multiplies it with all
+// tokens of a token tile (N = 8 per m16n8k16 mma.sync, bf16 in, f32
+// accumulators; `nvvm.mma.sync`, as nvgpu.mma.sync has no bf16 lowering),
+// so W is read once per 64 tokens. The K order inside an mma is free, so
+// every lane loads 16 contiguous bytes of its two W rows and of its token's
+// x row and feeds two mmas of k16 from them:
+//   lane = 4 * g + q; W rows g and g + 8, x token g, columns 8q .. 8q + 7;
+//   mma 0 takes columns 8q + {0,1} as its k = 2q + {0,1} and 8q + {2,3} as
+//   k = 2q + 8 + {0,1}; mma 1 the same with 8q + {4..7}.
+// The grid's y dimension splits K so that every SM gets blocks; partials go
+// to the workspace and emitSplitReduce applies the epilogue.
+
+constexpr int64_t kMmaWarps = 4;
+constexpr int64_t kMmaRowsPerWarp = 16;
+constexpr int64_t kMmaRowsPerBlock = kMmaWarps * kMmaRowsPerWarp;
+constexpr int64_t kMmaTokenTile = 64;
+constexpr int64_t kMmaKPerStep = 32;
+/// k steps issued together: 4, or 2 for 64-token tiles, whose 8 x vectors
+/// per step would otherwise not fit the register budget.
+constexpr int64_t kMmaUnroll = 4;
+int64_t mmaUnroll(int64_t tokenTile) {
+  return tokenTile >= 64 ? 2 : kMmaUnroll;
+}
+
+/// Resident blocks per SM the mma kernel is compiled for (caps registers at
+/// 168, which the 64-token tile needs without spilling).
+constexpr int64_t kMmaBlocksPerSM = 3;
+
+/// K splits for the mma grid: the fewest that fill every SM's block slots and
+/// leave at most a small partial last wave (the blocks are uniform, so a
+/// 1.1-wave grid runs at 55% of the machine).
+int64_t mmaKSplit(const LinearInfo &info, int64_t requested,
+                  const KernelTarget &target) {
+  if (requested > 1)
+    return requested;
+  int64_t blocks = llvm::divideCeil(info.n, kMmaRowsPerBlock);
+  int64_t slots = kMmaBlocksPerSM * target.numSMs;
+  int64_t best = 1;
+  double bestEfficiency = 0.0;
+  for (int64_t split = 1; split <= 16; ++split) {
+    if (split > 1 && info.k / split < kMmaKPerStep * kMmaUnroll)
+      break;
+    double waves = double(blocks * split) / double(slots);
+    double efficiency = waves / std::ceil(waves);
+    if (blocks * split >= slots && efficiency >= 0.85)
+      return split;
+    if (efficiency > bestEfficiency + 0.05) {
+      best = split;
+      bestEfficiency = efficiency;
+    }
+  }
+  return best;
+}
+
+void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
+             int64_t maxTokens, int64_t requestedSplit,
+             SmallVectorImpl<KernelLaunch> &out) {
+  const int64_t kSplit = mmaKSplit(info, requestedSplit, ctx.target);
+  const int64_t tile =
+      std::min<int64_t>(llvm::alignTo(maxTokens, 8), kMmaTokenTile);
+  const int64_t nTiles = tile / 8;
+  const int64_t splitLength =
+      llvm::alignTo(llvm::divideCeil(info.k, kSplit), kMmaKPerStep);
+  const int64_t unroll = mmaUnroll(tile);
+  const int64_t group = kMmaKPerStep * unroll;
+
+  KernelBuilder kb(ctx, op, "linear_mma", maxTokens);
+  unsigned xSlot = kb.addOperand(0);
+  unsigned wSlot = kb.addOperand(1);
+  std::optional<unsigned> normSlot;
+  if (info.norm)
+    normSlot = kb.addOperand(*info.norm);
+  MemRefType wsType = splitWorkspaceType(info, kSplit, kb.b());
+  unsigned wsSlot = kb.addWorkspace(wsType, 0, 4 * wsType.getDimSize(1));
+  unsigned rowsSlot = kb.addScalar(info.rows);
+  kb.create({kMmaWarps * infer::kWarpSize, 1, 1},
+            {{int64_t(llvm::divideCeil(info.n, kMmaRowsPerBlock)),
+              GridExtent::Scale::One},
+             {kSplit, GridExtent::Scale::One}});
+  kb.setMinBlocksPerSM(kMmaBlocksPerSM);
+
+  ImplicitLocOpBuilder &b = kb.b();
+  Type f32 = b.getF32Type(), elt = info.inType;
+  auto accType = VectorType::get({4}, f32);
+  auto packed = VectorType::get({4}, b.getI32Type());
+  Type resultType = LLVM::LLVMStructType::getLiteral(b.getContext(),
+                                                     SmallVector<Type>(4, f32));
+
+  Value x = kb.param(xSlot), w = kb.param(wSlot), ws = kb.param(wsSlot);
+  Value numRows = kb.scalarIndex(rowsSlot);
+  Value lane = kb.laneId(), warp = kb.warpId();
+  Value g = arith::DivUIOp::create(b, lane, kb.index(4));
+  Value q = arith::RemUIOp::create(b, lane, kb.index(4));
+  Value splitId = kb.blockId(gpu::Dimension::y);
+  Value kStart = kb.mul(splitId, kb.index(splitLength));
+  Value kEnd =
+      kb.minIndex(kb.add(kStart, kb.index(splitLength)), kb.index(info.k));
+  Value laneCol = kb.mul(q, kb.index(8));
+  Value tileRow = kb.add(kb.mul(kb.blockId(), kb.index(kMmaRowsPerBlock)),
+                         kb.mul(warp, kb.index(kMmaRowsPerWarp)));
+  Value rowLo = kb.add(tileRow, g);
+  Value rowHi = kb.add(rowLo, kb.index(8));
+  auto clampRow = [&](Value r) {
+    return info.n % kMmaRowsPerBlock == 0
+               ? r
+               : kb.minIndex(r, kb.index(info.n - 1));
+  };
+  Value loadLo = clampRow(rowLo), loadHi = clampRow(rowHi);
+  Value lastRow = arith::SubIOp::create(b, numRows, kb.index(1));
+
+  // 8 bf16 as 4 registers of bf16x2: register m holds columns 2m, 2m + 1.
+  auto registers = [&](Value v) {
+    Value bits = vector::BitCastOp::create(b, packed, v);
+    SmallVector<Value> regs;
+    for (int64_t m = 0; m < 4; ++m)
+      regs.push_back(vector::ExtractOp::create(b, bits, m));
+    return regs;
+  };
+  // acc += W[rows g, g + 8] x token g, for k pairs {2h, 2h + 1} of lo/hi.
+  auto mma = [&](ArrayRef<Value> lo, ArrayRef<Value> hi, ArrayRef<Value> xr,
+                 int64_t h, Value acc) {
+    SmallVector<Value> c;
+    for (int64_t m = 0; m < 4; ++m)
+      c.push_back(vector::ExtractOp::create(b, acc, m));
+    Value a[] = {lo[2 * h], hi[2 * h], lo[2 * h + 1], hi[2 * h + 1]};
+    Value bb[] = {xr[2 * h], xr[2 * h + 1]};
+    auto op = NVVM::MmaOp::create(
+        b, resultType, a, bb, c, ArrayRef<int64_t>{16, 8, 16},
+        /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
+        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
+                                      NVVM::MMATypes::bf16},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                       NVVM::MMALayout::col});
+    SmallVector<Value> d;
+    for (int64_t m = 0; m < 4; ++m)
+      d.push_back(LLVM::ExtractValueOp::create(b, op.getResult(), m));
+    return vector::FromElementsOp::create(b, accType, d);
+  };
+
+  kb.forLoop(kb.index(0), numRows, kb.index(tile), [&](Value t0) {
+    // x rows of this lane's token in every 8-token tile (clamped to T - 1).
+    SmallVector<Value> tokenRow;
+    for (int64_t j = 0; j < nTiles; ++j)
+      tokenRow.push_back(
+          kb.minIndex(kb.add(t0, kb.add(g, kb.index(8 * j))), lastRow));
+
+    // One k step of 32: loads, then 2 mmas per token tile.
+    auto loadStep = [&](Value k) {
+      Value col = kb.add(k, laneCol);
+      SmallVector<Value> values{kb.loadVector(w, {loadLo, col}, 8),
+                                kb.loadVector(w, {loadHi, col}, 8)};
+      Value gv = info.norm
+                     ? kb.toF32(kb.loadVector(kb.param(*normSlot), col, 8))
+                     : Value();
+      for (int64_t j = 0; j < nTiles; ++j) {
+        Value xv = kb.loadVector(x, {tokenRow[j], col}, 8);
+        if (gv)
+          xv = kb.toF32(xv); // scaled below, after sum(x^2)
+        values.push_back(xv);
+      }
+      if (gv)
+        values.push_back(gv);
+      return values;
+    };
+    auto computeStep = [&](ArrayRef<Value> values,
+                           SmallVector<Value> &carried) {
+      SmallVector<Value> lo = registers(values[0]);
+      SmallVector<Value> hi = registers(values[1]);
+      for (int64_t j = 0; j < nTiles; ++j) {
+        Value xv = values[2 + j];
+        if (info.norm) {
+          Value sq = kb.reduceVector(kb.mul(xv, xv), ReduceKind::Add);
+          carried[nTiles + j] = kb.add(carried[nTiles + j], sq);
+          xv = kb.fromF32(kb.mul(xv, values.back()), elt);
+        }
+        SmallVector<Value> xr = registers(xv);
+        carried[j] = mma(lo, hi, xr, 1, mma(lo, hi, xr, 0, carried[j]));
+      }
+    };
+
+    SmallVector<Value> init;
+    for (int64_t j = 0; j < nTiles; ++j)
+      init.push_back(kb.floatConst(accType, 0.0));
+    if (info.norm)
+      for (int64_t j = 0; j < nTiles; ++j)
+        init.push_back(kb.f32(0.0));
+
+    Value length = arith::SubIOp::create(b, kEnd, kStart);
+    Value fullEnd = kb.add(
+        kStart, kb.mul(arith::DivUIOp::create(b, length, kb.index(group)),
+                       kb.index(group)));
+    SmallVector<Value> acc = kb.forLoop(
+        kStart, fullEnd, kb.index(group), init,
+        [&](Value k0, ValueRange a) -> SmallVector<Value> {
+          SmallVector<Value> next(a);
+          SmallVector<SmallVector<Value>> steps;
+          for (int64_t u = 0; u < unroll; ++u)
+            steps.push_back(loadStep(kb.add(k0, kb.index(u * kMmaKPerStep))));
+          for (auto &step : steps)
+            computeStep(step, next);
+          return next;
+        });
+    acc = kb.forLoop(fullEnd, kEnd, kb.index(kMmaKPerStep), acc,
+                     [&](Value k0, ValueRange a) -> SmallVector<Value> {
+                       SmallVector<Value> next(a);
+                       computeStep(loadStep(k0), next);
+                       return next;
+                     });
+
+    // Partials: acc[2 i + c] is W row (g + 8 i) times token (2 q + c).
+    Value splitCol = kb.mul(splitId, kb.index(info.n));
+    for (int64_t j = 0; j < nTiles; ++j) {
+      for (int64_t i = 0; i < 2; ++i) {
+        Value n = i == 0 ? rowLo : rowHi;
+        for (int64_t c = 0; c < 2; ++c) {
+          Value token =
+              kb.add(t0, kb.add(kb.mul(q, kb.index(2)), kb.index(8 * j + c)));
+          Value valid = kb.cmp(arith::CmpIPredicate::ult, token, numRows);
+          if (info.n % kMmaRowsPerBlock != 0)
+            valid = arith::AndIOp::create(
+                b, valid,
+                kb.cmp(arith::CmpIPredicate::ult, n, kb.index(info.n)));
+          Value v = vector::ExtractOp::create(b, acc[j], 2 * i + c);
+          kb.ifThen(valid,
+                    [&] { kb.store(v, ws, {token, kb.add(splitCol, n)}); });
+        }
+      }
+    }
+    if (!info.norm)
+      return;
+    // Sums of squares of this split's columns: the 4 lanes of a group hold
+    // token g's parts; one warp of the first column block writes them.
+    Value writer = arith::AndIOp::create(
+        b,
+        arith::AndIOp::create(
+            b, kb.cmp(arith::CmpIPredicate::eq, warp, kb.index(0)),
+            kb.cmp(arith::CmpIPredicate::eq, q, kb.index(0))),
+        kb.cmp(arith::CmpIPredicate::eq, kb.blockId(), kb.index(0)));
+    for (int64_t j = 0; j < nTiles; ++j) {
+      Value sq = acc[nTiles + j];
+      for (int32_t offset : {1, 2})
+        sq = kb.add(sq, gpu::ShuffleOp::create(b, sq, offset, infer::kWarpSize,
+                                               gpu::ShuffleMode::XOR)
+                            .getShuffleResult());
+      Value token = kb.add(t0, kb.add(g, kb.index(8 * j)));
+      Value valid = arith::AndIOp::create(
+          b, writer, kb.cmp(arith::CmpIPredicate::ult, token, numRows));
+      kb.ifThen(valid, [&] {
+        kb.store(sq, ws, {token, kb.add(kb.index(kSplit * info.n), splitId)});
+      });
+    }
+  });
+  out.push_back(kb.finish());
+  emitSplitReduce(op, ctx, info, maxTokens, kSplit, out);
+}
+
+} // namespace
+
+LogicalResult infer::emitLinearKernels(Operation *op, EmitContext &ctx,
+                                       SmallVectorImpl<KernelLaunch> &out) {
+  auto linear = cast<decode::LinearOp>(op);
+  FailureOr<LinearInfo> info = analyze(linear, ctx);
+  if (failed(info))
+    return failure();
+  std::optional<ArrayAttr> variants = linear.getVariants();
+  if (!variants || variants->empty()) {
+    emitGemv(linear, ctx, *info, /*maxTokens=*/0, /*kSplit=*/1, out);
+    return success();
+  }
+  for (auto variant : variants->getAsRange<decode::KernelVariantAttr>()) {
+    // The tensor-core kernel needs whole k steps of 32; other shapes keep
+    // the (token-tiled) GEMV.
+    if (variant.getKind() == decode::KernelKind::Mma &&
+        info->k % kMmaKPerStep == 0) {
+      emitMma(linear, ctx, *info, variant.getMaxTokens(), variant.getKSplit(),
+              out);
+      continue;
+    }
+    emitGemv(linear, ctx, *info, variant.getMaxTokens(), variant.getKSplit(),
+             out);
+  }
+  return success();
+}

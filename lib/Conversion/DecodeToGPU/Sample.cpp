@@ -1,0 +1,309 @@
+//===- Sample.cpp - decode.sample kernels ---------------------------------===//
+//
+// One block of 1024 threads per sampled row, replicating the sampler of
+// runtime/include/infer/runtime/Sampling.h:
+//
+// - temperature <= 0 (or a vocabulary of 1): argmax of the raw logits, lowest
+//   index on ties, NaN never wins (index 0 if every logit is NaN).
+// - 0 < top_k <= kMaxCandidates: the top min(top_k, V) candidates of
+//   x = logits / temperature (NaN as -inf) are selected in the exact sort
+//   order of the CPU sampler (x descending, lower index first) by k block
+//   argmax passes, each restricted to the elements that sort after the
+//   previous pick. One thread then runs the CPU sampler's sequential f32
+//   softmax, top-p prefix and inverse-CDF draw with
+//   u = uniformFromSeed(seeds[row]) (SplitMix64).
+// - Any other row (top_k <= 0 or > kMaxCandidates with temperature > 0)
+//   yields token -1: the runtime samples that row on the host
+//   (docs/launch-plan.md, "Kernels per op").
+//
+// The only expected difference from the CPU sampler is expf's last-ulp
+// rounding (libdevice's __nv_expf against the host libm).
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBuilder.h"
+
+#include "Decode/IR/DecodeOps.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace infer;
+
+namespace {
+
+constexpr int64_t kSampleThreads = 1024;
+constexpr int64_t kMaxCandidates = 64;
+
+/// A (value, index) pair; `better` orders pairs like the CPU sampler: larger
+/// value first, then lower index.
+struct Candidate {
+  Value value, index; // f32, i32
+};
+
+Value better(KernelBuilder &kb, Candidate a, Candidate c) {
+  ImplicitLocOpBuilder &b = kb.b();
+  Value greater =
+      arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, c.value, a.value);
+  Value equal =
+      arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, c.value, a.value);
+  Value lower = kb.cmp(arith::CmpIPredicate::slt, c.index, a.index);
+  return arith::OrIOp::create(b, greater,
+                              arith::AndIOp::create(b, equal, lower));
+}
+
+Candidate pick(KernelBuilder &kb, Candidate a, Candidate c) {
+  Value takeC = better(kb, a, c);
+  return {arith::SelectOp::create(kb.b(), takeC, c.value, a.value),
+          arith::SelectOp::create(kb.b(), takeC, c.index, a.index)};
+}
+
+Candidate shuffleXor(KernelBuilder &kb, Candidate c, int32_t offset) {
+  auto shuffle = [&](Value v) {
+    return gpu::ShuffleOp::create(kb.b(), v, offset, kWarpSize,
+                                  gpu::ShuffleMode::XOR)
+        .getShuffleResult();
+  };
+  return {shuffle(c.value), shuffle(c.index)};
+}
+
+/// The best candidate of the whole block; every thread gets it.
+Candidate blockArgmax(KernelBuilder &kb, Candidate c, Value scratchValues,
+                      Value scratchIndices, Candidate none) {
+  for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2)
+    c = pick(kb, c, shuffleXor(kb, c, offset));
+  Value lane = kb.laneId(), warp = kb.warpId();
+  kb.barrier();
+  kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, lane, kb.index(0)), [&] {
+    kb.store(c.value, scratchValues, warp);
+    kb.store(c.index, scratchIndices, warp);
+  });
+  kb.barrier();
+  Value inRange =
+      kb.cmp(arith::CmpIPredicate::ult, lane, kb.index(kb.numWarps()));
+  Value clamped = kb.minIndex(lane, kb.index(kb.numWarps() - 1));
+  Candidate partial{
+      arith::SelectOp::create(kb.b(), inRange, kb.load(scratchValues, clamped),
+                              none.value),
+      arith::SelectOp::create(kb.b(), inRange, kb.load(scratchIndices, clamped),
+                              none.index)};
+  for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2)
+    partial = pick(kb, partial, shuffleXor(kb, partial, offset));
+  return partial;
+}
+
+/// One pass over a row: the best element among those `eligible` accepts.
+/// `value(i)` computes element i's f32 key.
+Candidate rowArgmax(KernelBuilder &kb, int64_t vocab, Candidate none,
+                    function_ref<Value(Value)> value,
+                    function_ref<Value(Value, Value)> eligible,
+                    Value scratchValues, Value scratchIndices) {
+  ImplicitLocOpBuilder &b = kb.b();
+  SmallVector<Value> best = kb.forLoop(
+      kb.threadId(), kb.index(vocab), kb.index(kSampleThreads),
+      {none.value, none.index},
+      [&](Value i, ValueRange carried) -> SmallVector<Value> {
+        Value v = value(i);
+        Value i32Index = arith::IndexCastOp::create(b, b.getI32Type(), i);
+        Candidate current{carried[0], carried[1]};
+        Value take = arith::AndIOp::create(b, eligible(v, i32Index),
+                                           better(kb, current, {v, i32Index}));
+        return {arith::SelectOp::create(b, take, v, current.value),
+                arith::SelectOp::create(b, take, i32Index, current.index)};
+      });
+  return blockArgmax(kb, {best[0], best[1]}, scratchValues, scratchIndices,
+                     none);
+}
+
+/// uniformFromSeed(seed): the top 24 bits of splitmix64(seed) times 2^-24.
+Value uniformFromSeed(KernelBuilder &kb, Value seed) {
+  ImplicitLocOpBuilder &b = kb.b();
+  auto c64 = [&](uint64_t v) {
+    return arith::ConstantIntOp::create(b, b.getI64Type(), int64_t(v));
+  };
+  auto mix = [&](Value z, uint64_t shift, uint64_t mult) {
+    Value x =
+        arith::XOrIOp::create(b, z, arith::ShRUIOp::create(b, z, c64(shift)));
+    return arith::MulIOp::create(b, x, c64(mult));
+  };
+  Value z = mix(seed, 30, 0xBF58476D1CE4E5B9ull);
+  z = mix(z, 27, 0x94D049BB133111EBull);
+  z = arith::XOrIOp::create(b, z, arith::ShRUIOp::create(b, z, c64(31)));
+  Value top = arith::ShRUIOp::create(b, z, c64(40));
+  Value f = arith::UIToFPOp::create(b, b.getF32Type(), top);
+  return kb.mul(f, kb.f32(1.0 / 16777216.0));
+}
+
+} // namespace
+
+LogicalResult infer::emitSampleKernels(Operation *op, EmitContext &ctx,
+                                       SmallVectorImpl<KernelLaunch> &out) {
+  auto sample = cast<decode::SampleOp>(op);
+  auto logitsType = cast<RankedTensorType>(sample.getLogits().getType());
+  int64_t vocab = logitsType.getDimSize(1);
+  if (ShapedType::isDynamic(vocab))
+    return op->emitOpError("GPU lowering needs a static vocabulary size");
+  StepScalar rows = ctx.rowsOf(sample.getLogits());
+
+  KernelBuilder kb(ctx, op, "sample", /*maxTokens=*/0);
+  unsigned logitsSlot = kb.addOperand(0);
+  unsigned temperatureSlot = kb.addOperand(1);
+  unsigned topKSlot = kb.addOperand(2);
+  unsigned topPSlot = kb.addOperand(3);
+  unsigned seedSlot = kb.addOperand(4);
+  unsigned tokenSlot = kb.addResult(0);
+  kb.create({kSampleThreads, 1, 1}, {{1, toGridScale(rows)}});
+  ImplicitLocOpBuilder &b = kb.b();
+  Type f32 = b.getF32Type(), i32 = b.getI32Type();
+  Value scratchValues = kb.addShared({kb.numWarps()}, f32);
+  Value scratchIndices = kb.addShared({kb.numWarps()}, i32);
+  Value candValues = kb.addShared({kMaxCandidates}, f32);
+  Value candIndices = kb.addShared({kMaxCandidates}, i32);
+
+  Value row = kb.blockId();
+  Value logits = kb.param(logitsSlot);
+  Value temperature = kb.load(kb.param(temperatureSlot), row);
+  Value topK = kb.load(kb.param(topKSlot), row);
+  Value isThread0 =
+      kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0));
+  Value negInf = kb.f32(-std::numeric_limits<float>::infinity());
+  Candidate none{negInf, kb.i32(vocab)};
+  auto isNaN = [&](Value v) {
+    return arith::CmpFOp::create(b, arith::CmpFPredicate::UNO, v, v);
+  };
+  auto logit = [&](Value i) { return kb.toF32(kb.load(logits, {row, i})); };
+  auto writeToken = [&](Value token) {
+    kb.ifThen(isThread0, [&] { kb.store(token, kb.param(tokenSlot), row); });
+  };
+
+  Value positive = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT,
+                                         temperature, kb.f32(0.0));
+  Value trueValue = arith::ConstantIntOp::create(b, b.getI1Type(), 1);
+  Value greedy =
+      vocab > 1 ? arith::XOrIOp::create(b, positive, trueValue) : trueValue;
+  Value numCandidates = arith::MinSIOp::create(b, topK, kb.i32(vocab));
+  Value inCandidateRange = arith::AndIOp::create(
+      b, kb.cmp(arith::CmpIPredicate::sgt, topK, kb.i32(0)),
+      kb.cmp(arith::CmpIPredicate::sle, numCandidates, kb.i32(kMaxCandidates)));
+
+  // Greedy rows.
+  kb.ifThen(greedy, [&] {
+    Candidate best = rowArgmax(
+        kb, vocab, none, logit,
+        [&](Value v, Value) {
+          return arith::XOrIOp::create(b, isNaN(v), trueValue);
+        },
+        scratchValues, scratchIndices);
+    Value found = kb.cmp(arith::CmpIPredicate::slt, best.index, kb.i32(vocab));
+    writeToken(arith::SelectOp::create(b, found, best.index, kb.i32(0)));
+  });
+
+  // Sampled rows with a top-k the GPU handles.
+  Value notGreedy = arith::XOrIOp::create(b, greedy, trueValue);
+  kb.ifThen(arith::AndIOp::create(b, notGreedy, inCandidateRange), [&] {
+    auto scaled = [&](Value i) {
+      Value x = arith::DivFOp::create(b, logit(i), temperature);
+      return arith::SelectOp::create(b, isNaN(x), negInf, x);
+    };
+    Value count =
+        arith::IndexCastOp::create(b, b.getIndexType(), numCandidates);
+    // Pick j sorts after pick j - 1: only elements sorting after it compete.
+    kb.forLoop(kb.index(0), count, kb.index(1),
+               {kb.f32(std::numeric_limits<float>::infinity()), kb.i32(-1)},
+               [&](Value j, ValueRange last) -> SmallVector<Value> {
+                 Candidate best = rowArgmax(
+                     kb, vocab, none, scaled,
+                     [&](Value v, Value i) {
+                       Value below = arith::CmpFOp::create(
+                           b, arith::CmpFPredicate::OLT, v, last[0]);
+                       Value tie = arith::AndIOp::create(
+                           b,
+                           arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ,
+                                                 v, last[0]),
+                           kb.cmp(arith::CmpIPredicate::sgt, i, last[1]));
+                       // The first pick starts after (+inf, -1): everything.
+                       return arith::OrIOp::create(b, below, tie);
+                     },
+                     scratchValues, scratchIndices);
+                 kb.ifThen(isThread0, [&] {
+                   kb.store(best.value, candValues, j);
+                   kb.store(best.index, candIndices, j);
+                 });
+                 return {best.value, best.index};
+               });
+    kb.barrier();
+
+    // The CPU sampler's sequential part, on thread 0.
+    kb.ifThen(isThread0, [&] {
+      Value topP = kb.load(kb.param(topPSlot), row);
+      Value seed = kb.load(kb.param(seedSlot), row);
+      Value maxX = kb.load(candValues, kb.index(0));
+      Value maxIsNegInf =
+          arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, maxX, negInf);
+      auto weight = [&](Value j) {
+        Value e = math::ExpOp::create(
+            b, arith::SubFOp::create(b, kb.load(candValues, j), maxX));
+        return arith::SelectOp::create(b, maxIsNegInf, kb.f32(1.0), e);
+      };
+      Value sum =
+          kb.forLoop(kb.index(0), count, kb.index(1), {kb.f32(0.0)},
+                     [&](Value j, ValueRange acc) -> SmallVector<Value> {
+                       return {kb.add(acc[0], weight(j))};
+                     })[0];
+      auto prob = [&](Value j) {
+        return arith::DivFOp::create(b, weight(j), sum);
+      };
+      // Top-p: the smallest prefix with cumulative probability >= top_p.
+      Value usesTopP = arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, topP,
+                                             kb.f32(1.0));
+      SmallVector<Value> prefix = kb.forLoop(
+          kb.index(0), count, kb.index(1), {kb.f32(0.0), count},
+          [&](Value j, ValueRange acc) -> SmallVector<Value> {
+            Value cum = kb.add(acc[0], prob(j));
+            Value open = kb.cmp(arith::CmpIPredicate::eq, acc[1], count);
+            Value reached =
+                arith::CmpFOp::create(b, arith::CmpFPredicate::OGE, cum, topP);
+            Value closeHere = arith::AndIOp::create(
+                b, arith::AndIOp::create(b, open, reached), usesTopP);
+            Value kept = arith::SelectOp::create(
+                b, closeHere, kb.add(j, kb.index(1)), acc[1]);
+            return {cum, kept};
+          });
+      Value kept = prefix[1];
+      Value mass =
+          kb.forLoop(kb.index(0), kept, kb.index(1), {kb.f32(0.0)},
+                     [&](Value j, ValueRange acc) -> SmallVector<Value> {
+                       return {kb.add(acc[0], prob(j))};
+                     })[0];
+      Value target = kb.mul(uniformFromSeed(kb, seed), mass);
+      Value lastKept = arith::SubIOp::create(b, kept, kb.index(1));
+      Value lastIndex = kb.load(candIndices, lastKept);
+      // The first kept candidate whose cumulative probability exceeds the
+      // target (the last kept one if rounding leaves none).
+      SmallVector<Value> drawn = kb.forLoop(
+          kb.index(0), kept, kb.index(1), {kb.f32(0.0), kb.i32(-1)},
+          [&](Value j, ValueRange acc) -> SmallVector<Value> {
+            Value cum = kb.add(acc[0], prob(j));
+            Value open = kb.cmp(arith::CmpIPredicate::eq, acc[1], kb.i32(-1));
+            Value exceeds = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT,
+                                                  cum, target);
+            Value take = arith::AndIOp::create(b, open, exceeds);
+            return {cum, arith::SelectOp::create(
+                             b, take, kb.load(candIndices, j), acc[1])};
+          });
+      Value none = kb.cmp(arith::CmpIPredicate::eq, drawn[1], kb.i32(-1));
+      kb.store(arith::SelectOp::create(b, none, lastIndex, drawn[1]),
+               kb.param(tokenSlot), row);
+    });
+  });
+
+  // Rows left to the host sampler.
+  kb.ifThen(
+      arith::AndIOp::create(
+          b, notGreedy, arith::XOrIOp::create(b, inCandidateRange, trueValue)),
+      [&] { writeToken(kb.i32(-1)); });
+  out.push_back(kb.finish());
+  return success();
+}

@@ -1,0 +1,79 @@
+//===- Pipelines.cpp - infer pass pipelines -------------------------------===//
+
+#include "infer/Pipelines/Pipelines.h"
+
+#include "infer/Conversion/Passes.h"
+
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
+#include "mlir/Conversion/NVGPUToNVVM/NVGPUToNVVM.h"
+#include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+#ifndef INFER_CUDA_ROOT
+#define INFER_CUDA_ROOT ""
+#endif
+
+using namespace mlir;
+
+namespace {
+/// Adds `decode-optimize` when some library registered it (as a pipeline on
+/// the module, or as a pass on each step function).
+void addDecodeOptimize(OpPassManager &pm) {
+  auto ignore = [](const Twine &) { return failure(); };
+  if (const PassPipelineInfo *pipeline =
+          PassPipelineInfo::lookup("decode-optimize")) {
+    (void)pipeline->addToPipeline(pm, "", ignore);
+    return;
+  }
+  if (const PassInfo *pass = PassInfo::lookup("decode-optimize"))
+    (void)pass->addToPipeline(pm.nest<func::FuncOp>(), "", ignore);
+}
+} // namespace
+
+void infer::buildDecodeToCUDAPipeline(
+    OpPassManager &pm, const DecodeToCUDAPipelineOptions &options) {
+  if (options.optimize)
+    addDecodeOptimize(pm);
+  ConvertDecodeToGPUOptions convert;
+  convert.numSMs = options.numSMs;
+  pm.addPass(createConvertDecodeToGPU(convert));
+
+  std::string toolkit = options.toolkit.empty() ? std::string(INFER_CUDA_ROOT)
+                                                : std::string(options.toolkit);
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.optLevel = options.optLevel;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createCSEPass());
+  kernels.addPass(createSCFToControlFlowPass());
+  kernels.addPass(createConvertNVGPUToNVVMPass());
+  ConvertGpuOpsToNVVMOpsOptions nvvm;
+  nvvm.useBarePtrCallConv = true;
+  kernels.addPass(createConvertGpuOpsToNVVMOps(nvvm));
+  kernels.addPass(createConvertNVVMToLLVMPass());
+  kernels.addPass(createCanonicalizerPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+
+  GpuModuleToBinaryPassOptions binary;
+  binary.toolkitPath = toolkit;
+  binary.compilationTarget = options.format;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+}
+
+void infer::registerPipelines() {
+  PassPipelineRegistration<DecodeToCUDAPipelineOptions>(
+      "infer-decode-to-cuda-pipeline",
+      "Lower decode step functions to CUDA kernels (gpu.binary) and a launch "
+      "plan (decode.launches)",
+      buildDecodeToCUDAPipeline);
+}

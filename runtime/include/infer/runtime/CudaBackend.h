@@ -1,0 +1,217 @@
+//===- CudaBackend.h - Runs a compiled step on an NVIDIA GPU ----*- C++ -*-===//
+//
+// Executes an artifact compiled for CUDA (docs/artifact.md `kernels`, per node
+// `launches`, docs/launch-plan.md) through the driver API loaded with dlopen:
+//
+//  - kernels: the cubin built for the device's architecture, else the PTX
+//    (JIT-compiled by the driver);
+//  - weights: each `weight` node's checkpoint tensors packed (rows
+//    concatenated, converted to the value's dtype) into one device buffer;
+//  - activations: one arena, buffers placed by liveness over the node order,
+//    each sized for `maxNumTokens` rows;
+//  - step inputs: fixed device buffers filled by one host-to-device copy from
+//    pinned memory;
+//  - the paged KV pool (layout of docs/artifact.md) sized from free memory;
+//  - a step walks the nodes' launch groups, choosing each node's group by
+//    token count, after applying copy-on-write block copies (one
+//    device-to-device copy per block);
+//  - pure decode steps (one token per sequence) are padded to a bucket and
+//    replayed from a CUDA graph captured on the bucket's first use.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef INFER_RUNTIME_CUDABACKEND_H
+#define INFER_RUNTIME_CUDABACKEND_H
+
+#include "infer/runtime/Artifact.h"
+#include "infer/runtime/Backend.h"
+#include "infer/runtime/CudaDriver.h"
+#include "infer/runtime/SafeTensors.h"
+#include "infer/runtime/Scheduler.h"
+#include "infer/runtime/Status.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace infer::runtime {
+
+struct CudaBackendOptions {
+  int device = 0;
+  /// Most tokens of one step (activation buffers are sized for it).
+  int32_t maxNumTokens = 2048;
+  /// Most sequences of one step.
+  int32_t maxNumSeqs = 256;
+  /// Longest sequence (KV tokens); 0 = the model's max_position.
+  int32_t maxModelLen = 0;
+  /// KV blocks to allocate; 0 = `kvMemoryFraction` of the free device memory
+  /// left after weights, activations and workspace.
+  int32_t numKvBlocks = 0;
+  double kvMemoryFraction = 0.9;
+  /// Capture and replay CUDA graphs for decode steps.
+  bool useGraphs = true;
+  /// Decode batch buckets with a graph each (captured on first use); steps
+  /// with more sequences than the largest run eagerly.
+  std::vector<int32_t> graphBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+  /// Load the PTX even when a cubin for the device exists (tests the JIT).
+  bool forcePtx = false;
+  /// Copy the S x V logits back after every step (StepOutputs::logits).
+  /// Off, only the sampled tokens come back (benchmarks).
+  bool copyLogits = true;
+  /// Weight binding progress.
+  ProgressFn progress;
+};
+
+struct CudaBackendStats {
+  int64_t eagerSteps = 0;
+  int64_t graphReplays = 0;
+  int64_t graphCaptures = 0;
+  int64_t kernelLaunches = 0; ///< Eager launches issued (captures included).
+  int64_t blockCopies = 0;
+  size_t weightBytes = 0;
+  size_t activationBytes = 0;
+  size_t workspaceBytes = 0;
+  size_t kvPoolBytes = 0;
+  std::string kernelSource; ///< "cubin sm_90", "ptx sm_90", ...
+};
+
+class CudaBackend : public Backend {
+public:
+  /// Creates the backend on `options.device`: loads kernels, uploads the
+  /// weights from `weights` and allocates buffers and the KV pool. Without
+  /// a usable driver or GPU: Unavailable, with the reason.
+  static StatusOr<std::unique_ptr<CudaBackend>>
+  create(std::shared_ptr<const Artifact> artifact, const SafeTensors &weights,
+         const CudaBackendOptions &options = {});
+  /// Same, opening the safetensors file or checkpoint directory first.
+  static StatusOr<std::unique_ptr<CudaBackend>>
+  open(std::shared_ptr<const Artifact> artifact, const std::string &weightsPath,
+       const CudaBackendOptions &options = {});
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend &) = delete;
+  CudaBackend &operator=(const CudaBackend &) = delete;
+
+  const char *name() const override { return "cuda"; }
+  const Artifact &artifact() const override { return *art; }
+  /// Usable KV blocks (ids 0 .. numKvBlocks()-1; the pool holds a few more
+  /// for the padding rows of graph buckets).
+  int32_t numKvBlocks() const override { return numBlocks; }
+  /// Applies batch.blockCopies, then runs the step. `out.tokens` gets the S
+  /// sampled tokens, `out.logits` the S x V logits (when copyLogits).
+  /// Graphs with inputs beyond the fixed signature (`extras`) are not
+  /// supported yet.
+  Status step(const StepBatch &batch, StepOutputs &out,
+              const StepExtras *extras) override;
+  using Backend::step;
+  /// Overrides CudaBackendOptions::copyLogits from now on.
+  void setCopyLogits(bool copy) { opts.copyLogits = copy; }
+
+  int32_t blockSize() const { return static_cast<int32_t>(kv.blockSize); }
+  int32_t maxNumTokens() const { return opts.maxNumTokens; }
+  int32_t maxNumSeqs() const { return opts.maxNumSeqs; }
+  int64_t vocabSize() const { return vocab; }
+  const CudaDeviceInfo &deviceInfo() const { return ctx.info(); }
+  const CudaBackendStats &stats() const { return backendStats; }
+  const CudaContext &context() const { return ctx; }
+
+  /// Reads `count` bytes of the KV pool from block `block` (tests).
+  Status readKvBlock(int32_t block, std::vector<uint8_t> &bytes);
+  /// Bytes of one block of all layers.
+  size_t kvBlockBytes() const { return bytesPerBlock; }
+
+  /// Time the device spent on the last step (ms, between events on the
+  /// stream, copies included).
+  float lastStepDeviceMs() const { return lastDeviceMs; }
+
+  // Implementation types (public for the .cpp's helpers).
+  struct Launch;
+  struct NodeGroup;
+  struct NodePlan;
+  struct StepShape {
+    int32_t tokens = 0, seqs = 0, sampled = 0, width = 0;
+  };
+
+private:
+  CudaBackend() = default;
+  Status init(const SafeTensors &weights);
+  Status loadKernels();
+  Status planNodes();
+  Status uploadWeights(const SafeTensors &weights);
+  Status planBuffers();
+  Status allocateKvPool();
+
+  Status packInputs(const StepBatch &batch, bool pad, int32_t bucket,
+                    StepShape &shape);
+  Status issueLaunches(const StepShape &shape);
+  /// Group index of node plan `n` for `tokens` tokens.
+  const NodeGroup *selectGroup(const NodePlan &plan, int32_t tokens) const;
+
+  std::shared_ptr<const Artifact> art;
+  CudaBackendOptions opts;
+  CudaContext ctx;
+  CudaStream stream;
+  CudaEvent startEvent, endEvent;
+  std::vector<std::pair<std::string, CudaModule>> modules; ///< By binary.
+  std::map<std::string, cu::Function> functions;
+
+  KvCacheInfo kv;
+  int64_t vocab = 0;
+  int32_t maxWidth = 0;     ///< Block table columns of graph steps.
+  int32_t numBlocks = 0;    ///< Usable blocks.
+  int32_t numPadBlocks = 0; ///< Blocks after them for graph padding rows.
+  size_t bytesPerBlock = 0;
+
+  std::vector<NodePlan> plans;
+  /// Device address of every value id (0: none).
+  std::vector<cu::DevicePtr> valueAddr;
+
+  // Step inputs: offsets into the input area (host staging == device layout).
+  struct InputSlot {
+    int64_t valueId = -1;
+    size_t offset = 0;
+    size_t capacity = 0;
+  };
+  std::map<std::string, InputSlot> inputSlots;
+  size_t inputBytes = 0;
+
+  DeviceBuffer weightArena, activationArena, inputArea, workspace, kvPool;
+  PinnedBuffer staging, outputStaging;
+  int64_t tokensOutput = -1, logitsOutput = -1;
+  DType logitsDType = DType::F32;
+
+  std::map<int32_t, CudaGraph> graphs; ///< By decode bucket.
+  CudaBackendStats backendStats;
+  float lastDeviceMs = 0.0f;
+  std::vector<void *> paramPtrs;
+  std::vector<uint64_t> paramStorage;
+};
+
+/// Where the activations of a step live: one arena, each value produced by a
+/// node (not weights, not the KV cache) at a 256-byte aligned offset, sized
+/// for `maxTokens` rows (a second dynamic dimension: `maxWidth`), placed
+/// first-fit by liveness over the node order. Exposed for tests.
+struct ActivationPlan {
+  std::vector<int64_t> offset;   ///< By value id; -1: not in the arena.
+  std::vector<size_t> bytes;     ///< By value id (aligned).
+  std::vector<int64_t> firstUse; ///< Defining node, -1 if none.
+  std::vector<int64_t> lastUse;  ///< Last reading node (INT64_MAX: output).
+  size_t totalBytes = 0;
+};
+StatusOr<ActivationPlan> planActivations(const Artifact &art, int64_t maxTokens,
+                                         int64_t maxWidth);
+
+/// CudaBackendOptions from the generic ones: numKvBlocks <= 0 sizes the
+/// pool from free memory; environment overrides (for infer-run and
+/// bench/gpu-check.sh): INFER_CUDA_DEVICE, INFER_CUDA_GRAPHS=0,
+/// INFER_CUDA_FORCE_PTX=1, INFER_CUDA_MAX_TOKENS, INFER_CUDA_MAX_SEQS,
+/// INFER_CUDA_KV_FRACTION, INFER_CUDA_LOGITS=0.
+CudaBackendOptions cudaOptionsFrom(const BackendOptions &options);
+
+// createCudaBackend(artifact, weights, BackendOptions), declared in
+// Backend.h, is what createBackend(DeviceKind::Cuda, ...) calls.
+
+} // namespace infer::runtime
+
+#endif // INFER_RUNTIME_CUDABACKEND_H

@@ -1,0 +1,138 @@
+//===- ArtifactTest.cpp - .art reader tests -------------------------------===//
+
+#include "infer/runtime/Artifact.h"
+#include "TestUtil.h"
+
+#include "gtest/gtest.h"
+
+using namespace infer;
+using namespace infer::runtime;
+using namespace infer::runtime::test;
+
+namespace {
+
+json tinyHeader() {
+  GraphBuilder g;
+  int tokens = g.input("tokens", {-1}, "i32");
+  int table = g.weight({"embed"}, {8, 4});
+  int h = g.value({-1, 4}, "bf16");
+  g.node("embed", {tokens, table}, {h});
+  int head = g.weight({"head"}, {8, 4});
+  int logits = g.value({-1, 8}, "f32");
+  g.node("linear", {h, head}, {logits});
+  g.outputs["logits"] = logits;
+  return {{"model", {{"family", "llama"}, {"vocab_size", 8}}},
+          {"kv_cache",
+           {{"layers", 1},
+            {"kv_heads", 1},
+            {"head_dim", 4},
+            {"block_size", 16},
+            {"dtype", "bf16"}}},
+          {"graph", g.build()}};
+}
+
+StatusOr<std::shared_ptr<Artifact>> parse(const std::vector<uint8_t> &b) {
+  return Artifact::parse(b, "test.art");
+}
+
+std::string errorOf(const json &header) {
+  auto a = parse(artifactBytes(header));
+  EXPECT_FALSE(a.ok());
+  return a.ok() ? "" : a.status().message();
+}
+
+TEST(ArtifactTest, Good) {
+  json h = tinyHeader();
+  h["kernels"] = {{{"name", "k0"},
+                   {"arch", "sm_90"},
+                   {"ptx", {{"offset", 0}, {"size", 0}}}}};
+  std::vector<uint8_t> bytes = artifactBytes(h, 512);
+  size_t blobStart = bytes.size() - 512;
+  h["kernels"][0]["ptx"] = {{"offset", blobStart}, {"size", 300}};
+  bytes = artifactBytes(h, 512);
+  auto a = parse(bytes);
+  ASSERT_TRUE(a.ok()) << a.status().toString();
+  EXPECT_EQ((*a)->model().vocabSize, 8);
+  EXPECT_EQ((*a)->kvCache().blockSize, 16);
+  ASSERT_EQ((*a)->nodes().size(), 4u);
+  EXPECT_EQ((*a)->nodes()[1].kind, artifact::OpKind::Embed);
+  EXPECT_EQ((*a)->inputs().at("tokens"), 0);
+  ASSERT_EQ((*a)->kernels().size(), 1u);
+  EXPECT_EQ((*a)->kernels()[0].ptx->size, 300u);
+  // Through a file as well.
+  std::string path = tempPath("good.art");
+  writeBytes(path, bytes);
+  auto b = Artifact::load(path);
+  EXPECT_TRUE(b.ok()) << b.status().toString();
+  std::remove(path.c_str());
+}
+
+TEST(ArtifactTest, BadMagicAndVersion) {
+  std::vector<uint8_t> bytes = artifactBytes(tinyHeader());
+  bytes[0] = 'X';
+  auto a = parse(bytes);
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.status().message().find("magic"), std::string::npos);
+  a = parse(artifactBytes(tinyHeader(), 0, 7));
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.status().message().find("version 7"), std::string::npos);
+  a = parse(std::vector<uint8_t>(5, 0));
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(Artifact::load("/nonexistent/x.art").status().code(),
+            StatusCode::NotFound);
+}
+
+TEST(ArtifactTest, BadHeader) {
+  std::vector<uint8_t> bytes = artifactBytes(tinyHeader());
+  bytes[24] = '!';
+  auto a = parse(bytes);
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.status().message().find("not a JSON"), std::string::npos);
+  bytes = artifactBytes(tinyHeader());
+  bytes.resize(bytes.size() - 10);
+  a = parse(bytes);
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.status().message().find("header length"), std::string::npos);
+  json h = tinyHeader();
+  h.erase("model");
+  EXPECT_NE(errorOf(h).find("'model'"), std::string::npos);
+}
+
+TEST(ArtifactTest, DanglingValueId) {
+  json h = tinyHeader();
+  h["graph"]["nodes"][3]["operands"][0] = 42;
+  EXPECT_NE(errorOf(h).find("value 42"), std::string::npos);
+  h = tinyHeader();
+  h["graph"]["outputs"]["tokens"] = 99;
+  EXPECT_NE(errorOf(h).find("outputs.tokens"), std::string::npos);
+  // Use before definition.
+  h = tinyHeader();
+  std::swap(h["graph"]["nodes"][1], h["graph"]["nodes"][3]);
+  EXPECT_NE(errorOf(h).find("before it is defined"), std::string::npos);
+}
+
+TEST(ArtifactTest, UnknownOpAndBadAttrs) {
+  json h = tinyHeader();
+  h["graph"]["nodes"][1]["op"] = "conv2d";
+  EXPECT_NE(errorOf(h).find("unknown op 'conv2d'"), std::string::npos);
+  h = tinyHeader();
+  h["graph"]["nodes"][0]["attrs"]["names"] = json::array();
+  EXPECT_NE(errorOf(h).find("'names'"), std::string::npos);
+  h = tinyHeader();
+  h["graph"]["values"][2]["dtype"] = "q4";
+  EXPECT_NE(errorOf(h).find("unknown dtype"), std::string::npos);
+  h = tinyHeader();
+  h["graph"]["nodes"][1]["operands"] = {0};
+  EXPECT_NE(errorOf(h).find("operands"), std::string::npos);
+}
+
+TEST(ArtifactTest, TruncatedBlob) {
+  json h = tinyHeader();
+  h["kernels"] = {
+      {{"name", "k0"}, {"cubin", {{"offset", 256}, {"size", 100000}}}}};
+  std::string err = errorOf(h);
+  EXPECT_NE(err.find("kernels[0].cubin"), std::string::npos) << err;
+  EXPECT_NE(err.find("outside"), std::string::npos) << err;
+}
+
+} // namespace

@@ -1,0 +1,61 @@
+// RUN: infer-opt --convert-decode-to-gpu %s | FileCheck %s
+
+// One launch group per #decode.variant; k_split > 1 adds a reduce kernel
+// that shares the op's workspace (docs/launch-plan.md).
+
+// CHECK-LABEL: func.func @qkv
+// CHECK: decode.linear
+// CHECK-SAME: decode.launches = [
+// CHECK-SAME: {args = ["operand0", "operand1", "operand2", "operand3", "result0", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 768, 1, 1>, grid_scale = ["one", "one", "one"], kernel = @decode_kernels::@linear_gemv_0, max_tokens = 1 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}
+// CHECK-SAME: {args = ["operand0", "operand1", "operand3", "workspace", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 768, 2, 1>, grid_scale = ["one", "one", "one"], kernel = @decode_kernels::@linear_gemv_split_1, max_tokens = 8 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 49160 : i64}
+// CHECK-SAME: {args = ["operand2", "result0", "workspace"], block = array<i64: 256, 1, 1>, grid = array<i64: 24, 1, 1>, grid_scale = ["one", "tokens", "one"], kernel = @decode_kernels::@linear_reduce_2, max_tokens = 8 : i64
+func.func @qkv(%x: tensor<?x4096xbf16>, %r: tensor<?x6144xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] : tensor<6144x4096xbf16>
+  %g = decode.weight ["g"] : tensor<4096xbf16>
+  %y = decode.linear %x, %w residual(%r : tensor<?x6144xbf16>) norm(%g : tensor<4096xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 8, kind = gemv, k_split = 2>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+// An op without variants gets one launch for any token count.
+// CHECK-LABEL: func.func @lm_head
+// CHECK: decode.linear
+// CHECK-SAME: kernel = @decode_kernels::@linear_gemv_3, max_tokens = 0 : i64
+// CHECK-SAME: -> tensor<?x128256xf32>
+func.func @lm_head(%x: tensor<?x4096xbf16>) -> tensor<?x128256xf32> {
+  %w = decode.weight ["lm_head.weight"] : tensor<128256x4096xbf16>
+  %y = decode.linear %x, %w : (tensor<?x4096xbf16>, tensor<128256x4096xbf16>) -> tensor<?x128256xf32>
+  return %y : tensor<?x128256xf32>
+}
+
+// CHECK: gpu.module @decode_kernels
+
+// The 1-token GEMV: x staged in 16-byte aligned shared memory, 16-byte
+// weight loads (4 slabs x 2 rows in flight), f32 FMAs, butterfly shuffles,
+// the RMSNorm scale and the residual in the epilogue.
+// CHECK-LABEL: gpu.func @linear_gemv_0(
+// CHECK-SAME: %[[X:.*]]: memref<16777216x4096xbf16> {llvm.noalias}, %[[W:.*]]: memref<6144x4096xbf16> {llvm.noalias}, %[[R:.*]]: memref<16777216x6144xbf16> {llvm.noalias}, %[[G:.*]]: memref<4096xbf16> {llvm.noalias}, %[[Y:.*]]: memref<16777216x6144xbf16> {llvm.noalias}, %{{.*}}: i32)
+// CHECK-SAME: workgroup(%[[XS:.*]] : memref<1x4096xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}
+// CHECK-SAME: kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK: vector.load %[[X]]{{.*}} {alignment = 16 : i64} : memref<16777216x4096xbf16>, vector<8xbf16>
+// CHECK: vector.load %[[G]]
+// CHECK: vector.store %{{.*}}, %[[XS]]
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: vector.load %[[W]]{{.*}} {alignment = 16 : i64} : memref<6144x4096xbf16>, vector<8xbf16>
+// CHECK: vector.load %[[XS]]{{.*}} {alignment = 16 : i64}
+// CHECK: vector.fma {{.*}} : vector<8xf32>
+// CHECK: math.rsqrt
+// CHECK: vector.reduction <add>
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: memref.load %[[R]]
+// CHECK: memref.store %{{.*}}, %[[Y]]
+// CHECK: gpu.return
+
+// The split kernel writes f32 partials and partial sums of squares.
+// CHECK-LABEL: gpu.func @linear_gemv_split_1(
+// CHECK-SAME: %{{.*}}: memref<16777216x12290xf32> {llvm.noalias}, %{{.*}}: i32)
+// CHECK-SAME: workgroup(%{{.*}} : memref<8x2048xbf16, #gpu.address_space<workgroup>>
+// CHECK: gpu.block_id  y
+// CHECK-LABEL: gpu.func @linear_reduce_2(
+// CHECK-NOT: gpu.barrier
+// CHECK: math.rsqrt
+// CHECK: gpu.return

@@ -1,0 +1,47 @@
+// RUN: infer-opt %s --decode-select-kernels | FileCheck %s
+// RUN: infer-opt %s --decode-select-kernels="buckets=32,4,16 num-sms=16" | FileCheck %s --check-prefix=OPT
+// RUN: not infer-opt %s --decode-select-kernels="buckets=0,8" 2>&1 | FileCheck %s --check-prefix=ERR
+
+// ERR: decode-select-kernels: buckets and num-sms must be positive
+
+// Default buckets 1, 8 (gemv) and 64, 256 (mma) on 132 SMs; 8 rows per gemv
+// block.
+// - 512x256 (packed qkv): K < 512, no K split.
+// - 1024x4096: 128 row blocks; 2 splits give 256 >= 132.
+// - 256x4096: 32 row blocks; 8 splits of 512 columns.
+// - 4096x4096: 512 row blocks already fill the SMs.
+// - 128x2048: 16 row blocks would need 16 splits of 128 columns; none fills
+//   the SMs with >= 512 columns per split, so 1.
+// - 64x4096: 8 row blocks would need 32 splits; 1. On 16 SMs, 2 splits.
+
+// CHECK-LABEL: func.func @shapes
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 8, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<512x256xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 2>, #decode.variant<max_tokens = 8, kind = gemv, k_split = 2>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<1024x4096xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 8>, #decode.variant<max_tokens = 8, kind = gemv, k_split = 8>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<256x4096xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 8, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<4096x4096xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 8, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<128x2048xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 8, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<64x4096xbf16>
+
+// Buckets are sorted; 16 and 32 tokens take the mma kernel.
+// OPT-LABEL: func.func @shapes
+// OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 32, kind = mma>]{{.*}}tensor<512x256xbf16>
+// OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 32, kind = mma>]{{.*}}tensor<1024x4096xbf16>
+// OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 32, kind = mma>]{{.*}}tensor<256x4096xbf16>
+// OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 32, kind = mma>]{{.*}}tensor<4096x4096xbf16>
+// OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 32, kind = mma>]{{.*}}tensor<128x2048xbf16>
+// OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv, k_split = 2>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 32, kind = mma>]{{.*}}tensor<64x4096xbf16>
+func.func @shapes(%h: tensor<?x256xbf16>, %x: tensor<?x4096xbf16>, %y: tensor<?x2048xbf16>) -> (tensor<?x512xbf16>, tensor<?x1024xbf16>, tensor<?x256xbf16>, tensor<?x4096xbf16>, tensor<?x128xbf16>, tensor<?x64xbf16>) {
+  %w0 = decode.weight ["qkv"] : tensor<512x256xbf16>
+  %w1 = decode.weight ["w1"] : tensor<1024x4096xbf16>
+  %w2 = decode.weight ["w2"] : tensor<256x4096xbf16>
+  %w3 = decode.weight ["w3"] : tensor<4096x4096xbf16>
+  %w4 = decode.weight ["w4"] : tensor<128x2048xbf16>
+  %w5 = decode.weight ["w5"] : tensor<64x4096xbf16>
+  %0 = decode.linear %h, %w0 : (tensor<?x256xbf16>, tensor<512x256xbf16>) -> tensor<?x512xbf16>
+  %1 = decode.linear %x, %w1 : (tensor<?x4096xbf16>, tensor<1024x4096xbf16>) -> tensor<?x1024xbf16>
+  %2 = decode.linear %x, %w2 : (tensor<?x4096xbf16>, tensor<256x4096xbf16>) -> tensor<?x256xbf16>
+  %3 = decode.linear %x, %w3 {variants = [#decode.variant<max_tokens = 1, kind = mma>]} : (tensor<?x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<?x4096xbf16>
+  %4 = decode.linear %y, %w4 : (tensor<?x2048xbf16>, tensor<128x2048xbf16>) -> tensor<?x128xbf16>
+  %5 = decode.linear %x, %w5 : (tensor<?x4096xbf16>, tensor<64x4096xbf16>) -> tensor<?x64xbf16>
+  return %0, %1, %2, %3, %4, %5 : tensor<?x512xbf16>, tensor<?x1024xbf16>, tensor<?x256xbf16>, tensor<?x4096xbf16>, tensor<?x128xbf16>, tensor<?x64xbf16>
+}
