@@ -216,6 +216,7 @@ skip() {
 }
 
 log "gpu-check $(date -u +%FT%TZ) in $(pwd), binaries from $BIN"
+GPU_FILTER='CudaDriverTest.*:CudaBackendTest.*:KernelSource/*:Graphs/*'
 
 # 1. Environment.
 NOTE_RE='NVIDIA|release'
@@ -243,28 +244,13 @@ else
   else
     log "no compiled model in $CARRY/models: compiled-model tests skip"
   fi
-  GPU_FILTER='CudaDriverTest.*:CudaBackendTest.*:KernelSource/*:Graphs/*'
 
   # 2. All runtime unit tests (CPU ones too: same binary, same machine).
   NOTE_RE='\[ +(PASSED|SKIPPED|FAILED) +\] [0-9]+ test'
-  step unit-tests 240 "$BIN/infer-runtime-tests" --gtest_color=no
+  step unit-tests 240 "$BIN/infer-runtime-tests" --gtest_color=no \
+    --gtest_filter='-CompiledModelBench.*'
 
-  # 3. GPU tests under compute-sanitizer.
-  if [ "$QUICK" = 1 ]; then
-    skip compute-sanitizer "--quick"
-  elif ! command -v compute-sanitizer >/dev/null; then
-    skip compute-sanitizer "compute-sanitizer not found"
-  else
-    for tool in ${SANITIZERS//,/ }; do
-      NOTE_RE='ERROR SUMMARY|\[ +(PASSED|FAILED) +\] [0-9]+ test'
-      step "sanitizer-$tool" 240 compute-sanitizer --tool "$tool" \
-        --error-exitcode 86 --report-api-errors no --target-processes all \
-        "$BIN/infer-runtime-tests" --gtest_color=no \
-        --gtest_filter="$GPU_FILTER"
-    done
-  fi
-
-  # 4. Decode latency (graphs vs eager) on the compiled model.
+  # 3. Decode latency (graphs vs eager) on the compiled model.
   if [ -n "$ART" ]; then
     NOTE_RE='^BENCH'
     step bench-decode-latency 180 "$BIN/infer-runtime-tests" --gtest_color=no \
@@ -275,7 +261,7 @@ else
   fi
 fi
 
-# 4b. The same benchmark on a Llama-3-8B-shaped model (opt-in).
+# 4. The same benchmark on a Llama-3-8B-shaped model (opt-in).
 BIG="$CARRY/models-big/llama-3-8b.art"
 if [ "$WITH_8B" = 1 ] && [ -f "$BIG" ] && [ -x "$BIN/infer-runtime-tests" ]; then
   NOTE_RE='wrote|error'
@@ -330,7 +316,25 @@ else
   skip infer-run-cpu-vs-cuda "no infer-run binary or no compiled model"
 fi
 
-# 6. Python harnesses of the kernel and attention engineers.
+# 6. GPU tests under compute-sanitizer (after the functional checks, which
+#    matter most when the time budget runs short).
+if [ ! -x "$BIN/infer-runtime-tests" ]; then
+  skip compute-sanitizer "no infer-runtime-tests"
+elif [ "$QUICK" = 1 ]; then
+  skip compute-sanitizer "--quick"
+elif ! command -v compute-sanitizer >/dev/null; then
+  skip compute-sanitizer "compute-sanitizer not found"
+else
+  for tool in ${SANITIZERS//,/ }; do
+    NOTE_RE='ERROR SUMMARY|\[ +(PASSED|FAILED) +\] [0-9]+ test'
+    step "sanitizer-$tool" 240 compute-sanitizer --tool "$tool" \
+      --error-exitcode 86 --report-api-errors no --target-processes all \
+      "$BIN/infer-runtime-tests" --gtest_color=no \
+      --gtest_filter="$GPU_FILTER"
+  done
+fi
+
+# 7. Python harnesses of the kernel and attention engineers.
 found=0
 [ "$HARNESS" = 1 ] || found=2
 for f in bench/kernels/*.py bench/attention/*.py; do
@@ -347,7 +351,7 @@ done
 [ $found != 2 ] || skip python-harnesses "--no-harness"
 [ $found != 0 ] || skip python-harnesses "no bench/kernels or bench/attention scripts"
 
-# 7. Torch end-to-end baseline (opt-in: builds an 8B-shaped model).
+# 8. Torch end-to-end baseline (opt-in: builds an 8B-shaped model).
 if [ "$WITH_TORCH" = 1 ] && [ -f bench/e2e/torch_decode.py ]; then
   NOTE_RE='ms|TB/s'
   step torch-e2e 420 env PYTHONUNBUFFERED=1 python3 bench/e2e/torch_decode.py \

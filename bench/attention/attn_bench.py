@@ -34,9 +34,10 @@ LAYER = 1
 class Module:
     """A cubin and the launch lists of its ops."""
 
-    def __init__(self, name):
+    def __init__(self, name, launches=None):
         self.mod = cupy.RawModule(path=os.path.join(OUT, name + '.cubin'))
-        self.ops = json.load(open(os.path.join(OUT, name + '.launches.json')))
+        self.ops = json.load(open(os.path.join(
+            OUT, (launches or name) + '.launches.json')))
 
     def run(self, op_index, operands, results, scalars, workspace=None):
         """Runs every launch of op `op_index` (one group, max_tokens = 0)."""
@@ -268,8 +269,8 @@ def copy_tbps():
     return 2 * n / ms / 1e9
 
 
-def bench_attention(name, B, L, hq=32, hkv=8, hd=128):
-    mod = Module(name)
+def bench_attention(name, B, L, hq=32, hkv=8, hd=128, launches=None):
+    mod = Module(name, launches)
     contexts, qlens = [L] * B, [1] * B
     pool, bt = make_cache(contexts, hkv, hd, extra_blocks=0)
     pool.nan_to_num_(0.0)
@@ -291,6 +292,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--check-only', action='store_true')
     ap.add_argument('--small', action='store_true')
+    ap.add_argument('--variants', default='',
+                    help='comma-separated cubins (out/NAME.cubin) of 32/8 hd128 '
+                    'decode kernels to time as well (launches from '
+                    'out/NAME.launches.json, else dec_32_8_128\'s)')
     ap.add_argument('--json', default=os.environ.get('INFER_BENCH_JSON'))
     args = ap.parse_args()
     torch.manual_seed(0)
@@ -330,6 +335,17 @@ def main():
                   f'{tbps:.3f} TB/s = {summary[f"attn_{key}_frac"]:.1%} of copy;'
                   f' SDPA (contiguous) {sms * 1e3:8.1f} us = '
                   f'{summary[f"sdpa_{key}_frac"]:.1%}')
+        for var in filter(None, args.variants.split(',')):
+            row = []
+            for B, L in [(1, 32768), (1, 4096), (64, 4096)]:
+                own = os.path.exists(os.path.join(OUT, var + '.launches.json'))
+                ms, tbps, _, _ = bench_attention(
+                    var, B, L, launches=None if own else 'dec_32_8_128')
+                row.append(f'B={B} L={L} {ms * 1e3:7.1f} us '
+                           f'{tbps / summary["copy_TBps"]:.1%}')
+                summary[f'variant_{var}_b{B}_l{L}_frac'] = \
+                    tbps / summary['copy_TBps']
+            print(f'variant {var:14s}', ' | '.join(row))
     print(json.dumps(summary))
     if args.json:
         json.dump(summary, open(args.json, 'w'), indent=1)

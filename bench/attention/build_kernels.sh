@@ -14,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 lower() { # name format
   "$opt" "$tmp/$1.mlir" \
-    --infer-decode-to-cuda-pipeline="format=$2 toolkit=$cuda" \
+    --infer-decode-to-cuda-pipeline="format=$2 toolkit=$cuda optimize=false" \
     -o "$tmp/$1.$2.mlir"
   python3 "$here/extract.py" "$tmp/$1.$2.mlir" "$out/$1"
 }

@@ -70,7 +70,10 @@ def cases():
                           (28672, 4096, 'gate_up', 'bf16'),
                           (4096, 14336, 'down', 'bf16'),
                           (128256, 4096, 'lm_head', 'f32')]:
-        out.append(linear_case(f'lin_{tag}_t1', n, k, 1, out=dt, bench=True))
+        name, mlir, meta = linear_case(f'lin_{tag}_t1', n, k, 1, out=dt,
+                                       bench=True)
+        meta['variant'] = True
+        out.append((name, mlir, meta))
     # K-split of the small-N shape, and 8-token buckets.
     for s in (2, 4):
         out.append(linear_case(f'lin_down_t1_ks{s}', 4096, 14336, 1,
@@ -162,6 +165,9 @@ func.func @sample(%l: tensor<?x128256xf32>, %t: tensor<?xf32>, %k: tensor<?xi32>
     return out
 
 
+# (rows per warp, loads in flight per row) of the GEMV tuning variants.
+VARIANTS = [(2, 4)]
+
 DICT = re.compile(r'\{args = \[(?P<args>[^\]]*)\], block = array<i64: (?P<block>[^>]*)>, '
                   r'grid = array<i64: (?P<grid>[^>]*)>, grid_scale = \[(?P<scale>[^\]]*)\], '
                   r'kernel = @decode_kernels::@(?P<kernel>\w+), max_tokens = (?P<max>\d+) : i64, '
@@ -217,7 +223,30 @@ def main():
         (_, _, data), = list(extract.objects(text))
         with open(os.path.join(OUT, f'kernels.{ext}'), 'wb') as f:
             f.write(data)
-    manifest = [dict(name=name, launches=launches[name], **meta)
+    # GEMV tuning variants (same kernel names and launches except grids):
+    # kernels.py --variants compares them on the 1-token shapes.
+    variants = {}
+    for stale in os.listdir(OUT):
+        if stale.startswith('kernels_') and stale.endswith('.cubin'):
+            os.remove(os.path.join(OUT, stale))
+    for rows, unroll in VARIANTS:
+        tag = f'r{rows}u{unroll}'
+        opts = f'gemv-rows-per-warp={rows} gemv-unroll={unroll}'
+        conv = subprocess.run(
+            [args.infer_opt, f'--convert-decode-to-gpu={opts}', src],
+            check=True, capture_output=True, text=True).stdout
+        text = subprocess.run(
+            [args.infer_opt,
+             f'--infer-decode-to-cuda-pipeline=format=bin optimize=false {opts}',
+             src], check=True, capture_output=True, text=True).stdout
+        (_, _, data), = list(extract.objects(text))
+        with open(os.path.join(OUT, f'kernels_{tag}.cubin'), 'wb') as f:
+            f.write(data)
+        variants[tag] = parse_launches(
+            conv, [c[0] for c in all_cases if c[2].get('variant')])
+    manifest = [dict(name=name, launches=launches[name],
+                     variants={tag: v[name] for tag, v in variants.items()
+                               if name in v}, **meta)
                 for name, _, meta in all_cases]
     with open(os.path.join(OUT, 'manifest.json'), 'w') as f:
         json.dump(manifest, f, indent=1)

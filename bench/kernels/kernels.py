@@ -13,7 +13,9 @@ scalars), with outputs poisoned (NaN, or -7 for tokens) first, and compares
 against a float64 (linear, norm) or torch (elementwise) reference, checking
 that rows past T stay untouched. Then, unless --check-only, it times the
 `bench` cases with CUDA events (weights rotated over > 150 MB, median of 100
-single launches, plus 100 back-to-back launches), and torch F.linear
+single launches, plus 100 back-to-back launches, each timed region queued
+behind a spin kernel so that python's launch overhead stays out), and torch
+F.linear
 (cuBLAS) and a device-to-device copy in the same run. The JSON summary goes
 to JSON, $INFER_BENCH_JSON, $OUT/kernels.json or bench/kernels/out/bench.json.
 """
@@ -326,20 +328,31 @@ def check_tokens(case):
 # Timing
 #===----------------------------------------------------------------------===#
 
+SLEEP_CYCLES_PER_US = 2000  # a little above the 1.98 GHz boost clock
+
+
 def time_launches(fn, iters=100):
-    """(median single-launch ms, back-to-back ms per launch)."""
+    """(median single-launch ms, back-to-back ms per launch).
+
+    A spin kernel (torch.cuda._sleep) runs before each timed region so that
+    the host has queued the events and launches before the GPU reaches them:
+    the events then time the GPU alone, not python's launch overhead.
+    """
     for i in range(5):
         fn(i)
     torch.cuda.synchronize()
-    start = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
-    end = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
+    times = []
     for i in range(iters):
-        start[i].record()
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda._sleep(100 * SLEEP_CYCLES_PER_US)
+        s.record()
         fn(i)
-        end[i].record()
-    torch.cuda.synchronize()
-    single = statistics.median(s.elapsed_time(e) for s, e in zip(start, end))
+        e.record()
+        torch.cuda.synchronize()
+        times.append(s.elapsed_time(e))
+    single = statistics.median(times)
     s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda._sleep(50 * iters * SLEEP_CYCLES_PER_US)
     s.record()
     for i in range(iters):
         fn(i)
@@ -448,6 +461,28 @@ def main():
                   f"{r['us']:7.1f} {100 * r['frac']:7.1f}% {100 * r['frac_back_to_back']:5.1f}% | "
                   f"{r['cublas_us']:9.1f} {100 * r['cublas_frac']:7.1f}% "
                   f"{100 * r['cublas_frac_back_to_back']:5.1f}%")
+        # GEMV tuning variants (rows per warp, loads in flight) on the
+        # 1-token shapes, checked first.
+        tags = sorted({t for c in manifest for t in c.get('variants', {})})
+        if tags:
+            print(f"\n{'variant':30s} {'us':>7s} {'of copy':>8s} {'b2b':>6s}")
+        for tag in tags:
+            vmod = Module(os.path.join(OUT_DIR, f'kernels_{tag}.cubin'))
+            for case in manifest:
+                if tag not in case.get('variants', {}) or (
+                        only and case['name'] not in only):
+                    continue
+                vcase = dict(case, launches=case['variants'][tag])
+                ok, note = check_linear(vmod, vcase, 1, gen)
+                failures += not ok
+                checks[f"{case['name']}[{tag}]@T=1"] = dict(ok=ok, note=note)
+                r = bench_linear(vmod, vcase, gen)
+                r['frac'] = r['bw'] / copy
+                r['frac_back_to_back'] = r['bw_back_to_back'] / copy
+                summary.setdefault('variants', {})[f"{case['name']}[{tag}]"] = r
+                print(f"{case['name'] + '[' + tag + ']':30s} {r['us']:7.1f} "
+                      f"{100 * r['frac']:7.1f}% {100 * r['frac_back_to_back']:5.1f}%"
+                      f"{'' if ok else '  FAIL ' + note}")
         target = [r for c, r in rows if c['name'] in
                   ('lin_qkv_t1', 'lin_gate_up_t1', 'lin_down_t1', 'lin_lm_head_t1')]
         if target:

@@ -43,6 +43,8 @@ void infer::buildDecodeToCUDAPipeline(
     addDecodeOptimize(pm);
   ConvertDecodeToGPUOptions convert;
   convert.numSMs = options.numSMs;
+  convert.gemvRowsPerWarp = options.gemvRowsPerWarp;
+  convert.gemvUnroll = options.gemvUnroll;
   pm.addPass(createConvertDecodeToGPU(convert));
 
   std::string toolkit = options.toolkit.empty() ? std::string(INFER_CUDA_ROOT)

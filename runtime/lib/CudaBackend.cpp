@@ -431,7 +431,35 @@ Status CudaBackend::init(const SafeTensors &weights) {
   INFER_RETURN_IF_ERROR(planBuffers());
   INFER_RETURN_IF_ERROR(allocateKvPool());
   INFER_RETURN_IF_ERROR(planNodes());
+  if (opts.useGraphs && opts.captureAtCreation) {
+    for (size_t i = 0; i < opts.graphBuckets.size(); ++i) {
+      Status st = captureBucket(opts.graphBuckets[i]);
+      if (st.code() == StatusCode::InvalidArgument) {
+        // Some node has no kernel variant this large: such steps cannot
+        // run at all; keep the buckets below.
+        opts.graphBuckets.resize(i);
+        break;
+      }
+      INFER_RETURN_IF_ERROR(st);
+    }
+  }
   return stream.synchronize();
+}
+
+Status CudaBackend::captureBucket(int32_t bucket) {
+  const CudaDriver &d = ctx.driver();
+  StepShape shape;
+  shape.tokens = shape.seqs = shape.sampled = bucket;
+  shape.width = maxWidth;
+  INFER_RETURN_IF_ERROR(CudaGraph::beginCapture(d, stream.get()));
+  Status st = issueLaunches(shape);
+  StatusOr<CudaGraph> g = CudaGraph::endCapture(d, stream.get());
+  INFER_RETURN_IF_ERROR(st);
+  if (!g.ok())
+    return g.status();
+  graphs[bucket] = std::move(*g);
+  ++backendStats.graphCaptures;
+  return okStatus();
 }
 
 Status CudaBackend::loadKernels() {
@@ -939,6 +967,31 @@ Status CudaBackend::planNodes() {
               });
     plans.push_back(std::move(plan));
   }
+  // Limits the launch plan puts on one step.
+  maxStepTokens = opts.maxNumTokens;
+  for (const NodePlan &plan : plans) {
+    bool any = false;
+    int64_t largest = 0;
+    for (const NodeGroup &g : plan.groups) {
+      any = any || g.maxTokens == 0;
+      largest = std::max(largest, g.maxTokens);
+      // Attention whose grid scales by sequences only (no token scale) runs
+      // one query per sequence: the artifact was compiled for decode.
+      if (plan.op != "paged_attention")
+        continue;
+      bool bySeqs = false, byTokens = false;
+      for (const Launch &l : g.launches)
+        for (Scale sc : l.gridScale) {
+          bySeqs = bySeqs || sc == Scale::Seqs;
+          byTokens = byTokens || sc == Scale::Tokens;
+        }
+      if (bySeqs && !byTokens)
+        oneQueryPerSeq = true;
+    }
+    if (!any)
+      maxStepTokens =
+          static_cast<int32_t>(std::min<int64_t>(maxStepTokens, largest));
+  }
   for (auto &[fn, bytes] : maxShared)
     if (bytes > kDefaultDynamicSharedLimit)
       INFER_CUDA_RETURN_IF_ERROR(
@@ -1118,6 +1171,226 @@ Status CudaBackend::issueLaunches(const StepShape &shape) {
 Status CudaBackend::step(const StepBatch &batch, StepOutputs &out,
                          const StepExtras *extras) {
   (void)extras; // Extra inputs are rejected at creation.
+  out.tokens.clear();
+  out.logits.clear();
+  out.extra.clear();
+  out.vocabSize = vocab;
+  const int32_t T = batch.numTokens();
+  const int32_t B = static_cast<int32_t>(batch.contextLens.size());
+  if (T == 0)
+    return okStatus();
+  if (batch.queryStartLoc.size() != static_cast<size_t>(B) + 1 ||
+      batch.queryStartLoc[0] != 0 ||
+      batch.queryStartLoc[static_cast<size_t>(B)] != T)
+    return invalidArgumentError("malformed StepBatch: queryStartLoc must "
+                                "hold B + 1 offsets from 0 to T");
+  bool oneTokenPerSeq = T == B;
+  if (oneQueryPerSeq && !oneTokenPerSeq)
+    return stepByPosition(batch, out);
+  if (T > maxStepTokens)
+    return stepInChunks(batch, out);
+  return runStep(batch, out);
+}
+
+/// Appends token `t` of `batch` (of sequence `row`) to `sub` as a sequence
+/// of its own that ends at that token (context = position + 1). Every row
+/// of `sub` is sampled (the caller keeps the rows it needs).
+static void appendTokenRow(const StepBatch &batch, int32_t row, int32_t t,
+                           StepBatch &sub) {
+  const size_t W = static_cast<size_t>(batch.blockTableWidth);
+  int32_t n = sub.numTokens();
+  sub.tokenIds.push_back(batch.tokenIds[static_cast<size_t>(t)]);
+  sub.positions.push_back(batch.positions[static_cast<size_t>(t)]);
+  sub.slotMapping.push_back(batch.slotMapping[static_cast<size_t>(t)]);
+  if (sub.queryStartLoc.empty())
+    sub.queryStartLoc.push_back(0);
+  sub.queryStartLoc.push_back(n + 1);
+  sub.contextLens.push_back(batch.positions[static_cast<size_t>(t)] + 1);
+  sub.blockTables.insert(sub.blockTables.end(),
+                         batch.blockTables.begin() + row * W,
+                         batch.blockTables.begin() + (row + 1) * W);
+  sub.blockTableWidth = batch.blockTableWidth;
+  sub.logitsIndices.push_back(n);
+  sub.sampleRows.push_back(n);
+  sub.samplingParams.push_back(SamplingParams{});
+  sub.requestIds.push_back(row < static_cast<int32_t>(batch.requestIds.size())
+                               ? batch.requestIds[static_cast<size_t>(row)]
+                               : static_cast<uint64_t>(row));
+}
+
+Status CudaBackend::stepByPosition(const StepBatch &batch, StepOutputs &out) {
+  // The artifact's attention serves one query per sequence (decode role):
+  // run the step as decode sub-steps, one per distinct token position, each
+  // holding every sequence's token at that position. Ordering by position
+  // keeps every dependency: a token reads keys at smaller positions only,
+  // also keys that another row of this step writes (prefix sharing).
+  const int32_t T = batch.numTokens();
+  const int32_t B = static_cast<int32_t>(batch.contextLens.size());
+  if (batch.positions.size() != static_cast<size_t>(T) ||
+      batch.slotMapping.size() != static_cast<size_t>(T) ||
+      batch.samplingParams.size() != batch.logitsIndices.size() ||
+      batch.blockTables.size() !=
+          static_cast<size_t>(B) * static_cast<size_t>(batch.blockTableWidth))
+    return invalidArgumentError("malformed StepBatch: array sizes disagree");
+  std::vector<int32_t> rowOf(static_cast<size_t>(T), -1);
+  for (int32_t r = 0; r < B; ++r)
+    for (int32_t t = batch.queryStartLoc[static_cast<size_t>(r)];
+         t < batch.queryStartLoc[static_cast<size_t>(r) + 1]; ++t) {
+      if (t < 0 || t >= T)
+        return invalidArgumentError("malformed StepBatch: queryStartLoc");
+      rowOf[static_cast<size_t>(t)] = r;
+    }
+  // Sampled index of each token (-1: not sampled).
+  std::vector<int32_t> sampleOf(static_cast<size_t>(T), -1);
+  for (size_t s = 0; s < batch.logitsIndices.size(); ++s) {
+    int32_t t = batch.logitsIndices[s];
+    if (t < 0 || t >= T)
+      return invalidArgumentError("logits index " + std::to_string(t) +
+                                  " is not a token of the step");
+    sampleOf[static_cast<size_t>(t)] = static_cast<int32_t>(s);
+  }
+  std::vector<int32_t> order(static_cast<size_t>(T));
+  std::iota(order.begin(), order.end(), 0);
+  // By position, then flat order (std::sort with a total order: stable).
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    int32_t pa = batch.positions[static_cast<size_t>(a)];
+    int32_t pb = batch.positions[static_cast<size_t>(b)];
+    return pa != pb ? pa < pb : a < b;
+  });
+
+  const size_t S = batch.logitsIndices.size();
+  out.tokens.assign(S, 0);
+  const bool wantLogits = opts.copyLogits && logitsOutput >= 0;
+  if (wantLogits)
+    out.logits.assign(S * static_cast<size_t>(vocab), 0.0f);
+  StepBatch sub;
+  StepOutputs subOut;
+  bool first = true;
+  for (size_t i = 0; i < order.size();) {
+    sub = StepBatch();
+    sub.stepId = batch.stepId;
+    if (first)
+      sub.blockCopies = batch.blockCopies;
+    first = false;
+    int32_t pos = batch.positions[static_cast<size_t>(order[i])];
+    size_t begin = i;
+    for (; i < order.size() &&
+           batch.positions[static_cast<size_t>(order[i])] == pos;
+         ++i) {
+      int32_t t = order[i];
+      int32_t s = sampleOf[static_cast<size_t>(t)];
+      appendTokenRow(batch, rowOf[static_cast<size_t>(t)], t, sub);
+      if (s >= 0)
+        sub.samplingParams.back() =
+            batch.samplingParams[static_cast<size_t>(s)];
+    }
+    INFER_RETURN_IF_ERROR(runStep(sub, subOut));
+    for (size_t k = begin; k < i; ++k) {
+      int32_t s = sampleOf[static_cast<size_t>(order[k])];
+      if (s < 0)
+        continue;
+      size_t row = k - begin;
+      out.tokens[static_cast<size_t>(s)] = subOut.tokens[row];
+      if (wantLogits)
+        std::copy_n(
+            subOut.logits.begin() +
+                static_cast<ptrdiff_t>(row * static_cast<size_t>(vocab)),
+            vocab,
+            out.logits.begin() +
+                static_cast<ptrdiff_t>(static_cast<size_t>(s) *
+                                       static_cast<size_t>(vocab)));
+    }
+    ++backendStats.subSteps;
+  }
+  return okStatus();
+}
+
+Status CudaBackend::stepInChunks(const StepBatch &batch, StepOutputs &out) {
+  // More tokens than the largest kernel variant (or the buffers) take: run
+  // consecutive token ranges as steps of their own. Sequences split at a
+  // range boundary continue in the next range; the flat order keeps every
+  // dependency (earlier tokens of a sequence, and rows admitted earlier).
+  const int32_t T = batch.numTokens();
+  const int32_t B = static_cast<int32_t>(batch.contextLens.size());
+  const size_t W = static_cast<size_t>(batch.blockTableWidth);
+  if (batch.positions.size() != static_cast<size_t>(T) ||
+      batch.slotMapping.size() != static_cast<size_t>(T) ||
+      batch.samplingParams.size() != batch.logitsIndices.size() ||
+      batch.blockTables.size() != static_cast<size_t>(B) * W)
+    return invalidArgumentError("malformed StepBatch: array sizes disagree");
+  std::vector<int32_t> sampleOf(static_cast<size_t>(T), -1);
+  for (size_t s = 0; s < batch.logitsIndices.size(); ++s) {
+    int32_t t = batch.logitsIndices[s];
+    if (t < 0 || t >= T)
+      return invalidArgumentError("logits index " + std::to_string(t) +
+                                  " is not a token of the step");
+    sampleOf[static_cast<size_t>(t)] = static_cast<int32_t>(s);
+  }
+  const size_t S = batch.logitsIndices.size();
+  out.tokens.assign(S, 0);
+  const bool wantLogits = opts.copyLogits && logitsOutput >= 0;
+  if (wantLogits)
+    out.logits.assign(S * static_cast<size_t>(vocab), 0.0f);
+  StepBatch sub;
+  StepOutputs subOut;
+  int32_t row = 0;
+  for (int32_t begin = 0; begin < T; begin += maxStepTokens) {
+    int32_t end = std::min(T, begin + maxStepTokens);
+    sub = StepBatch();
+    sub.stepId = batch.stepId;
+    if (begin == 0)
+      sub.blockCopies = batch.blockCopies;
+    sub.blockTableWidth = batch.blockTableWidth;
+    sub.queryStartLoc.push_back(0);
+    for (int32_t t = begin; t < end; ++t) {
+      sub.tokenIds.push_back(batch.tokenIds[static_cast<size_t>(t)]);
+      sub.positions.push_back(batch.positions[static_cast<size_t>(t)]);
+      sub.slotMapping.push_back(batch.slotMapping[static_cast<size_t>(t)]);
+      int32_t s = sampleOf[static_cast<size_t>(t)];
+      if (s >= 0) {
+        sub.logitsIndices.push_back(t - begin);
+        sub.sampleRows.push_back(static_cast<int32_t>(sub.requestIds.size()));
+        sub.samplingParams.push_back(
+            batch.samplingParams[static_cast<size_t>(s)]);
+      }
+      // Close the row at the end of its sequence or of the range.
+      while (row < B && batch.queryStartLoc[static_cast<size_t>(row) + 1] <= t)
+        ++row;
+      bool rowEnds = t + 1 == batch.queryStartLoc[static_cast<size_t>(row) + 1];
+      if (rowEnds || t + 1 == end) {
+        sub.queryStartLoc.push_back(t + 1 - begin);
+        sub.contextLens.push_back(batch.positions[static_cast<size_t>(t)] + 1);
+        sub.blockTables.insert(sub.blockTables.end(),
+                               batch.blockTables.begin() + row * W,
+                               batch.blockTables.begin() + (row + 1) * W);
+        sub.requestIds.push_back(
+            row < static_cast<int32_t>(batch.requestIds.size())
+                ? batch.requestIds[static_cast<size_t>(row)]
+                : static_cast<uint64_t>(row));
+      }
+    }
+    INFER_RETURN_IF_ERROR(runStep(sub, subOut));
+    size_t k = 0;
+    for (int32_t t = begin; t < end; ++t) {
+      int32_t s = sampleOf[static_cast<size_t>(t)];
+      if (s < 0)
+        continue;
+      out.tokens[static_cast<size_t>(s)] = subOut.tokens[k];
+      if (wantLogits)
+        std::copy_n(subOut.logits.begin() +
+                        static_cast<ptrdiff_t>(k * static_cast<size_t>(vocab)),
+                    vocab,
+                    out.logits.begin() +
+                        static_cast<ptrdiff_t>(static_cast<size_t>(s) *
+                                               static_cast<size_t>(vocab)));
+      ++k;
+    }
+    ++backendStats.subSteps;
+  }
+  return okStatus();
+}
+
+Status CudaBackend::runStep(const StepBatch &batch, StepOutputs &out) {
   const bool wantLogits = opts.copyLogits && logitsOutput >= 0;
   const CudaDriver &d = ctx.driver();
   INFER_RETURN_IF_ERROR(ctx.makeCurrent());
@@ -1193,14 +1466,8 @@ Status CudaBackend::step(const StepBatch &batch, StepOutputs &out,
   if (bucket > 0) {
     auto it = graphs.find(bucket);
     if (it == graphs.end()) {
-      INFER_RETURN_IF_ERROR(CudaGraph::beginCapture(d, s));
-      Status st = issueLaunches(shape);
-      StatusOr<CudaGraph> g = CudaGraph::endCapture(d, s);
-      INFER_RETURN_IF_ERROR(st);
-      if (!g.ok())
-        return g.status();
-      it = graphs.emplace(bucket, std::move(*g)).first;
-      ++backendStats.graphCaptures;
+      INFER_RETURN_IF_ERROR(captureBucket(bucket));
+      it = graphs.find(bucket);
     }
     INFER_RETURN_IF_ERROR(it->second.launch(s));
     ++backendStats.graphReplays;

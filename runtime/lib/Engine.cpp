@@ -1,9 +1,11 @@
 //===- Engine.cpp - Scheduler + backend -----------------------------------===//
 
 #include "infer/runtime/Engine.h"
+#include "infer/runtime/Trace.h"
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <thread>
 
 using namespace infer;
@@ -93,6 +95,8 @@ Status Engine::step(std::vector<RequestResult> &finished) {
   for (int64_t b = 0; b < batch.numSeqs(); ++b)
     decodes += batch.queryStartLoc[b + 1] - batch.queryStartLoc[b] == 1;
   engineStats.numPromptTokensComputed += batch.numTokens() - decodes;
+  for (int32_t len : batch.contextLens)
+    engineStats.numKvTokensRead += len;
   done.clear();
   INFER_RETURN_IF_ERROR(scheduler.update(batch, outputs.tokens, done));
   for (FinishedRequest &f : done) {
@@ -148,4 +152,157 @@ Status Engine::runTrace(std::vector<Request> requests, bool simulateClock,
     INFER_RETURN_IF_ERROR(step(finished));
   }
   return okStatus();
+}
+
+//===----------------------------------------------------------------------===//
+// Decode benchmark
+//===----------------------------------------------------------------------===//
+
+DecodeTraffic infer::runtime::decodeTraffic(const Artifact &art) {
+  DecodeTraffic t;
+  // Weight value id -> read in full by some op (not only gathered).
+  std::map<int64_t, bool> readInFull;
+  for (const GraphNode &n : art.nodes())
+    if (n.kind == artifact::OpKind::Weight && !n.results.empty())
+      readInFull[n.results[0]] = false;
+  std::map<int64_t, bool> used;
+  for (const GraphNode &n : art.nodes()) {
+    if (n.kind == artifact::OpKind::Weight)
+      continue;
+    std::vector<int64_t> ins = n.operands;
+    for (const auto &[role, id] : n.roles)
+      ins.push_back(id);
+    for (size_t i = 0; i < ins.size(); ++i) {
+      auto it = readInFull.find(ins[i]);
+      if (it == readInFull.end())
+        continue;
+      used[ins[i]] = true;
+      // embed(tokens, table): the table (operand 1) is gathered.
+      bool gathered =
+          n.kind == artifact::OpKind::Embed && i == 1 && i < n.operands.size();
+      if (!gathered)
+        it->second = true;
+    }
+  }
+  for (const auto &[id, full] : readInFull) {
+    const ValueInfo *v = art.value(id);
+    if (!v || !used[id])
+      continue;
+    const int64_t elem = static_cast<int64_t>(dtypeSize(v->dtype));
+    if (full) {
+      t.weightBytes += numElements(v->shape) * elem;
+    } else {
+      int64_t row = elem;
+      for (size_t d = 1; d < v->shape.size(); ++d)
+        row *= v->shape[d];
+      t.embedRowBytes += row;
+    }
+  }
+  const KvCacheInfo &kv = art.kvCache();
+  t.kvBytesPerToken = kv.layers * 2 * kv.kvHeads * kv.headDim *
+                      static_cast<int64_t>(dtypeSize(kv.dtype));
+  if (kv.dtype == DType::I8)
+    t.kvBytesPerToken += kv.layers * 2 * kv.kvHeads * 4;
+  return t;
+}
+
+int32_t DecodeBenchOptions::maxNewTokens() const {
+  // Decodes go first in a step's token budget; prefill chunks share the
+  // rest. Each step admits or advances at least one prefill, so the prefill
+  // of every sequence ends within this many steps.
+  const int64_t budget = std::max<int64_t>(
+      1, static_cast<int64_t>(engine.maxNumBatchedTokens) - batch);
+  const int64_t prefillSteps =
+      (static_cast<int64_t>(batch) * context + budget - 1) / budget + batch;
+  return static_cast<int32_t>(
+      std::min<int64_t>(INT32_MAX / 2, prefillSteps + warmupSteps + steps + 2));
+}
+
+double DecodeBenchResult::percentileMs(double p) const {
+  return stepMs.empty() ? 0.0 : percentile(stepMs, p);
+}
+
+double DecodeBenchResult::medianMs() const { return percentileMs(50); }
+
+double DecodeBenchResult::medianDeviceMs() const {
+  return deviceMs.empty() ? 0.0 : percentile(deviceMs, 50);
+}
+
+StatusOr<DecodeBenchResult>
+infer::runtime::benchmarkDecode(Backend &backend, const DecodeBenchOptions &o) {
+  if (o.batch < 1 || o.context < 1 || o.steps < 1 || o.warmupSteps < 0)
+    return invalidArgumentError(
+        "decode benchmark: batch, context and steps must be >= 1 and warmup "
+        ">= 0");
+  const int64_t vocab = backend.artifact().model().vocabSize;
+  if (vocab < 1)
+    return invalidArgumentError("decode benchmark: the model has no "
+                                "vocab_size");
+  EngineOptions eo = o.engine;
+  eo.maxNumSeqs = std::max(eo.maxNumSeqs, o.batch);
+  eo.keepLogits = false;
+  Engine engine(backend, eo);
+  int32_t prefilled = 0;
+  std::vector<bool> seen(static_cast<size_t>(o.batch), false);
+  engine.setTokenCallback([&](uint64_t id, int32_t) {
+    if (id < seen.size() && !seen[id]) {
+      seen[id] = true;
+      ++prefilled;
+    }
+  });
+
+  std::mt19937_64 rng(o.seed);
+  std::uniform_int_distribution<int32_t> token(
+      0, static_cast<int32_t>(std::min<int64_t>(vocab, INT32_MAX) - 1));
+  const int32_t maxNew = o.maxNewTokens();
+  for (int32_t b = 0; b < o.batch; ++b) {
+    Request r;
+    r.id = static_cast<uint64_t>(b);
+    r.promptTokens.resize(static_cast<size_t>(o.context));
+    for (int32_t &t : r.promptTokens)
+      t = token(rng);
+    r.maxNewTokens = maxNew;
+    INFER_RETURN_IF_ERROR(engine.submit(std::move(r)));
+  }
+
+  DecodeBenchResult res;
+  res.batch = o.batch;
+  res.context = o.context;
+  std::vector<RequestResult> finished;
+  const double t0 = engine.now();
+  while (prefilled < o.batch) {
+    if (!engine.hasPendingWork() || !finished.empty())
+      return internalError("decode benchmark: a request finished during "
+                           "prefill");
+    INFER_RETURN_IF_ERROR(engine.step(finished));
+    ++res.prefillSteps;
+  }
+  res.prefillS = engine.now() - t0;
+
+  int64_t kvTokens = 0;
+  for (int32_t i = 0; i < o.warmupSteps + o.steps; ++i) {
+    const EngineStats before = engine.stats();
+    auto s0 = std::chrono::steady_clock::now();
+    INFER_RETURN_IF_ERROR(engine.step(finished));
+    auto s1 = std::chrono::steady_clock::now();
+    const EngineStats &after = engine.stats();
+    if (after.numGeneratedTokens - before.numGeneratedTokens != o.batch ||
+        after.numPromptTokensComputed != before.numPromptTokensComputed ||
+        !finished.empty())
+      return outOfMemoryError(
+          "decode benchmark: step " + std::to_string(i) + " at batch " +
+          std::to_string(o.batch) +
+          " was not a pure decode step of every sequence (preempted for "
+          "lack of KV blocks?); give the pool room for batch x (context + " +
+          std::to_string(maxNew) + ") tokens");
+    if (i < o.warmupSteps)
+      continue;
+    res.stepMs.push_back(
+        std::chrono::duration<double, std::milli>(s1 - s0).count());
+    if (o.lastStepDeviceMs)
+      res.deviceMs.push_back(o.lastStepDeviceMs());
+    kvTokens += after.numKvTokensRead - before.numKvTokensRead;
+  }
+  res.meanKvTokens = static_cast<double>(kvTokens) / o.steps;
+  return res;
 }

@@ -443,6 +443,7 @@ TEST_P(SyntheticStepTest, EagerGraphAndCopyOnWrite) {
   opts.maxNumSeqs = 16;
   opts.numKvBlocks = 32;
   opts.forcePtx = GetParam();
+  opts.captureAtCreation = false; // Captured on first use, counted below.
   StatusOr<std::unique_ptr<CudaBackend>> bOr =
       CudaBackend::open(art, w.path, opts);
   ASSERT_TRUE(bOr.ok()) << bOr.status().toString();

@@ -65,3 +65,20 @@ extern "C" __global__ void argmax_k(const float *logits, int *out, int S) {
       best = v;
   out[s] = best;
 }
+// A stand-in for decode-role attention: one query per sequence (its last
+// token), grid over sequences; copies the query row (touching the other
+// operands). Makes the backend run multi-token steps by position.
+extern "C" __global__ void attn_last_k(const float *q,
+                                       const __nv_bfloat16 *pool,
+                                       const int *blockTables,
+                                       const int *contextLens,
+                                       const int *queryStart, float *out,
+                                       int B, int W) {
+  int s = blockIdx.x, d = threadIdx.x;
+  if (s >= B)
+    return;
+  int t = queryStart[s + 1] - 1;
+  float touch = (float)(contextLens[s] + blockTables[s * W]) +
+                __bfloat162float(pool[0]);
+  out[t * D + d] = q[t * D + d] + 0.0f * touch;
+}

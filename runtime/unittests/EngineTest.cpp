@@ -492,3 +492,75 @@ TEST(EngineTest, SpecAcceptThroughTheGraph) {
 }
 
 } // namespace
+
+TEST(EngineTest, DecodeTrafficCountsWeightsOnceAndEmbeddingRows) {
+  TinyConfig c;
+  Loaded l = load(c);
+  DecodeTraffic t = decodeTraffic(*l.art);
+  // Every weight but the embedding table is read in full; bf16.
+  int64_t all = 0, embed = 0;
+  for (const SafeTensorsEntry &e : l.entries) {
+    all += static_cast<int64_t>(e.bytes.size());
+    if (e.name == "model.embed_tokens.weight")
+      embed = static_cast<int64_t>(e.bytes.size());
+  }
+  EXPECT_EQ(t.weightBytes, all - embed);
+  EXPECT_EQ(t.embedRowBytes, c.hidden * 2);
+  EXPECT_EQ(t.kvBytesPerToken, c.layers * 2 * c.kvHeads * c.headDim * 2);
+  EXPECT_DOUBLE_EQ(t.stepBytes(4, 100), double(all - embed) +
+                                            4.0 * c.hidden * 2 +
+                                            100.0 * t.kvBytesPerToken);
+}
+
+TEST(EngineTest, DecodeBenchmarkTimesPureDecodeSteps) {
+  TinyConfig c;
+  Loaded l = load(c);
+  DecodeBenchOptions o;
+  o.batch = 3;
+  o.context = 20;
+  o.warmupSteps = 2;
+  o.steps = 4;
+  // A small budget makes the prefill chunked over several steps, so early
+  // sequences decode while later ones still prefill.
+  o.engine.maxNumBatchedTokens = 16;
+  int64_t perSeq =
+      (o.context + o.maxNewTokens() + c.blockSize - 1) / c.blockSize;
+  auto backend = backendFor(l, static_cast<int32_t>(o.batch * perSeq + 1));
+  int calls = 0;
+  o.lastStepDeviceMs = [&] {
+    ++calls;
+    return 0.5;
+  };
+  auto r = benchmarkDecode(*backend, o);
+  ASSERT_TRUE(r.ok()) << r.status().toString();
+  EXPECT_EQ(r->batch, 3);
+  EXPECT_GT(r->prefillSteps, 3);
+  ASSERT_EQ(r->stepMs.size(), 4u);
+  EXPECT_EQ(calls, 4);
+  EXPECT_DOUBLE_EQ(r->medianDeviceMs(), 0.5);
+  EXPECT_GT(r->medianMs(), 0.0);
+  EXPECT_GT(r->tokensPerS(), 0.0);
+  // Each sequence holds at least context + warmup + 1 tokens in the timed
+  // steps, and early prefills decoded a few more.
+  EXPECT_GE(r->meanKvTokens, 3.0 * (20 + 2 + 1));
+  EXPECT_LT(r->meanKvTokens, 3.0 * (20 + o.maxNewTokens()));
+
+  // A pool too small for the batch preempts: an error, not a wrong figure.
+  auto tiny = backendFor(l, 4);
+  auto bad = benchmarkDecode(*tiny, o);
+  EXPECT_FALSE(bad.ok());
+  o.batch = 0;
+  EXPECT_FALSE(benchmarkDecode(*backend, o).ok());
+}
+
+TEST(EngineTest, StatsCountKvTokensRead) {
+  TinyConfig c;
+  Loaded l = load(c);
+  auto backend = backendFor(l);
+  Engine engine(*backend, EngineOptions());
+  ASSERT_TRUE(engine.submit(makeRequest(1, 5, 3, 0.0f, c.vocab)).ok());
+  std::vector<RequestResult> done;
+  ASSERT_TRUE(engine.runToCompletion(done).ok());
+  // Prefill (5), then decodes at 6 and 7.
+  EXPECT_EQ(engine.stats().numKvTokensRead, 5 + 6 + 7);
+}

@@ -1,13 +1,18 @@
 //===- infer-run.cpp - Run a compiled artifact ----------------------------===//
 //
-// Generates tokens for one prompt, or replays a JSONL request trace through
-// the continuous-batching scheduler and reports serving metrics.
+// Generates tokens for one prompt, replays a JSONL request trace through the
+// continuous-batching scheduler and reports serving metrics, or benchmarks
+// decode steps at fixed batch sizes against the memory roofline.
 //
 //===----------------------------------------------------------------------===//
 
 #include "infer/runtime/Backend.h"
+#include "infer/runtime/CudaBackend.h"
+#include "infer/runtime/CudaDriver.h"
 #include "infer/runtime/Engine.h"
 #include "infer/runtime/Trace.h"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +20,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <map>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -44,10 +51,23 @@ const char *kUsage =
   --dump-logits out.bin     write the f32 logits of every generated token
                             (rows of vocab_size, in generation order)
   --progress                show weight loading progress even without a TTY
+  --trace-output out.jsonl  write each request's output ids and latency, one
+                            JSON line per request in id order: {"id",
+                            "output_ids", "ttft_s", "tpot_s", ...}
+
+Decode benchmark (random prompts; weights still come from --weights):
+  --bench                   time decode steps of B sequences at a context
+  --batch 1,16,64,128       batch sizes B (default 1)
+  --context N               prompt tokens per sequence (default 512)
+  --bench-steps N           timed decode steps per batch (default 50)
+  --bench-warmup N          untimed decode steps first (default 3)
+  --bench-json out.json     write the results as JSON
+  --copy-tbps X             device copy bandwidth in TB/s for the roofline
+                            (default: measured on cuda, n/a on cpu)
 )";
 
 struct Options {
-  std::string artifact, weights, trace, dumpLogits;
+  std::string artifact, weights, trace, dumpLogits, traceOutput;
   std::vector<int32_t> promptIds;
   int32_t maxTokens = 16;
   SamplingParams sampling;
@@ -55,6 +75,11 @@ struct Options {
   DeviceKind device = DeviceKind::Cpu;
   bool prefixCaching = true;
   int32_t kvBlocks = 0, maxBatchedTokens = 2048, threads = 0;
+  bool bench = false;
+  std::vector<int32_t> batches;
+  int32_t context = 512, benchSteps = 50, benchWarmup = 3;
+  std::string benchJson;
+  double copyTBps = 0; ///< 0: measure (cuda) or n/a.
 };
 
 [[noreturn]] void fail(const std::string &msg, int code = 1) {
@@ -89,6 +114,21 @@ double parseFloat(const std::string &flag, const std::string &v, double lo,
   return x;
 }
 
+std::vector<int32_t> parseIntList(const std::string &flag, const std::string &v,
+                                  long long lo, long long hi) {
+  std::vector<int32_t> out;
+  size_t pos = 0;
+  while (pos <= v.size()) {
+    size_t comma = v.find(',', pos);
+    if (comma == std::string::npos)
+      comma = v.size();
+    out.push_back(static_cast<int32_t>(
+        parseInt(flag, v.substr(pos, comma - pos), lo, hi)));
+    pos = comma + 1;
+  }
+  return out;
+}
+
 Options parseArgs(int argc, char **argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -104,16 +144,7 @@ Options parseArgs(int argc, char **argv) {
     } else if (a == "--weights") {
       o.weights = value();
     } else if (a == "--prompt-ids") {
-      std::string v = value();
-      size_t pos = 0;
-      while (pos <= v.size()) {
-        size_t comma = v.find(',', pos);
-        if (comma == std::string::npos)
-          comma = v.size();
-        o.promptIds.push_back(static_cast<int32_t>(parseInt(
-            "--prompt-ids", v.substr(pos, comma - pos), 0, INT32_MAX)));
-        pos = comma + 1;
-      }
+      o.promptIds = parseIntList(a, value(), 0, INT32_MAX);
     } else if (a == "--max-tokens") {
       o.maxTokens = static_cast<int32_t>(parseInt(a, value(), 1, 1 << 20));
     } else if (a == "--temperature") {
@@ -153,6 +184,22 @@ Options parseArgs(int argc, char **argv) {
       o.dumpLogits = value();
     } else if (a == "--progress") {
       o.progress = true;
+    } else if (a == "--trace-output") {
+      o.traceOutput = value();
+    } else if (a == "--bench") {
+      o.bench = true;
+    } else if (a == "--batch") {
+      o.batches = parseIntList(a, value(), 1, 1 << 16);
+    } else if (a == "--context") {
+      o.context = static_cast<int32_t>(parseInt(a, value(), 1, 1 << 24));
+    } else if (a == "--bench-steps") {
+      o.benchSteps = static_cast<int32_t>(parseInt(a, value(), 1, 1 << 20));
+    } else if (a == "--bench-warmup") {
+      o.benchWarmup = static_cast<int32_t>(parseInt(a, value(), 0, 1 << 20));
+    } else if (a == "--bench-json") {
+      o.benchJson = value();
+    } else if (a == "--copy-tbps") {
+      o.copyTBps = parseFloat(a, value(), 1e-6, 1e6);
     } else if (!a.empty() && a[0] == '-') {
       usageError("unknown option '" + a + "'");
     } else if (o.artifact.empty()) {
@@ -167,6 +214,16 @@ Options parseArgs(int argc, char **argv) {
     usageError("missing --weights <dir|file.safetensors>");
   if (!o.trace.empty() && !o.promptIds.empty())
     usageError("--trace and --prompt-ids are exclusive");
+  if (o.bench) {
+    if (!o.trace.empty() || !o.promptIds.empty() || !o.dumpLogits.empty() ||
+        !o.traceOutput.empty())
+      usageError("--bench makes its own prompts: it excludes --trace, "
+                 "--prompt-ids, --dump-logits and --trace-output");
+    if (o.batches.empty())
+      o.batches = {1};
+  } else if (!o.batches.empty() || !o.benchJson.empty() || o.copyTBps > 0) {
+    usageError("--batch, --bench-json and --copy-tbps need --bench");
+  }
   return o;
 }
 
@@ -186,12 +243,244 @@ int32_t blocksFor(const Request &r, int64_t blockSize) {
   return static_cast<int32_t>((kv + blockSize - 1) / blockSize);
 }
 
+/// Weight loading progress on stderr (with --progress or a TTY), else none.
+ProgressFn progressFn(const Options &opt) {
+  if (!opt.progress && !::isatty(2))
+    return nullptr;
+  return [last = -1](size_t done, size_t all) mutable {
+    int pct = all ? static_cast<int>(100.0 * done / all) : 100;
+    if (pct == last && done != all)
+      return;
+    last = pct;
+    std::fprintf(stderr, "\rinfer-run: loading weights %3d%% (%.1f / %.1f MiB)",
+                 pct, done / 1048576.0, all / 1048576.0);
+    if (done == all)
+      std::fputc('\n', stderr);
+  };
+}
+
+/// Device-to-device copy bandwidth in TB/s, (read + write bytes) / time,
+/// the median of 20 copies of `bytes` (as bench/e2e/torch_decode.py).
+StatusOr<double> measureCopyTBps(const CudaContext &ctx, size_t bytes) {
+  INFER_RETURN_IF_ERROR(ctx.makeCurrent());
+  const CudaDriver &drv = ctx.driver();
+  INFER_ASSIGN_OR_RETURN(DeviceBuffer src,
+                         DeviceBuffer::allocate(drv, bytes, "copy source"));
+  INFER_ASSIGN_OR_RETURN(DeviceBuffer dst,
+                         DeviceBuffer::allocate(drv, bytes, "copy target"));
+  INFER_ASSIGN_OR_RETURN(CudaStream stream, CudaStream::create(drv));
+  INFER_ASSIGN_OR_RETURN(CudaEvent start, CudaEvent::create(drv));
+  INFER_ASSIGN_OR_RETURN(CudaEvent end, CudaEvent::create(drv));
+  INFER_CUDA_RETURN_IF_ERROR(drv, cuMemsetD8(src.ptr(), 1, bytes));
+  std::vector<double> ms;
+  for (int i = 0; i < 23; ++i) {
+    INFER_RETURN_IF_ERROR(start.record(stream.get()));
+    INFER_CUDA_RETURN_IF_ERROR(
+        drv, cuMemcpyDtoDAsync(dst.ptr(), src.ptr(), bytes, stream.get()));
+    INFER_RETURN_IF_ERROR(end.record(stream.get()));
+    INFER_RETURN_IF_ERROR(end.synchronize());
+    INFER_ASSIGN_OR_RETURN(float t, CudaEvent::elapsedMs(start, end));
+    if (i >= 3) // Warm-up copies first.
+      ms.push_back(t);
+  }
+  double median = percentile(ms, 50);
+  if (!(median > 0))
+    return internalError("copy bandwidth: the copies took no time");
+  return 2.0 * static_cast<double>(bytes) / (median * 1e-3) / 1e12;
+}
+
+std::string fmtOrNa(double v, const char *fmt) {
+  if (!(v > 0))
+    return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), fmt, v);
+  return buf;
+}
+
+/// --bench: one backend, one engine per batch size.
+int runBench(const Options &opt, std::shared_ptr<const Artifact> art,
+             std::shared_ptr<const SafeTensors> weights,
+             const BackendOptions &baseOptions) {
+  const ModelInfo &model = art->model();
+  const int64_t blockSize = std::max<int64_t>(art->kvCache().blockSize, 1);
+  DecodeBenchOptions base;
+  base.context = opt.context;
+  base.steps = opt.benchSteps;
+  base.warmupSteps = opt.benchWarmup;
+  base.engine.enablePrefixCaching = opt.prefixCaching;
+  base.engine.maxNumBatchedTokens = opt.maxBatchedTokens;
+  int64_t needBlocks = 1;
+  for (int32_t b : opt.batches) {
+    DecodeBenchOptions o = base;
+    o.batch = b;
+    int64_t perSeq =
+        (static_cast<int64_t>(opt.context) + o.maxNewTokens() + blockSize - 1) /
+        blockSize;
+    needBlocks = std::max<int64_t>(needBlocks, b * perSeq + 1);
+  }
+  if (model.maxPosition > 0 && opt.context >= model.maxPosition)
+    usageError("--context " + std::to_string(opt.context) +
+               " leaves no room below the model's max_position " +
+               std::to_string(model.maxPosition));
+  BackendOptions bo = baseOptions;
+  bo.numKvBlocks =
+      opt.kvBlocks
+          ? opt.kvBlocks
+          : static_cast<int32_t>(std::min<int64_t>(needBlocks, INT32_MAX));
+  std::unique_ptr<Backend> backend =
+      check(createBackend(opt.device, art, weights, bo));
+
+  DecodeTraffic traffic = decodeTraffic(*art);
+  double copyTBps = opt.copyTBps;
+  std::string copySource = copyTBps > 0 ? "argument" : "n/a";
+  auto *cuda = dynamic_cast<CudaBackend *>(backend.get());
+  if (cuda) {
+    cuda->setCopyLogits(false); // Only the sampled tokens come back.
+    base.lastStepDeviceMs = [cuda] {
+      return static_cast<double>(cuda->lastStepDeviceMs());
+    };
+    if (copyTBps <= 0) {
+      for (size_t bytes : {size_t(1) << 30, size_t(256) << 20}) {
+        StatusOr<double> bw = measureCopyTBps(cuda->context(), bytes);
+        if (bw.ok()) {
+          copyTBps = *bw;
+          copySource = "measured";
+          break;
+        }
+        std::fprintf(stderr,
+                     "infer-run: copy bandwidth (%zu MiB) not measured: %s\n",
+                     bytes >> 20, bw.status().message().c_str());
+      }
+    }
+  }
+
+  std::printf("infer-run: bench on %s: %s, %lld layers, context %d, %d "
+              "timed steps; weights read per step %.3f GB, KV %lld B/token, "
+              "copy bandwidth %s TB/s (%s)\n",
+              backend->name(), art->model().family.c_str(),
+              static_cast<long long>(model.numLayers), opt.context,
+              opt.benchSteps, traffic.weightBytes / 1e9,
+              static_cast<long long>(traffic.kvBytesPerToken),
+              fmtOrNa(copyTBps, "%.3f").c_str(), copySource.c_str());
+
+  nlohmann::json out = {
+      {"device", backend->name()},
+      {"artifact", opt.artifact},
+      {"model",
+       {{"family", model.family},
+        {"num_layers", model.numLayers},
+        {"hidden_size", model.hiddenSize},
+        {"vocab_size", model.vocabSize}}},
+      {"context", opt.context},
+      {"steps", opt.benchSteps},
+      {"warmup_steps", opt.benchWarmup},
+      {"weight_bytes", traffic.weightBytes},
+      {"embed_row_bytes", traffic.embedRowBytes},
+      {"kv_bytes_per_token", traffic.kvBytesPerToken},
+      {"copy_TBps", copyTBps > 0 ? nlohmann::json(copyTBps) : nullptr},
+      {"copy_source", copySource},
+      {"batches", nlohmann::json::array()}};
+  if (cuda)
+    out["gpu"] = cuda->deviceInfo().name;
+
+  std::printf("%6s %10s %10s %10s %9s %10s %9s\n", "batch", "ms/step", "tok/s",
+              "device ms", "mean ctx", "floor ms", "roofline");
+  bool failed = false;
+  for (int32_t b : opt.batches) {
+    DecodeBenchOptions o = base;
+    o.batch = b;
+    StatusOr<DecodeBenchResult> r = benchmarkDecode(*backend, o);
+    if (!r.ok()) {
+      std::fprintf(stderr, "infer-run: bench batch %d failed: %s\n", b,
+                   r.status().message().c_str());
+      out["batches"].push_back({{"batch", b}, {"error", r.status().message()}});
+      failed = true;
+      continue;
+    }
+    const double ms = r->medianMs();
+    const double bytes = traffic.stepBytes(b, std::llround(r->meanKvTokens));
+    const double floorMs = copyTBps > 0 ? bytes / (copyTBps * 1e12) * 1e3 : 0;
+    const double frac = floorMs > 0 && ms > 0 ? floorMs / ms : 0;
+    std::printf("%6d %10.3f %10.1f %10s %9.1f %10s %9s\n", b, ms,
+                r->tokensPerS(), fmtOrNa(r->medianDeviceMs(), "%.3f").c_str(),
+                r->meanKvTokens / b, fmtOrNa(floorMs, "%.3f").c_str(),
+                frac > 0 ? fmtOrNa(frac * 100, "%.1f%%").c_str() : "n/a");
+    std::fflush(stdout);
+    nlohmann::json j = {{"batch", b},
+                        {"ms_median", ms},
+                        {"ms_p10", r->percentileMs(10)},
+                        {"ms_p90", r->percentileMs(90)},
+                        {"tok_s", r->tokensPerS()},
+                        {"mean_context", r->meanKvTokens / b},
+                        {"bytes_per_step", bytes},
+                        {"prefill_s", r->prefillS},
+                        {"prefill_steps", r->prefillSteps},
+                        {"step_ms", r->stepMs}};
+    if (!r->deviceMs.empty())
+      j["device_ms_median"] = r->medianDeviceMs();
+    j["floor_ms"] = floorMs > 0 ? nlohmann::json(floorMs) : nullptr;
+    j["roofline_frac"] = frac > 0 ? nlohmann::json(frac) : nullptr;
+    out["batches"].push_back(j);
+    out["b" + std::to_string(b) + "_ms"] = ms;
+  }
+  if (!opt.benchJson.empty()) {
+    std::ofstream f(opt.benchJson);
+    f << out.dump(1) << "\n";
+    f.close();
+    if (!f)
+      fail(opt.benchJson + ": write failed");
+    std::fprintf(stderr, "infer-run: wrote %s\n", opt.benchJson.c_str());
+  }
+  return failed ? 1 : 0;
+}
+
+/// --trace-output: one JSON line per request, in id order.
+void writeTraceOutput(const std::string &path,
+                      const std::vector<RequestResult> &results) {
+  std::vector<const RequestResult *> sorted;
+  for (const RequestResult &r : results)
+    sorted.push_back(&r);
+  std::sort(sorted.begin(), sorted.end(),
+            [](auto *a, auto *b) { return a->output.id < b->output.id; });
+  std::ofstream f(path);
+  if (!f)
+    fail(path + ": cannot create: " + std::strerror(errno));
+  for (const RequestResult *r : sorted) {
+    nlohmann::json j = {
+        {"id", r->output.id},
+        {"output_ids", r->output.outputTokens},
+        {"ttft_s", r->ttftS()},
+        {"tpot_s", r->tpotS()},
+        {"e2e_s", r->finishS - r->arrivalS},
+        {"num_prompt_tokens", r->output.numPromptTokens},
+        {"num_cached_prompt_tokens", r->output.numCachedPromptTokens},
+        {"num_preemptions", r->output.numPreemptions},
+        {"finish_reason",
+         r->output.reason == FinishReason::Stop ? "stop" : "length"}};
+    f << j.dump() << "\n";
+  }
+  f.close();
+  if (!f)
+    fail(path + ": write failed");
+  std::fprintf(stderr, "infer-run: wrote %zu requests to %s\n", sorted.size(),
+               path.c_str());
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   Options opt = parseArgs(argc, argv);
   std::shared_ptr<const Artifact> art = check(Artifact::load(opt.artifact));
   const ModelInfo &model = art->model();
+
+  if (opt.bench) {
+    std::shared_ptr<const SafeTensors> weights =
+        check(SafeTensors::open(opt.weights));
+    BackendOptions bo;
+    bo.numThreads = opt.threads;
+    bo.progress = progressFn(opt);
+    return runBench(opt, art, weights, bo);
+  }
 
   std::vector<Request> requests;
   if (!opt.trace.empty()) {
@@ -235,19 +524,7 @@ int main(int argc, char **argv) {
   BackendOptions bo;
   bo.numKvBlocks = kvBlocks;
   bo.numThreads = opt.threads;
-  bool showProgress = opt.progress || ::isatty(2);
-  if (showProgress)
-    bo.progress = [last = -1](size_t done, size_t all) mutable {
-      int pct = all ? static_cast<int>(100.0 * done / all) : 100;
-      if (pct == last && done != all)
-        return;
-      last = pct;
-      std::fprintf(stderr,
-                   "\rinfer-run: loading weights %3d%% (%.1f / %.1f MiB)", pct,
-                   done / 1048576.0, all / 1048576.0);
-      if (done == all)
-        std::fputc('\n', stderr);
-    };
+  bo.progress = progressFn(opt);
   std::unique_ptr<Backend> backend =
       check(createBackend(opt.device, art, weights, bo));
 
@@ -279,6 +556,9 @@ int main(int argc, char **argv) {
         r.output.reason == FinishReason::Stop ? "stop token" : "max tokens",
         r.ttftS() * 1e3, r.tpotS() * 1e3);
   }
+
+  if (!opt.traceOutput.empty())
+    writeTraceOutput(opt.traceOutput, results);
 
   if (!opt.dumpLogits.empty()) {
     FILE *f = std::fopen(opt.dumpLogits.c_str(), "wb");

@@ -26,6 +26,14 @@ struct KernelTarget {
   int64_t maxSharedBytesPerBlock = 227 * 1024;
 };
 
+/// Tuning knobs of the emitters (pass options of convert-decode-to-gpu).
+struct EmitOptions {
+  /// Output rows per warp of the GEMV (0: chosen per shape).
+  int64_t gemvRowsPerWarp = 0;
+  /// 16-byte weight loads in flight per row and lane (0: chosen per shape).
+  int64_t gemvUnroll = 0;
+};
+
 /// A grid extent: `constant` times the step's runtime quantity `scale`.
 struct GridExtent {
   enum class Scale { One, Tokens, Sequences, SampledRows };
@@ -67,6 +75,7 @@ struct KernelLaunch {
 struct EmitContext {
   mlir::gpu::GPUModuleOp kernels;
   KernelTarget target;
+  EmitOptions options;
   /// Unique kernel name with the given prefix.
   std::string uniqueName(llvm::StringRef prefix);
   unsigned counter = 0;

@@ -26,6 +26,12 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
   let options = [
     Option<"numSMs", "num-sms", "int64_t", /*default=*/"132",
            "Streaming multiprocessors of the target GPU">,
+    Option<"gemvRowsPerWarp", "gemv-rows-per-warp", "int64_t",
+           /*default=*/"0",
+           "Output rows per warp of the GEMV kernels (0: chosen per shape)">,
+    Option<"gemvUnroll", "gemv-unroll", "int64_t", /*default=*/"0",
+           "16-byte weight loads in flight per row and lane in the GEMV "
+           "(0: chosen per shape)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

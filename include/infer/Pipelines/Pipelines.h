@@ -36,6 +36,15 @@ struct DecodeToCUDAPipelineOptions
   Option<int64_t> numSMs{*this, "num-sms",
                          llvm::cl::desc("Streaming multiprocessors"),
                          llvm::cl::init(132)};
+  Option<int64_t> gemvRowsPerWarp{
+      *this, "gemv-rows-per-warp",
+      llvm::cl::desc("Output rows per warp of the GEMV kernels (0: auto)"),
+      llvm::cl::init(0)};
+  Option<int64_t> gemvUnroll{
+      *this, "gemv-unroll",
+      llvm::cl::desc("16-byte weight loads in flight per row in the GEMV "
+                     "(0: auto)"),
+      llvm::cl::init(0)};
   Option<unsigned> optLevel{*this, "opt-level",
                             llvm::cl::desc("LLVM optimization level"),
                             llvm::cl::init(3)};

@@ -39,7 +39,6 @@
 #include "Decode/IR/DecodeOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/Support/MathExtras.h"
 
@@ -57,11 +56,7 @@ constexpr int64_t kMinKeysPerSplit = 256;
 /// per SM.
 constexpr int64_t kSplitBlocksPerSM = 3;
 /// Scores kept live per lane between two online-softmax updates.
-constexpr int64_t kScoresPerUpdate = 16;
-/// Blocks per SM the attention kernel is register-limited for
-/// (`nvvm.minctasm`): 3 x 4 warps for groups of up to 4 query heads (163
-/// registers, no spills at head_dim 128), 2 above.
-int64_t attentionBlocksPerSM(int64_t group) { return group <= 4 ? 3 : 2; }
+constexpr int64_t kScoresPerUpdate = 32;
 constexpr double kLog2e = 1.4426950408889634;
 
 /// Operand numbers of decode.paged_attention (ODS order).
@@ -379,9 +374,6 @@ LogicalResult emitAttentionKernel(KernelBuilder &kb, const AttentionPlan &plan,
   AttentionParams p = declareParams(kb, plan, /*merge=*/false);
   kb.create({kAttentionWarps * kWarpSize, 1, 1},
             attentionGrid(plan, plan.maxSplits));
-  kb.func()->setAttr(
-      NVVM::NVVMDialect::getMinctasmAttrName(),
-      kb.b().getI32IntegerAttr(attentionBlocksPerSM(plan.group)));
   Type f32 = kb.b().getF32Type();
   Value sharedO =
       kb.addShared({kAttentionWarps, plan.group, plan.headDim}, f32);
@@ -424,42 +416,19 @@ LogicalResult emitAttentionKernel(KernelBuilder &kb, const AttentionPlan &plan,
       init.l.push_back(kb.f32(0.0));
       init.acc.push_back(zeroAcc);
     }
-    // Block ids: lane i holds the one of the warp's (i mod 32)-th page, so
-    // the page loop reads them with a shuffle instead of a dependent load.
     Value tableRow = kb.mul(r.seq, kb.scalarIndex(p.tableWidth));
-    Value first = kb.add(myBegin, warp);
-    Value warps = kb.index(kAttentionWarps);
-    auto loadBlockIds = [&](Value page) {
-      Value mine = kb.add(page, kb.mul(lane, warps));
-      Value inRange = kb.cmp(arith::CmpIPredicate::ult, mine, myEnd);
-      Value column = kb.select(inRange, mine, kb.index(0));
-      return kb.load(kb.param(p.blockTables), kb.add(tableRow, column));
-    };
-    SmallVector<Value> loopInit = init.flatten();
-    loopInit.push_back(loadBlockIds(first));
     SmallVector<Value> final = kb.forLoop(
-        first, myEnd, warps, loopInit, [&](Value page, ValueRange args) {
-          SoftmaxState s =
-              SoftmaxState::unflatten(args.drop_back(), plan.group);
-          Value iteration = kb.divIndex(kb.sub(page, first), warps);
-          Value slot = kb.remIndex(iteration, kb.index(kWarpSize));
-          Value reload = arith::AndIOp::create(
-              kb.b(), kb.cmp(arith::CmpIPredicate::eq, slot, kb.index(0)),
-              kb.cmp(arith::CmpIPredicate::ne, iteration, kb.index(0)));
-          Value ids = kb.ifThenElse(
-              reload, args.back().getType(),
-              [&]() -> SmallVector<Value> { return {loadBlockIds(page)}; },
-              [&]() -> SmallVector<Value> { return {args.back()}; })[0];
-          Value blockId = kb.toIndex(kb.shuffleIdx(ids, slot));
+        kb.add(myBegin, warp), myEnd, kb.index(kAttentionWarps), init.flatten(),
+        [&](Value page, ValueRange args) {
+          SoftmaxState s = SoftmaxState::unflatten(args, plan.group);
+          Value blockId = kb.toIndex(
+              kb.load(kb.param(p.blockTables), kb.add(tableRow, page)));
           for (int64_t j = 0; j < plan.stepsPerPage; j += plan.stepsPerUpdate)
             emitPageUpdate(kb, plan, s, queries, kb.param(p.cache), kvHead,
                            page, blockId, tokenGroup, col, r, j,
                            plan.stepsPerUpdate);
-          SmallVector<Value> next = s.flatten();
-          next.push_back(ids);
-          return next;
+          return s.flatten();
         });
-    final.pop_back();
     SoftmaxState s = SoftmaxState::unflatten(final, plan.group);
 
     // Merge the lane groups of the warp (same chunk, other tokens).

@@ -21,6 +21,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 namespace infer {
@@ -214,6 +215,36 @@ std::optional<LogicalResult> emitKernels(Operation *op, EmitContext &ctx,
       });
 }
 
+/// Emits each distinct kernel once: the same projection or norm in every layer
+/// yields one gpu.func. A kernel's key is its generic form without its name.
+class KernelDeduplicator {
+public:
+  /// Returns the name launches should use for the just-emitted `name`,
+  /// erasing it if an identical kernel already exists.
+  std::string canonicalName(gpu::GPUModuleOp kernels, StringRef name) {
+    if (auto it = canonical.find(name); it != canonical.end())
+      return it->second;
+    auto func = kernels.lookupSymbol<gpu::GPUFuncOp>(name);
+    if (!func)
+      return name.str();
+    std::string key;
+    llvm::raw_string_ostream os(key);
+    SymbolTable::setSymbolName(func, "kernel");
+    func->print(os, OpPrintingFlags().printGenericOpForm());
+    SymbolTable::setSymbolName(func, name);
+    auto [it, inserted] = byBody.try_emplace(key, name.str());
+    std::string result = it->second;
+    if (!inserted)
+      func.erase();
+    canonical[name] = result;
+    return result;
+  }
+
+private:
+  llvm::StringMap<std::string> byBody;
+  llvm::StringMap<std::string> canonical;
+};
+
 struct ConvertDecodeToGPUPass
     : infer::impl::ConvertDecodeToGPUBase<ConvertDecodeToGPUPass> {
   using Base::Base;
@@ -246,9 +277,17 @@ struct ConvertDecodeToGPUPass
     EmitContext ctx;
     ctx.kernels = kernels;
     ctx.target.numSMs = numSMs;
+    if (gemvRowsPerWarp < 0 || gemvUnroll < 0) {
+      module.emitError("gemv-rows-per-warp and gemv-unroll must not be "
+                       "negative");
+      return signalPassFailure();
+    }
+    ctx.options.gemvRowsPerWarp = gemvRowsPerWarp;
+    ctx.options.gemvUnroll = gemvUnroll;
     ctx.counter = std::distance(kernels.getOps<gpu::GPUFuncOp>().begin(),
                                 kernels.getOps<gpu::GPUFuncOp>().end());
     auto moduleName = b.getStringAttr(kKernelsModuleName);
+    KernelDeduplicator dedup;
 
     for (func::FuncOp step : steps) {
       for (auto [i, arg] : llvm::enumerate(step.getArguments()))
@@ -262,8 +301,10 @@ struct ConvertDecodeToGPUPass
         if (failed(*emitted))
           return WalkResult::interrupt();
         SmallVector<Attribute> entries;
-        for (const KernelLaunch &launch : launches)
+        for (KernelLaunch &launch : launches) {
+          launch.kernel = dedup.canonicalName(kernels, launch.kernel);
           entries.push_back(serialize(launch, moduleName, b));
+        }
         op->setAttr(kLaunchesAttrName, b.getArrayAttr(entries));
         return WalkResult::advance();
       });

@@ -263,36 +263,63 @@ Value KernelBuilder::reduceVector(Value v, ReduceKind kind) {
   return vector::ReductionOp::create(builder, combining, v);
 }
 
-Value KernelBuilder::warpReduce(Value v, ReduceKind kind) {
+SmallVector<Value> KernelBuilder::warpReduce(ValueRange values,
+                                             Combiner combiner) {
+  SmallVector<Value> v(values);
   for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2) {
-    auto shuffle = gpu::ShuffleOp::create(builder, v, offset, kWarpSize,
-                                          gpu::ShuffleMode::XOR);
-    v = combine(v, shuffle.getShuffleResult(), kind);
+    SmallVector<Value> other;
+    for (Value x : v)
+      other.push_back(gpu::ShuffleOp::create(builder, x, offset, kWarpSize,
+                                             gpu::ShuffleMode::XOR)
+                          .getShuffleResult());
+    v = combiner(v, other);
   }
   return v;
 }
 
-Value KernelBuilder::blockReduce(Value v, ReduceKind kind, Value scratch) {
-  v = warpReduce(v, kind);
+SmallVector<Value> KernelBuilder::blockReduce(ValueRange values,
+                                              Combiner combiner,
+                                              ValueRange identity,
+                                              ValueRange scratch) {
+  SmallVector<Value> v = warpReduce(values, combiner);
   if (numWarps() == 1)
     return v;
   Value lane = laneId(), warp = warpId();
   barrier(); // scratch may still be read by a previous reduction
-  ifThen(cmp(arith::CmpIPredicate::eq, lane, index(0)),
-         [&] { store(v, scratch, warp); });
+  ifThen(cmp(arith::CmpIPredicate::eq, lane, index(0)), [&] {
+    for (auto [x, buffer] : llvm::zip_equal(v, scratch))
+      store(x, buffer, warp);
+  });
   barrier();
   // Every warp reduces the per-warp partials itself: lanes past the warp
   // count contribute the identity.
+  Value inRange = cmp(arith::CmpIPredicate::ult, lane, index(numWarps()));
+  Value clamped = minIndex(lane, index(numWarps() - 1));
+  SmallVector<Value> partial;
+  for (auto [buffer, id] : llvm::zip_equal(scratch, identity))
+    partial.push_back(
+        arith::SelectOp::create(builder, inRange, load(buffer, clamped), id));
+  // A full butterfly, so that every lane (not only those below the warp
+  // count) ends with the total.
+  return warpReduce(partial, combiner);
+}
+
+Value KernelBuilder::warpReduce(Value v, ReduceKind kind) {
+  return warpReduce(ValueRange{v}, [&](ValueRange a, ValueRange c) {
+    return SmallVector<Value>{combine(a[0], c[0], kind)};
+  })[0];
+}
+
+Value KernelBuilder::blockReduce(Value v, ReduceKind kind, Value scratch) {
   Value identity = kind == ReduceKind::Add
                        ? f32(0.0)
                        : f32(-std::numeric_limits<float>::infinity());
-  Value inRange = cmp(arith::CmpIPredicate::ult, lane, index(numWarps()));
-  Value clamped = minIndex(lane, index(numWarps() - 1));
-  Value partial = load(scratch, clamped);
-  partial = arith::SelectOp::create(builder, inRange, partial, identity);
-  // A full butterfly, so that every lane (not only those below the warp
-  // count) ends with the total.
-  return warpReduce(partial, kind);
+  return blockReduce(
+      ValueRange{v},
+      [&](ValueRange a, ValueRange c) {
+        return SmallVector<Value>{combine(a[0], c[0], kind)};
+      },
+      ValueRange{identity}, ValueRange{scratch})[0];
 }
 
 void KernelBuilder::barrier() { gpu::BarrierOp::create(builder); }

@@ -150,6 +150,19 @@ public:
   /// buffer of at least numWarps() elements; every thread gets the result.
   /// Contains barriers: call it from uniform control flow.
   mlir::Value blockReduce(mlir::Value v, ReduceKind kind, mlir::Value scratch);
+
+  /// Lane-wise combination of two tuples (e.g. (value, index) for argmax).
+  using Combiner = llvm::function_ref<llvm::SmallVector<mlir::Value>(
+      mlir::ValueRange, mlir::ValueRange)>;
+  /// Tuple versions of the reductions: `scratch` holds one shared buffer of
+  /// at least numWarps() elements per tuple member, `identity` the values
+  /// lanes past the warp count contribute.
+  llvm::SmallVector<mlir::Value> warpReduce(mlir::ValueRange values,
+                                            Combiner combiner);
+  llvm::SmallVector<mlir::Value> blockReduce(mlir::ValueRange values,
+                                             Combiner combiner,
+                                             mlir::ValueRange identity,
+                                             mlir::ValueRange scratch);
   mlir::Value combine(mlir::Value a, mlir::Value c, ReduceKind kind);
   void barrier();
 

@@ -1,19 +1,25 @@
 //===- Linear.cpp - decode.linear kernels ---------------------------------===//
 //
-// `y = norm(x) @ W^T + bias + residual` for the few-token buckets of a decode
-// step: a weight-streaming GEMV that reads every weight byte once for all
-// tokens of the bucket.
+// `y = norm(x) @ W^T + bias + residual`, one kernel (plus a split-K reduce)
+// per token-count bucket of `variants`:
 //
-// Block: 4 warps; each warp owns 2 consecutive output rows n. Every lane loads
-// 16-byte vectors of W (8 bf16), 4 slabs of 256 columns in flight per row,
-// converts them to f32 and multiplies them with the bucket's tokens of x,
-// which the block first stages in shared memory (applying the RMSNorm
-// weight, and accumulating sum(x^2), on the way). The 8-wide products fold
-// into f32 accumulators; a `vector.reduction` and 5 `gpu.shuffle xor` steps
-// finish each dot product. With `k_split = s > 1` the grid's y dimension
-// splits K: the GEMV writes f32 partials to the workspace and a second
+// - `gemv` (1-8 tokens, and ops without variants): a weight-streaming GEMV
+//   that reads every weight byte once for all tokens of the bucket. Block: 4
+//   warps; each warp owns 1 or 2 consecutive output rows. Every lane loads
+//   16-byte vectors of W (8 bf16), 4-8 slabs of 256 columns in flight per
+//   row, converts them to f32 and multiplies them with the bucket's tokens of
+//   x, which the block first stages in shared memory (applying the RMSNorm
+//   weight, and accumulating sum(x^2), on the way). The 8-wide products fold
+//   into f32 accumulators; a `vector.reduction` and 5 `gpu.shuffle xor` steps
+//   finish each dot product.
+// - `mma` (16-256 tokens): tensor cores, see "Tensor-core kernel" below.
+//
+// With a K split (`k_split = s > 1`, always for `mma`) the grid's y dimension
+// splits K: the kernel writes f32 partials to the workspace and a second
 // kernel sums them and applies the epilogue, so the epilogue is the same
-// either way: round(acc * rsqrt(mean(x^2) + eps) + bias + residual).
+// either way: round(acc * rsqrt(mean(x^2) + eps) + bias + residual), rounded
+// once. docs/launch-plan.md describes the launches, docs/performance.md the
+// measurements behind the tuning constants.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,11 +39,9 @@ using namespace infer;
 namespace {
 
 constexpr int64_t kGemvWarps = 4;
-constexpr int64_t kRowsPerWarp = 2;
-constexpr int64_t kRowsPerBlock = kGemvWarps * kRowsPerWarp;
 constexpr int64_t kGemvThreads = kGemvWarps * infer::kWarpSize;
-/// 16-byte weight loads in flight per row and lane.
-constexpr int64_t kUnroll = 4;
+/// Row length up to which a 1-token GEMV gives each warp a single row.
+constexpr int64_t kShortRowElements = 8192;
 /// Largest token tile one GEMV pass handles; larger buckets loop over tiles.
 constexpr int64_t kMaxTokenTile = 8;
 /// Token tile of the bucket-less (any T) kernel.
@@ -92,8 +96,8 @@ FailureOr<LinearInfo> analyze(decode::LinearOp op, EmitContext &ctx) {
 }
 
 /// Elements of the per-block x staging chunk.
-int64_t stagingChunk(int64_t tokenTile, int64_t splitLength) {
-  int64_t slab = kUnroll * infer::kWarpSize * 8;
+int64_t stagingChunk(int64_t tokenTile, int64_t splitLength, int64_t unroll) {
+  int64_t slab = unroll * infer::kWarpSize * 8;
   int64_t chunk = kStagingBytes / (2 * tokenTile) / slab * slab;
   chunk = std::max(chunk, slab);
   return std::min<int64_t>(chunk, llvm::alignTo(splitLength, 8));
@@ -193,13 +197,27 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
               SmallVectorImpl<KernelLaunch> &out) {
   const int64_t tile =
       maxTokens > 0 ? std::min(maxTokens, kMaxTokenTile) : kDefaultTokenTile;
+  // Output rows per warp and 16-byte loads in flight per row and lane. By
+  // default (0), 1-token kernels keep 8 loads in flight per row, with one row
+  // per warp when rows are short (K <= 8192: finer blocks, +3 points on
+  // 6144x4096 and 28672x4096 on an H100) and two otherwise (-5 points for one
+  // row on 4096x14336); buckets of several tokens use 2 rows x 4 loads.
+  // docs/performance.md, "Linear kernels".
+  const bool single = tile == 1;
+  const int64_t rowsPerWarp =
+      ctx.options.gemvRowsPerWarp
+          ? ctx.options.gemvRowsPerWarp
+          : (single && info.k <= kShortRowElements ? 1 : 2);
+  const int64_t unroll =
+      ctx.options.gemvUnroll ? ctx.options.gemvUnroll : (single ? 8 : 4);
+  const int64_t rowsPerBlock = kGemvWarps * rowsPerWarp;
   const int64_t vw = info.vectorWidth;
   const int64_t slab = infer::kWarpSize * vw;
   const int64_t splitLength =
       llvm::alignTo(llvm::divideCeil(info.k, kSplit), vw);
-  const int64_t chunk = stagingChunk(tile, splitLength);
+  const int64_t chunk = stagingChunk(tile, splitLength, unroll);
   const int64_t accWidth = std::clamp<int64_t>(
-      llvm::bit_floor(uint64_t(16 / (kRowsPerWarp * tile))), 1, vw);
+      llvm::bit_floor(uint64_t(16 / (rowsPerWarp * tile))), 1, vw);
   const bool split = kSplit > 1;
 
   KernelBuilder kb(ctx, op, split ? "linear_gemv_split" : "linear_gemv",
@@ -220,7 +238,7 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
                              4 * kSplit * (info.n + 1));
   unsigned rowsSlot = kb.addScalar(info.rows);
   kb.create({kGemvThreads, 1, 1},
-            {{int64_t(llvm::divideCeil(info.n, kRowsPerBlock)),
+            {{int64_t(llvm::divideCeil(info.n, rowsPerBlock)),
               GridExtent::Scale::One},
              {kSplit, GridExtent::Scale::One}});
 
@@ -246,11 +264,11 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
   // Output rows of this warp; loads of rows past N are clamped to N - 1 and
   // their results dropped.
   SmallVector<Value> outRow, loadRow;
-  Value firstRow = kb.add(kb.mul(kb.blockId(), kb.index(kRowsPerBlock)),
-                          kb.mul(warp, kb.index(kRowsPerWarp)));
-  for (int64_t r = 0; r < kRowsPerWarp; ++r) {
+  Value firstRow = kb.add(kb.mul(kb.blockId(), kb.index(rowsPerBlock)),
+                          kb.mul(warp, kb.index(rowsPerWarp)));
+  for (int64_t r = 0; r < rowsPerWarp; ++r) {
     outRow.push_back(kb.add(firstRow, kb.index(r)));
-    loadRow.push_back(info.n % kRowsPerBlock == 0
+    loadRow.push_back(info.n % rowsPerBlock == 0
                           ? outRow.back()
                           : kb.minIndex(outRow.back(), kb.index(info.n - 1)));
   }
@@ -259,7 +277,7 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
   // against the staged tokens, `colInChunk` being col - chunk start.
   auto loadWeights = [&](Value col) {
     SmallVector<Value> values;
-    for (int64_t r = 0; r < kRowsPerWarp; ++r)
+    for (int64_t r = 0; r < rowsPerWarp; ++r)
       values.push_back(kb.loadVector(w, {loadRow[r], col}, vw));
     return values;
   };
@@ -270,7 +288,7 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
       wf.push_back(kb.toF32(v));
     for (int64_t t = 0; t < tile; ++t) {
       Value xv = kb.toF32(kb.loadVector(xs, {kb.index(t), colInChunk}, vw));
-      for (int64_t r = 0; r < kRowsPerWarp; ++r)
+      for (int64_t r = 0; r < rowsPerWarp; ++r)
         accs[r * tile + t] = accumulate(kb, wf[r], xv, accs[r * tile + t]);
     }
   };
@@ -279,7 +297,7 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
   Value tileStep = kb.index(tile);
   kb.forLoop(kb.index(0), numRows, tileStep, [&](Value t0) {
     SmallVector<Value> init;
-    for (int64_t i = 0; i < kRowsPerWarp * tile; ++i)
+    for (int64_t i = 0; i < rowsPerWarp * tile; ++i)
       init.push_back(kb.floatConst(accType, 0.0));
     if (info.norm)
       for (int64_t t = 0; t < tile; ++t)
@@ -288,8 +306,8 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
     SmallVector<Value> loop = kb.forLoop(
         kStart, kEnd, kb.index(chunk), init,
         [&](Value c0, ValueRange carried) -> SmallVector<Value> {
-          SmallVector<Value> accs(carried.take_front(kRowsPerWarp * tile));
-          SmallVector<Value> sumsq(carried.drop_front(kRowsPerWarp * tile));
+          SmallVector<Value> accs(carried.take_front(rowsPerWarp * tile));
+          SmallVector<Value> sumsq(carried.drop_front(rowsPerWarp * tile));
           Value cEnd = kb.minIndex(kb.add(c0, kb.index(chunk)), kEnd);
           Value cLen = arith::SubIOp::create(b, cEnd, c0);
 
@@ -325,22 +343,22 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
           }
           kb.barrier();
 
-          // Full groups of kUnroll slabs, all loads issued first.
+          // Full groups of unroll slabs, all loads issued first.
           Value fullLen =
-              kb.mul(arith::DivUIOp::create(b, cLen, kb.index(kUnroll * slab)),
-                     kb.index(kUnroll * slab));
+              kb.mul(arith::DivUIOp::create(b, cLen, kb.index(unroll * slab)),
+                     kb.index(unroll * slab));
           accs = kb.forLoop(
-              kb.index(0), fullLen, kb.index(kUnroll * slab), accs,
+              kb.index(0), fullLen, kb.index(unroll * slab), accs,
               [&](Value k0, ValueRange a) -> SmallVector<Value> {
                 SmallVector<Value> next(a);
                 SmallVector<SmallVector<Value>> weights;
                 SmallVector<Value> cols;
-                for (int64_t u = 0; u < kUnroll; ++u) {
+                for (int64_t u = 0; u < unroll; ++u) {
                   cols.push_back(
                       kb.add(kb.add(k0, kb.index(u * slab)), laneCol));
                   weights.push_back(loadWeights(kb.add(c0, cols.back())));
                 }
-                for (int64_t u = 0; u < kUnroll; ++u)
+                for (int64_t u = 0; u < unroll; ++u)
                   step(weights[u], cols[u], next);
                 return next;
               });
@@ -368,14 +386,14 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
     SmallVector<Value> rms(tile);
     if (info.norm) {
       for (int64_t t = 0; t < tile; ++t) {
-        Value total = kb.blockReduce(loop[kRowsPerWarp * tile + t],
+        Value total = kb.blockReduce(loop[rowsPerWarp * tile + t],
                                      ReduceKind::Add, scratch[t]);
         rms[t] = split ? total : rmsScale(kb, info, total);
       }
     }
 
     Value isLane0 = kb.cmp(arith::CmpIPredicate::eq, lane, kb.index(0));
-    for (int64_t r = 0; r < kRowsPerWarp; ++r) {
+    for (int64_t r = 0; r < rowsPerWarp; ++r) {
       for (int64_t t = 0; t < tile; ++t) {
         Value dot =
             kb.warpReduce(kb.reduceVector(loop[r * tile + t], ReduceKind::Add),
@@ -383,7 +401,7 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
         Value row = kb.add(t0, kb.index(t));
         Value valid = arith::AndIOp::create(
             b, isLane0, kb.cmp(arith::CmpIPredicate::ult, row, numRows));
-        if (info.n % kRowsPerBlock != 0)
+        if (info.n % rowsPerBlock != 0)
           valid = arith::AndIOp::create(
               b, valid,
               kb.cmp(arith::CmpIPredicate::ult, outRow[r], kb.index(info.n)));

@@ -60,38 +60,18 @@ Candidate pick(KernelBuilder &kb, Candidate a, Candidate c) {
           arith::SelectOp::create(kb.b(), takeC, c.index, a.index)};
 }
 
-Candidate shuffleXor(KernelBuilder &kb, Candidate c, int32_t offset) {
-  auto shuffle = [&](Value v) {
-    return gpu::ShuffleOp::create(kb.b(), v, offset, kWarpSize,
-                                  gpu::ShuffleMode::XOR)
-        .getShuffleResult();
-  };
-  return {shuffle(c.value), shuffle(c.index)};
-}
-
 /// The best candidate of the whole block; every thread gets it.
 Candidate blockArgmax(KernelBuilder &kb, Candidate c, Value scratchValues,
                       Value scratchIndices, Candidate none) {
-  for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2)
-    c = pick(kb, c, shuffleXor(kb, c, offset));
-  Value lane = kb.laneId(), warp = kb.warpId();
-  kb.barrier();
-  kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, lane, kb.index(0)), [&] {
-    kb.store(c.value, scratchValues, warp);
-    kb.store(c.index, scratchIndices, warp);
-  });
-  kb.barrier();
-  Value inRange =
-      kb.cmp(arith::CmpIPredicate::ult, lane, kb.index(kb.numWarps()));
-  Value clamped = kb.minIndex(lane, kb.index(kb.numWarps() - 1));
-  Candidate partial{
-      arith::SelectOp::create(kb.b(), inRange, kb.load(scratchValues, clamped),
-                              none.value),
-      arith::SelectOp::create(kb.b(), inRange, kb.load(scratchIndices, clamped),
-                              none.index)};
-  for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2)
-    partial = pick(kb, partial, shuffleXor(kb, partial, offset));
-  return partial;
+  SmallVector<Value> best = kb.blockReduce(
+      ValueRange{c.value, c.index},
+      [&](ValueRange a, ValueRange other) {
+        Candidate picked = pick(kb, {a[0], a[1]}, {other[0], other[1]});
+        return SmallVector<Value>{picked.value, picked.index};
+      },
+      ValueRange{none.value, none.index},
+      ValueRange{scratchValues, scratchIndices});
+  return {best[0], best[1]};
 }
 
 /// One pass over a row: the best element among those `eligible` accepts.

@@ -6,7 +6,7 @@
 // RUN: %ptxas -arch=sm_90 -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 
 // The decode attention kernel in PTX: 16-byte K/V loads, lane butterflies,
-// exp2 on the SFU, register-limited for 3 blocks per SM; the merge kernel
+// exp2 on the SFU; the merge kernel
 // after it. No local memory, and ptxas spills nothing.
 
 !cache = !decode.kv_cache<layers = 2, kv_heads = 8, head_dim = 128, block_size = 16, dtype = bf16>
@@ -18,7 +18,6 @@ func.func @decode(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl
 
 // CHECK-LABEL: .entry paged_attention_0(
 // CHECK: .maxntid 128, 1, 1
-// CHECK: .minnctapersm 3
 // CHECK: ld.global{{(.nc)?}}.v4.b32
 // CHECK: shfl.sync.bfly.b32
 // CHECK: ex2.approx

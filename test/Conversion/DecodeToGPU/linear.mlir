@@ -6,7 +6,7 @@
 // CHECK-LABEL: func.func @qkv
 // CHECK: decode.linear
 // CHECK-SAME: decode.launches = [
-// CHECK-SAME: {args = ["operand0", "operand1", "operand2", "operand3", "result0", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 768, 1, 1>, grid_scale = ["one", "one", "one"], kernel = @decode_kernels::@linear_gemv_0, max_tokens = 1 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}
+// CHECK-SAME: {args = ["operand0", "operand1", "operand2", "operand3", "result0", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 1536, 1, 1>, grid_scale = ["one", "one", "one"], kernel = @decode_kernels::@linear_gemv_0, max_tokens = 1 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}
 // CHECK-SAME: {args = ["operand0", "operand1", "operand3", "workspace", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 768, 2, 1>, grid_scale = ["one", "one", "one"], kernel = @decode_kernels::@linear_gemv_split_1, max_tokens = 8 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 49160 : i64}
 // CHECK-SAME: {args = ["operand2", "result0", "workspace"], block = array<i64: 256, 1, 1>, grid = array<i64: 24, 1, 1>, grid_scale = ["one", "tokens", "one"], kernel = @decode_kernels::@linear_reduce_2, max_tokens = 8 : i64
 func.func @qkv(%x: tensor<?x4096xbf16>, %r: tensor<?x6144xbf16>) -> tensor<?x6144xbf16> {
@@ -30,7 +30,7 @@ func.func @lm_head(%x: tensor<?x4096xbf16>) -> tensor<?x128256xf32> {
 // CHECK: gpu.module @decode_kernels
 
 // The 1-token GEMV: x staged in 16-byte aligned shared memory, 16-byte
-// weight loads (4 slabs x 2 rows in flight), f32 FMAs, butterfly shuffles,
+// weight loads (8 slabs of one row in flight), f32 FMAs, butterfly shuffles,
 // the RMSNorm scale and the residual in the epilogue.
 // CHECK-LABEL: gpu.func @linear_gemv_0(
 // CHECK-SAME: %[[X:.*]]: memref<16777216x4096xbf16> {llvm.noalias}, %[[W:.*]]: memref<6144x4096xbf16> {llvm.noalias}, %[[R:.*]]: memref<16777216x6144xbf16> {llvm.noalias}, %[[G:.*]]: memref<4096xbf16> {llvm.noalias}, %[[Y:.*]]: memref<16777216x6144xbf16> {llvm.noalias}, %{{.*}}: i32)

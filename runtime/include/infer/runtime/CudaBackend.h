@@ -52,9 +52,12 @@ struct CudaBackendOptions {
   double kvMemoryFraction = 0.9;
   /// Capture and replay CUDA graphs for decode steps.
   bool useGraphs = true;
-  /// Decode batch buckets with a graph each (captured on first use); steps
-  /// with more sequences than the largest run eagerly.
+  /// Decode batch buckets with a graph each; pure decode steps are padded to
+  /// the smallest that holds them, larger ones run eagerly.
   std::vector<int32_t> graphBuckets = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+  /// Capture every bucket's graph at creation (capturing runs nothing), so
+  /// that no decode step pays for a capture; else on a bucket's first use.
+  bool captureAtCreation = true;
   /// Load the PTX even when a cubin for the device exists (tests the JIT).
   bool forcePtx = false;
   /// Copy the S x V logits back after every step (StepOutputs::logits).
@@ -68,8 +71,9 @@ struct CudaBackendStats {
   int64_t eagerSteps = 0;
   int64_t graphReplays = 0;
   int64_t graphCaptures = 0;
-  int64_t kernelLaunches = 0; ///< Eager launches issued (captures included).
+  int64_t kernelLaunches = 0; ///< Launches issued (captures included).
   int64_t blockCopies = 0;
+  int64_t subSteps = 0; ///< Steps run as several (by position or chunks).
   size_t weightBytes = 0;
   size_t activationBytes = 0;
   size_t workspaceBytes = 0;
@@ -116,7 +120,7 @@ public:
   const CudaBackendStats &stats() const { return backendStats; }
   const CudaContext &context() const { return ctx; }
 
-  /// Reads `count` bytes of the KV pool from block `block` (tests).
+  /// Reads the bytes of KV block `block` (all layers; tests).
   Status readKvBlock(int32_t block, std::vector<uint8_t> &bytes);
   /// Bytes of one block of all layers.
   size_t kvBlockBytes() const { return bytesPerBlock; }
@@ -142,9 +146,18 @@ private:
   Status planBuffers();
   Status allocateKvPool();
 
+  /// One step as given (T <= maxStepTokens).
+  Status runStep(const StepBatch &batch, StepOutputs &out);
+  /// A step with multi-token sequences on an artifact whose attention takes
+  /// one query per sequence: decode sub-steps, one per token position.
+  Status stepByPosition(const StepBatch &batch, StepOutputs &out);
+  /// A step of more than maxStepTokens tokens: consecutive token ranges.
+  Status stepInChunks(const StepBatch &batch, StepOutputs &out);
   Status packInputs(const StepBatch &batch, bool pad, int32_t bucket,
                     StepShape &shape);
   Status issueLaunches(const StepShape &shape);
+  /// Captures the graph of decode bucket `bucket`.
+  Status captureBucket(int32_t bucket);
   /// Group index of node plan `n` for `tokens` tokens.
   const NodeGroup *selectGroup(const NodePlan &plan, int32_t tokens) const;
 
@@ -161,6 +174,11 @@ private:
   int32_t maxWidth = 0;     ///< Block table columns of graph steps.
   int32_t numBlocks = 0;    ///< Usable blocks.
   int32_t numPadBlocks = 0; ///< Blocks after them for graph padding rows.
+  /// Attention kernels take one query per sequence (decode-role artifacts).
+  bool oneQueryPerSeq = false;
+  /// Most tokens one launch plan runs: maxNumTokens, or less when a node's
+  /// largest kernel variant is smaller.
+  int32_t maxStepTokens = 0;
   size_t bytesPerBlock = 0;
 
   std::vector<NodePlan> plans;

@@ -45,6 +45,8 @@ struct EngineStats {
   int64_t numPromptTokensComputed = 0; ///< Scheduled tokens minus decodes.
   int64_t numGeneratedTokens = 0;
   double busyS = 0; ///< Time spent inside Backend::step.
+  /// KV entries the steps attended to: each step's context lengths, summed.
+  int64_t numKvTokensRead = 0;
 };
 
 /// Called for every generated token, in order per request.
@@ -91,6 +93,78 @@ private:
   double skippedS = 0;
   EngineStats engineStats;
 };
+
+//===----------------------------------------------------------------------===//
+// Decode benchmark (infer-run --bench)
+//===----------------------------------------------------------------------===//
+
+/// The memory a step must move at the least: the numerator of the roofline
+/// fraction (bytes / copy bandwidth).
+struct DecodeTraffic {
+  /// Weight tensors read once per step. A table used only by `embed` is
+  /// excluded (it is gathered; see embedRowBytes); a table also used as the
+  /// lm_head (tied embeddings) is counted in full.
+  int64_t weightBytes = 0;
+  /// One row of every gathered-only table, summed: read once per token.
+  int64_t embedRowBytes = 0;
+  /// K and V of one token in every layer (with i8 scales).
+  int64_t kvBytesPerToken = 0;
+
+  /// Bytes of a step over `tokens` tokens whose sequences attend to
+  /// `kvTokens` KV entries in total.
+  double stepBytes(int64_t tokens, int64_t kvTokens) const {
+    return static_cast<double>(weightBytes) +
+           static_cast<double>(tokens) * static_cast<double>(embedRowBytes) +
+           static_cast<double>(kvTokens) * static_cast<double>(kvBytesPerToken);
+  }
+};
+
+DecodeTraffic decodeTraffic(const Artifact &artifact);
+
+struct DecodeBenchOptions {
+  int32_t batch = 1;     ///< Sequences decoding together.
+  int32_t context = 512; ///< Prompt tokens of each (random ids).
+  int32_t warmupSteps = 3;
+  int32_t steps = 50; ///< Timed decode steps.
+  uint64_t seed = 0;  ///< Of the random prompts.
+  /// The engine's options; maxNumSeqs is raised to `batch` if lower.
+  EngineOptions engine;
+  /// Device milliseconds of the backend's last step, when it measures them.
+  std::function<double()> lastStepDeviceMs;
+
+  /// Tokens each request may generate: enough for the chunked prefill of
+  /// every sequence (sequences prefilled first decode meanwhile), the warmup
+  /// and the timed steps. Size the KV pool for batch * (context + this).
+  int32_t maxNewTokens() const;
+};
+
+struct DecodeBenchResult {
+  int32_t batch = 0, context = 0;
+  int64_t prefillSteps = 0;
+  double prefillS = 0;
+  std::vector<double> stepMs;   ///< Host wall time of each timed step.
+  std::vector<double> deviceMs; ///< Device time of each, when measured.
+  /// KV entries read per timed step (all sequences), on average. Sequences
+  /// prefilled early have decoded a few tokens more than `context`.
+  double meanKvTokens = 0;
+
+  double medianMs() const;
+  double medianDeviceMs() const; ///< 0 without device times.
+  double percentileMs(double p) const;
+  double tokensPerS() const {
+    double m = medianMs();
+    return m > 0 ? batch * 1e3 / m : 0.0;
+  }
+};
+
+/// Submits `batch` requests of `context` random prompt tokens (greedy, no
+/// stop tokens), steps the engine until every one has its first token
+/// (chunked prefill), then times `warmupSteps + steps` decode steps of one
+/// token per sequence, through the scheduler as in serving. Fails if a timed
+/// step is not a pure decode of all `batch` sequences (a preemption: the KV
+/// pool is too small).
+StatusOr<DecodeBenchResult> benchmarkDecode(Backend &backend,
+                                            const DecodeBenchOptions &options);
 
 } // namespace infer::runtime
 
