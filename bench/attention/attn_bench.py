@@ -40,7 +40,9 @@ class Module:
             OUT, (launches or name) + '.launches.json')))
 
     def run(self, op_index, operands, results, scalars, workspace=None):
-        """Runs every launch of op `op_index` (one group, max_tokens = 0)."""
+        """Runs every launch of op `op_index` (one group, max_tokens = 0).
+        The `layer` scalar is the op's `layer` attribute."""
+        scalars = dict(scalars, layer=self.ops[op_index].get('layer'))
         for launch in self.ops[op_index]['launches']:
             args = []
             for a in launch['args']:

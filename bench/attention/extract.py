@@ -3,7 +3,8 @@
 
 usage: extract.py BINARY.mlir OUT_PREFIX
 Writes OUT_PREFIX.ptx or OUT_PREFIX.cubin (by the object's format) and
-OUT_PREFIX.launches.json (per op with launches: its name and the parsed\n`decode.launches`).
+OUT_PREFIX.launches.json (per op with launches: its name, its `layer`
+attribute, the value of the `layer` scalar, and the parsed `decode.launches`).
 """
 import json
 import re
@@ -76,7 +77,11 @@ def main():
         tail = text[i:i + 400]
         name = re.search(r'^[^\n]*?\b(?:"?)(decode\.\w+)', text[
             text.rfind('\n', 0, m.start()) + 1:m.start()])
+        # The rest of the op's attributes (the `layer` scalar's value).
+        rest = text[i:text.find('\n', i)]
+        layer = re.search(r'\blayer = (\d+) : i64', rest)
         ops.append({'op': name.group(1) if name else '?',
+                    'layer': int(layer.group(1)) if layer else None,
                     'launches': [parse_launch(d) for d in
                                  re.findall(r'\{([^{}]*)\}', body)]})
     json.dump(ops, open(prefix + '.launches.json', 'w'), indent=1)

@@ -6,6 +6,10 @@ Measures ms per decode step at context 512 for several batch sizes with
 graph, and the device copy bandwidth in the same run. Writes a JSON summary.
 
   python3 bench/e2e/torch_decode.py --json out.json [--batches 1,16,64,128]
+      [--model-dir DIR]
+
+--model-dir loads a saved checkpoint (bench/decode.sh passes the weights
+infer-run uses) instead of building a random Llama-3-8B-shaped model.
 """
 import argparse
 import json
@@ -46,8 +50,16 @@ def llama3_8b_config(layers):
                                      "original_max_position_embeddings": 8192})
 
 
-def build_model(layers):
+def build_model(layers, model_dir=None):
     from transformers import LlamaForCausalLM
+    if model_dir:
+        try:
+            model = LlamaForCausalLM.from_pretrained(model_dir,
+                                                     dtype=torch.bfloat16)
+        except TypeError:  # transformers 4.x
+            model = LlamaForCausalLM.from_pretrained(
+                model_dir, torch_dtype=torch.bfloat16)
+        return model.to("cuda").eval()
     config = llama3_8b_config(layers)
     with torch.device("cuda"):
         model = LlamaForCausalLM(config).to(torch.bfloat16)
@@ -131,14 +143,22 @@ def main():
     parser.add_argument("--context", type=int, default=512)
     parser.add_argument("--layers", type=int, default=32)
     parser.add_argument("--modes", default="compile,graph")
+    parser.add_argument("--model-dir", default=None,
+                        help="load this checkpoint (default: random weights)")
     args = parser.parse_args()
     torch.manual_seed(0)
     copy = copy_bandwidth()
-    model = build_model(args.layers)
+    model = build_model(args.layers, args.model_dir)
+    args.layers = model.config.num_hidden_layers
+    kv_heads = model.config.num_key_value_heads
+    head_dim = getattr(model.config, "head_dim", None) or (
+        model.config.hidden_size // model.config.num_attention_heads)
     wbytes = weight_bytes(model)
     results = {"copy_TBps": copy, "weight_bytes": wbytes,
                "context": args.context, "layers": args.layers}
-    kv_per_token = 2 * args.layers * 8 * 128 * 2
+    kv_per_token = 2 * args.layers * kv_heads * head_dim * 2
+    if args.model_dir:
+        results["model_dir"] = args.model_dir
     for mode in args.modes.split(","):
         for b in [int(x) for x in args.batches.split(",")]:
             try:
@@ -150,6 +170,9 @@ def main():
             floor_ms = (wbytes + b * args.context * kv_per_token) / (
                 copy * 1e12) * 1e3
             results[f"torch_{mode}_b{b}_ms"] = ms
+            if args.json:  # partial results survive a later failure
+                with open(args.json, "w") as f:
+                    json.dump(results, f, indent=1)
             print(f"torch {mode:7s} B={b:3d}: {ms:7.3f} ms/step "
                   f"({b / ms * 1e3:8.0f} tok/s), floor {floor_ms:.3f} ms, "
                   f"{floor_ms / ms * 100:5.1f}% of roofline")

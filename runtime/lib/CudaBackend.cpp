@@ -1185,63 +1185,52 @@ Status CudaBackend::step(const StepBatch &batch, StepOutputs &out,
     return invalidArgumentError("malformed StepBatch: queryStartLoc must "
                                 "hold B + 1 offsets from 0 to T");
   bool oneTokenPerSeq = T == B;
-  if (oneQueryPerSeq && !oneTokenPerSeq)
-    return stepByPosition(batch, out);
-  if (T > maxStepTokens)
-    return stepInChunks(batch, out);
+  for (int32_t r = 0; r < B && oneTokenPerSeq; ++r)
+    oneTokenPerSeq = batch.queryStartLoc[static_cast<size_t>(r) + 1] -
+                         batch.queryStartLoc[static_cast<size_t>(r)] ==
+                     1;
+  if (oneQueryPerSeq && !oneTokenPerSeq) {
+    // The attention kernels take one query per sequence (decode artifact).
+    std::vector<SubStep> subs;
+    INFER_RETURN_IF_ERROR(splitStepByPosition(batch, subs));
+    return runSubSteps(batch, subs, out);
+  }
+  if (T > maxStepTokens) {
+    std::vector<SubStep> subs;
+    INFER_RETURN_IF_ERROR(splitStepInChunks(batch, maxStepTokens, subs));
+    return runSubSteps(batch, subs, out);
+  }
   return runStep(batch, out);
 }
 
-/// Appends token `t` of `batch` (of sequence `row`) to `sub` as a sequence
-/// of its own that ends at that token (context = position + 1). Every row
-/// of `sub` is sampled (the caller keeps the rows it needs).
-static void appendTokenRow(const StepBatch &batch, int32_t row, int32_t t,
-                           StepBatch &sub) {
-  const size_t W = static_cast<size_t>(batch.blockTableWidth);
-  int32_t n = sub.numTokens();
-  sub.tokenIds.push_back(batch.tokenIds[static_cast<size_t>(t)]);
-  sub.positions.push_back(batch.positions[static_cast<size_t>(t)]);
-  sub.slotMapping.push_back(batch.slotMapping[static_cast<size_t>(t)]);
-  if (sub.queryStartLoc.empty())
-    sub.queryStartLoc.push_back(0);
-  sub.queryStartLoc.push_back(n + 1);
-  sub.contextLens.push_back(batch.positions[static_cast<size_t>(t)] + 1);
-  sub.blockTables.insert(sub.blockTables.end(),
-                         batch.blockTables.begin() + row * W,
-                         batch.blockTables.begin() + (row + 1) * W);
-  sub.blockTableWidth = batch.blockTableWidth;
-  sub.logitsIndices.push_back(n);
-  sub.sampleRows.push_back(n);
-  sub.samplingParams.push_back(SamplingParams{});
-  sub.requestIds.push_back(row < static_cast<int32_t>(batch.requestIds.size())
-                               ? batch.requestIds[static_cast<size_t>(row)]
-                               : static_cast<uint64_t>(row));
-}
+//===----------------------------------------------------------------------===//
+// Splitting steps
+//===----------------------------------------------------------------------===//
 
-Status CudaBackend::stepByPosition(const StepBatch &batch, StepOutputs &out) {
-  // The artifact's attention serves one query per sequence (decode role):
-  // run the step as decode sub-steps, one per distinct token position, each
-  // holding every sequence's token at that position. Ordering by position
-  // keeps every dependency: a token reads keys at smaller positions only,
-  // also keys that another row of this step writes (prefix sharing).
+namespace {
+/// Checks the array sizes of `batch` and maps every token to its row and to
+/// its sampled index (-1: not sampled).
+Status indexBatch(const StepBatch &batch, std::vector<int32_t> &rowOf,
+                  std::vector<int32_t> &sampleOf) {
   const int32_t T = batch.numTokens();
   const int32_t B = static_cast<int32_t>(batch.contextLens.size());
+  const size_t W = static_cast<size_t>(batch.blockTableWidth);
   if (batch.positions.size() != static_cast<size_t>(T) ||
       batch.slotMapping.size() != static_cast<size_t>(T) ||
+      batch.queryStartLoc.size() != static_cast<size_t>(B) + 1 ||
       batch.samplingParams.size() != batch.logitsIndices.size() ||
-      batch.blockTables.size() !=
-          static_cast<size_t>(B) * static_cast<size_t>(batch.blockTableWidth))
+      batch.blockTables.size() != static_cast<size_t>(B) * W)
     return invalidArgumentError("malformed StepBatch: array sizes disagree");
-  std::vector<int32_t> rowOf(static_cast<size_t>(T), -1);
-  for (int32_t r = 0; r < B; ++r)
-    for (int32_t t = batch.queryStartLoc[static_cast<size_t>(r)];
-         t < batch.queryStartLoc[static_cast<size_t>(r) + 1]; ++t) {
-      if (t < 0 || t >= T)
-        return invalidArgumentError("malformed StepBatch: queryStartLoc");
+  rowOf.assign(static_cast<size_t>(T), -1);
+  for (int32_t r = 0; r < B; ++r) {
+    int32_t begin = batch.queryStartLoc[static_cast<size_t>(r)];
+    int32_t end = batch.queryStartLoc[static_cast<size_t>(r) + 1];
+    if (begin < 0 || end > T || begin > end)
+      return invalidArgumentError("malformed StepBatch: queryStartLoc");
+    for (int32_t t = begin; t < end; ++t)
       rowOf[static_cast<size_t>(t)] = r;
-    }
-  // Sampled index of each token (-1: not sampled).
-  std::vector<int32_t> sampleOf(static_cast<size_t>(T), -1);
+  }
+  sampleOf.assign(static_cast<size_t>(T), -1);
   for (size_t s = 0; s < batch.logitsIndices.size(); ++s) {
     int32_t t = batch.logitsIndices[s];
     if (t < 0 || t >= T)
@@ -1249,141 +1238,135 @@ Status CudaBackend::stepByPosition(const StepBatch &batch, StepOutputs &out) {
                                   " is not a token of the step");
     sampleOf[static_cast<size_t>(t)] = static_cast<int32_t>(s);
   }
-  std::vector<int32_t> order(static_cast<size_t>(T));
+  return okStatus();
+}
+
+/// Opens a sub-step of `batch` (the first one takes the block copies).
+SubStep &newSubStep(const StepBatch &batch, std::vector<SubStep> &out) {
+  out.emplace_back();
+  SubStep &sub = out.back();
+  sub.batch.stepId = batch.stepId;
+  sub.batch.blockTableWidth = batch.blockTableWidth;
+  sub.batch.queryStartLoc.push_back(0);
+  if (out.size() == 1)
+    sub.batch.blockCopies = batch.blockCopies;
+  return sub;
+}
+
+/// Appends token `t` of `batch` to `sub`.
+void appendToken(const StepBatch &batch, int32_t t, SubStep &sub) {
+  sub.batch.tokenIds.push_back(batch.tokenIds[static_cast<size_t>(t)]);
+  sub.batch.positions.push_back(batch.positions[static_cast<size_t>(t)]);
+  sub.batch.slotMapping.push_back(batch.slotMapping[static_cast<size_t>(t)]);
+}
+
+/// Closes a row of `sub` that ends at token `t` of `batch`'s row `row`.
+void closeRow(const StepBatch &batch, int32_t row, int32_t t, SubStep &sub) {
+  const size_t W = static_cast<size_t>(batch.blockTableWidth);
+  StepBatch &b = sub.batch;
+  b.queryStartLoc.push_back(b.numTokens());
+  b.contextLens.push_back(batch.positions[static_cast<size_t>(t)] + 1);
+  b.blockTables.insert(b.blockTables.end(),
+                       batch.blockTables.begin() +
+                           static_cast<ptrdiff_t>(static_cast<size_t>(row) * W),
+                       batch.blockTables.begin() +
+                           static_cast<ptrdiff_t>((row + 1) * W));
+  b.requestIds.push_back(row < static_cast<int32_t>(batch.requestIds.size())
+                             ? batch.requestIds[static_cast<size_t>(row)]
+                             : static_cast<uint64_t>(row));
+}
+
+/// Samples the last token of `sub`, as `batch`'s sampled index `s` (-1: a
+/// row sampled only to keep the sub-step a pure decode step).
+void sampleLast(const StepBatch &batch, int32_t s, SubStep &sub) {
+  StepBatch &b = sub.batch;
+  b.logitsIndices.push_back(b.numTokens() - 1);
+  b.sampleRows.push_back(static_cast<int32_t>(b.contextLens.size()) - 1);
+  b.samplingParams.push_back(
+      s >= 0 ? batch.samplingParams[static_cast<size_t>(s)] : SamplingParams{});
+  sub.sampleOf.push_back(s);
+}
+} // namespace
+
+Status splitStepByPosition(const StepBatch &batch, std::vector<SubStep> &out) {
+  out.clear();
+  std::vector<int32_t> rowOf, sampleOf;
+  INFER_RETURN_IF_ERROR(indexBatch(batch, rowOf, sampleOf));
+  std::vector<int32_t> order(rowOf.size());
   std::iota(order.begin(), order.end(), 0);
-  // By position, then flat order (std::sort with a total order: stable).
+  // By position, then flat order (a total order: the sort is stable).
   std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
     int32_t pa = batch.positions[static_cast<size_t>(a)];
     int32_t pb = batch.positions[static_cast<size_t>(b)];
     return pa != pb ? pa < pb : a < b;
   });
-
-  const size_t S = batch.logitsIndices.size();
-  out.tokens.assign(S, 0);
-  const bool wantLogits = opts.copyLogits && logitsOutput >= 0;
-  if (wantLogits)
-    out.logits.assign(S * static_cast<size_t>(vocab), 0.0f);
-  StepBatch sub;
-  StepOutputs subOut;
-  bool first = true;
   for (size_t i = 0; i < order.size();) {
-    sub = StepBatch();
-    sub.stepId = batch.stepId;
-    if (first)
-      sub.blockCopies = batch.blockCopies;
-    first = false;
+    SubStep &sub = newSubStep(batch, out);
     int32_t pos = batch.positions[static_cast<size_t>(order[i])];
-    size_t begin = i;
     for (; i < order.size() &&
            batch.positions[static_cast<size_t>(order[i])] == pos;
          ++i) {
       int32_t t = order[i];
-      int32_t s = sampleOf[static_cast<size_t>(t)];
-      appendTokenRow(batch, rowOf[static_cast<size_t>(t)], t, sub);
-      if (s >= 0)
-        sub.samplingParams.back() =
-            batch.samplingParams[static_cast<size_t>(s)];
+      appendToken(batch, t, sub);
+      closeRow(batch, rowOf[static_cast<size_t>(t)], t, sub);
+      sampleLast(batch, sampleOf[static_cast<size_t>(t)], sub);
     }
-    INFER_RETURN_IF_ERROR(runStep(sub, subOut));
-    for (size_t k = begin; k < i; ++k) {
-      int32_t s = sampleOf[static_cast<size_t>(order[k])];
-      if (s < 0)
-        continue;
-      size_t row = k - begin;
-      out.tokens[static_cast<size_t>(s)] = subOut.tokens[row];
-      if (wantLogits)
-        std::copy_n(
-            subOut.logits.begin() +
-                static_cast<ptrdiff_t>(row * static_cast<size_t>(vocab)),
-            vocab,
-            out.logits.begin() +
-                static_cast<ptrdiff_t>(static_cast<size_t>(s) *
-                                       static_cast<size_t>(vocab)));
-    }
-    ++backendStats.subSteps;
   }
   return okStatus();
 }
 
-Status CudaBackend::stepInChunks(const StepBatch &batch, StepOutputs &out) {
-  // More tokens than the largest kernel variant (or the buffers) take: run
-  // consecutive token ranges as steps of their own. Sequences split at a
-  // range boundary continue in the next range; the flat order keeps every
-  // dependency (earlier tokens of a sequence, and rows admitted earlier).
+Status splitStepInChunks(const StepBatch &batch, int32_t maxTokens,
+                         std::vector<SubStep> &out) {
+  out.clear();
+  if (maxTokens < 1)
+    return invalidArgumentError("splitStepInChunks: maxTokens must be >= 1");
+  std::vector<int32_t> rowOf, sampleOf;
+  INFER_RETURN_IF_ERROR(indexBatch(batch, rowOf, sampleOf));
   const int32_t T = batch.numTokens();
-  const int32_t B = static_cast<int32_t>(batch.contextLens.size());
-  const size_t W = static_cast<size_t>(batch.blockTableWidth);
-  if (batch.positions.size() != static_cast<size_t>(T) ||
-      batch.slotMapping.size() != static_cast<size_t>(T) ||
-      batch.samplingParams.size() != batch.logitsIndices.size() ||
-      batch.blockTables.size() != static_cast<size_t>(B) * W)
-    return invalidArgumentError("malformed StepBatch: array sizes disagree");
-  std::vector<int32_t> sampleOf(static_cast<size_t>(T), -1);
-  for (size_t s = 0; s < batch.logitsIndices.size(); ++s) {
-    int32_t t = batch.logitsIndices[s];
-    if (t < 0 || t >= T)
-      return invalidArgumentError("logits index " + std::to_string(t) +
-                                  " is not a token of the step");
-    sampleOf[static_cast<size_t>(t)] = static_cast<int32_t>(s);
+  for (int32_t begin = 0; begin < T; begin += maxTokens) {
+    int32_t end = std::min(T, begin + maxTokens);
+    SubStep &sub = newSubStep(batch, out);
+    for (int32_t t = begin; t < end; ++t) {
+      appendToken(batch, t, sub);
+      int32_t s = sampleOf[static_cast<size_t>(t)];
+      if (s >= 0) {
+        StepBatch &b = sub.batch;
+        b.logitsIndices.push_back(b.numTokens() - 1);
+        b.sampleRows.push_back(static_cast<int32_t>(b.contextLens.size()));
+        b.samplingParams.push_back(
+            batch.samplingParams[static_cast<size_t>(s)]);
+        sub.sampleOf.push_back(s);
+      }
+      int32_t row = rowOf[static_cast<size_t>(t)];
+      bool rowEnds = t + 1 == batch.queryStartLoc[static_cast<size_t>(row) + 1];
+      if (rowEnds || t + 1 == end)
+        closeRow(batch, row, t, sub);
+    }
   }
+  return okStatus();
+}
+
+Status CudaBackend::runSubSteps(const StepBatch &batch,
+                                const std::vector<SubStep> &subs,
+                                StepOutputs &out) {
   const size_t S = batch.logitsIndices.size();
+  const size_t V = static_cast<size_t>(vocab);
   out.tokens.assign(S, 0);
   const bool wantLogits = opts.copyLogits && logitsOutput >= 0;
   if (wantLogits)
-    out.logits.assign(S * static_cast<size_t>(vocab), 0.0f);
-  StepBatch sub;
+    out.logits.assign(S * V, 0.0f);
   StepOutputs subOut;
-  int32_t row = 0;
-  for (int32_t begin = 0; begin < T; begin += maxStepTokens) {
-    int32_t end = std::min(T, begin + maxStepTokens);
-    sub = StepBatch();
-    sub.stepId = batch.stepId;
-    if (begin == 0)
-      sub.blockCopies = batch.blockCopies;
-    sub.blockTableWidth = batch.blockTableWidth;
-    sub.queryStartLoc.push_back(0);
-    for (int32_t t = begin; t < end; ++t) {
-      sub.tokenIds.push_back(batch.tokenIds[static_cast<size_t>(t)]);
-      sub.positions.push_back(batch.positions[static_cast<size_t>(t)]);
-      sub.slotMapping.push_back(batch.slotMapping[static_cast<size_t>(t)]);
-      int32_t s = sampleOf[static_cast<size_t>(t)];
-      if (s >= 0) {
-        sub.logitsIndices.push_back(t - begin);
-        sub.sampleRows.push_back(static_cast<int32_t>(sub.requestIds.size()));
-        sub.samplingParams.push_back(
-            batch.samplingParams[static_cast<size_t>(s)]);
-      }
-      // Close the row at the end of its sequence or of the range.
-      while (row < B && batch.queryStartLoc[static_cast<size_t>(row) + 1] <= t)
-        ++row;
-      bool rowEnds = t + 1 == batch.queryStartLoc[static_cast<size_t>(row) + 1];
-      if (rowEnds || t + 1 == end) {
-        sub.queryStartLoc.push_back(t + 1 - begin);
-        sub.contextLens.push_back(batch.positions[static_cast<size_t>(t)] + 1);
-        sub.blockTables.insert(sub.blockTables.end(),
-                               batch.blockTables.begin() + row * W,
-                               batch.blockTables.begin() + (row + 1) * W);
-        sub.requestIds.push_back(
-            row < static_cast<int32_t>(batch.requestIds.size())
-                ? batch.requestIds[static_cast<size_t>(row)]
-                : static_cast<uint64_t>(row));
-      }
-    }
-    INFER_RETURN_IF_ERROR(runStep(sub, subOut));
-    size_t k = 0;
-    for (int32_t t = begin; t < end; ++t) {
-      int32_t s = sampleOf[static_cast<size_t>(t)];
+  for (const SubStep &sub : subs) {
+    INFER_RETURN_IF_ERROR(runStep(sub.batch, subOut));
+    for (size_t k = 0; k < sub.sampleOf.size(); ++k) {
+      int32_t s = sub.sampleOf[k];
       if (s < 0)
         continue;
       out.tokens[static_cast<size_t>(s)] = subOut.tokens[k];
       if (wantLogits)
-        std::copy_n(subOut.logits.begin() +
-                        static_cast<ptrdiff_t>(k * static_cast<size_t>(vocab)),
-                    vocab,
+        std::copy_n(subOut.logits.begin() + static_cast<ptrdiff_t>(k * V), V,
                     out.logits.begin() +
-                        static_cast<ptrdiff_t>(static_cast<size_t>(s) *
-                                               static_cast<size_t>(vocab)));
-      ++k;
+                        static_cast<ptrdiff_t>(static_cast<size_t>(s) * V));
     }
     ++backendStats.subSteps;
   }

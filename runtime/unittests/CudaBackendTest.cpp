@@ -186,7 +186,10 @@ std::vector<uint8_t> buildArtifactBytes(
   return out;
 }
 
-std::shared_ptr<Artifact> makeSyntheticArtifact(bool withKernels = true) {
+/// `withAttention` adds a decode-role style attention node (one query per
+/// sequence), so that multi-token steps run by position.
+std::shared_ptr<Artifact> makeSyntheticArtifact(bool withKernels = true,
+                                                bool withAttention = false) {
   using nlohmann::json;
   json values = json::array();
   auto value = [&](int64_t id, json shape, const char *dtype) {
@@ -211,6 +214,8 @@ std::shared_ptr<Artifact> makeSyntheticArtifact(bool withKernels = true) {
   value(16, {kV, kD}, "f32"); // lm head
   value(17, {-1, kV}, "f32"); // logits
   value(18, {-1}, "i32");     // sampled tokens
+  if (withAttention)
+    value(19, {-1, kD}, "f32"); // attention output (unused)
 
   json inputs = json::object();
   const char *names[] = {"tokens",         "positions",    "slots",
@@ -238,6 +243,12 @@ std::shared_ptr<Artifact> makeSyntheticArtifact(bool withKernels = true) {
   node("kv_append", {11, 13, 13, 2}, {14}, {{"layer", 1}},
        {launch("kv_append_k", 0, {1, 1, 1}, {"tokens", "one", "one"}, kD,
                {"operand0", "operand1", "operand2", "operand3", "tokens"})});
+  if (withAttention)
+    node("paged_attention", {13, 14, 3, 4, 5}, {19},
+         {{"layer", 1}, {"num_heads", kHeads}, {"scale", 0.25}},
+         {launch("attn_last_k", 0, {1, 1, 1}, {"seqs", "one", "one"}, kD,
+                 {"operand0", "operand1", "operand2", "operand3", "operand4",
+                  "result0", "seqs", "block_table_width"})});
   node("gather_tokens", {13, 6}, {15}, json::object(),
        {launch("gather_k", 0, {1, 1, 1}, {"sampled", "one", "one"}, kD,
                {"operand0", "operand1", "result0", "sampled"})});
@@ -278,7 +289,7 @@ std::shared_ptr<Artifact> makeSyntheticArtifact(bool withKernels = true) {
   if (withKernels) {
     json functions = {"embed_k",        "kv_append_k",      "gather_k",
                       "linear_small_k", "linear_partial_k", "linear_reduce_k",
-                      "argmax_k"};
+                      "argmax_k",       "attn_last_k"};
     header["kernels"] = {{{"name", "decode_kernels"},
                           {"arch", "sm_90"},
                           {"functions", functions}},
@@ -431,25 +442,30 @@ TEST(CudaBackendTest, ArtifactWithoutKernelsIsRejected) {
       << b.status().message();
 }
 
-class SyntheticStepTest : public ::testing::TestWithParam<bool> {};
+/// Parameters: (load the PTX instead of the cubin, add a one-query-per-
+/// sequence attention node so that multi-token steps run by position).
+class SyntheticStepTest
+    : public ::testing::TestWithParam<std::tuple<bool, bool>> {};
 
 TEST_P(SyntheticStepTest, EagerGraphAndCopyOnWrite) {
   SKIP_WITHOUT_GPU();
-  std::shared_ptr<Artifact> art = makeSyntheticArtifact();
+  const bool forcePtx = std::get<0>(GetParam());
+  const bool byPosition = std::get<1>(GetParam());
+  std::shared_ptr<Artifact> art = makeSyntheticArtifact(true, byPosition);
   ASSERT_TRUE(art);
   SyntheticWeights w = writeSyntheticWeights(3);
   CudaBackendOptions opts;
   opts.maxNumTokens = 64;
   opts.maxNumSeqs = 16;
   opts.numKvBlocks = 32;
-  opts.forcePtx = GetParam();
+  opts.forcePtx = forcePtx;
   opts.captureAtCreation = false; // Captured on first use, counted below.
   StatusOr<std::unique_ptr<CudaBackend>> bOr =
       CudaBackend::open(art, w.path, opts);
   ASSERT_TRUE(bOr.ok()) << bOr.status().toString();
   CudaBackend &backend = **bOr;
   EXPECT_EQ(backend.numKvBlocks(), 32);
-  EXPECT_NE(backend.stats().kernelSource.find(GetParam() ? "ptx" : "cubin"),
+  EXPECT_NE(backend.stats().kernelSource.find(forcePtx ? "ptx" : "cubin"),
             std::string::npos)
       << backend.stats().kernelSource;
 
@@ -462,13 +478,22 @@ TEST_P(SyntheticStepTest, EagerGraphAndCopyOnWrite) {
                                  {{10}, {11, 22, 33, 44, 55}, 0}});
   ASSERT_TRUE(backend.step(prefill, out).ok());
   checkStep(backend, w, prefill, out);
-  EXPECT_EQ(backend.stats().eagerSteps, 1);
+  if (byPosition) {
+    // Positions 0..19: 20 decode sub-steps, graphs of buckets 1 and 2.
+    EXPECT_EQ(backend.stats().subSteps, 20);
+    EXPECT_EQ(backend.stats().eagerSteps, 0);
+    EXPECT_EQ(backend.stats().graphReplays, 20);
+  } else {
+    EXPECT_EQ(backend.stats().eagerSteps, 1);
+  }
+  int64_t captures0 = backend.stats().graphCaptures;
+  int64_t replays0 = backend.stats().graphReplays;
 
   // Decode of one sequence: bucket 1 graph (single-launch linear variant).
   StepBatch d1 = makeBatch({{{3, 7}, {42}, 20}});
   ASSERT_TRUE(backend.step(d1, out).ok());
   checkStep(backend, w, d1, out);
-  EXPECT_EQ(backend.stats().graphCaptures, 1);
+  EXPECT_EQ(backend.stats().graphCaptures, byPosition ? captures0 : 1);
 
   // Decode of three sequences: bucket 4, captured then replayed with new
   // inputs; the replay must read them.
@@ -480,8 +505,8 @@ TEST_P(SyntheticStepTest, EagerGraphAndCopyOnWrite) {
       makeBatch({{{3, 7}, {60}, 22}, {{10}, {1}, 6}, {{11}, {2}, 1}});
   ASSERT_TRUE(backend.step(d3b, out).ok());
   checkStep(backend, w, d3b, out);
-  EXPECT_EQ(backend.stats().graphCaptures, 2);
-  EXPECT_EQ(backend.stats().graphReplays, 3);
+  EXPECT_EQ(backend.stats().graphCaptures, byPosition ? captures0 + 1 : 2);
+  EXPECT_EQ(backend.stats().graphReplays, replays0 + 3);
 
   // Copy-on-write: block 10 -> 12 before the step writes into block 12.
   std::vector<uint8_t> src, dst;
@@ -501,21 +526,30 @@ TEST_P(SyntheticStepTest, EagerGraphAndCopyOnWrite) {
     ASSERT_EQ(std::memcmp(&src[i], &dst[i], slotBytes), 0) << "byte " << i;
   }
 
-  // Errors: a slot outside the pool, a step too large.
+  // More tokens than the buffers hold (64): run in ranges (or by position).
+  std::vector<int32_t> many(80);
+  for (size_t i = 0; i < many.size(); ++i)
+    many[i] = static_cast<int32_t>((i * 13) % kV);
+  StepBatch big = makeBatch({{{0, 1, 2, 4, 5, 6}, many, 0}, {{8}, {3, 9}, 0}});
+  int64_t sub0 = backend.stats().subSteps;
+  Status st = backend.step(big, out);
+  ASSERT_TRUE(st.ok()) << st.toString();
+  checkStep(backend, w, big, out);
+  EXPECT_EQ(backend.stats().subSteps - sub0, byPosition ? 80 : 2);
+
+  // Errors: a slot outside the pool.
   StepBatch bad = makeBatch({{{40}, {1}, 0}});
-  Status st = backend.step(bad, out);
-  EXPECT_EQ(st.code(), StatusCode::InvalidArgument) << st.toString();
-  std::vector<int32_t> many(80, 1);
-  StepBatch big = makeBatch({{{0, 1, 2, 4, 5, 6}, many, 0}});
-  st = backend.step(big, out);
+  st = backend.step(bad, out);
   EXPECT_EQ(st.code(), StatusCode::InvalidArgument) << st.toString();
 }
 
-INSTANTIATE_TEST_SUITE_P(KernelSource, SyntheticStepTest,
-                         ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool> &info) {
-                           return info.param ? "Ptx" : "Cubin";
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    KernelSource, SyntheticStepTest,
+    ::testing::Combine(::testing::Bool(), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<std::tuple<bool, bool>> &info) {
+      return std::string(std::get<0>(info.param) ? "Ptx" : "Cubin") +
+             (std::get<1>(info.param) ? "ByPosition" : "Flat");
+    });
 
 } // namespace
 
@@ -682,7 +716,8 @@ TEST_P(CompiledModelTest, MatchesCpuBackend) {
             << worstErr << ", max |cpu logit| " << maxAbs << ")"
             << "; eager steps " << st.eagerSteps << ", graph replays "
             << st.graphReplays << ", captures " << st.graphCaptures
-            << ", block copies " << st.blockCopies << ", prefix-cached tokens "
+            << ", sub-steps " << st.subSteps << ", block copies "
+            << st.blockCopies << ", prefix-cached tokens "
             << sched.stats().numCachedPromptTokens << "\n";
   if (graphs) {
     EXPECT_GT(st.graphReplays, 0);
@@ -826,6 +861,209 @@ TEST(CudaActivationPlanTest, CompiledModelReusesBuffers) {
     if (plan->offset[i] >= 0)
       sum += plan->bytes[i];
   EXPECT_LT(plan->totalBytes, sum) << "no buffer was reused";
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Step splitting (no GPU needed).
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// A: positions 0..4 (prefill), B: positions 3..5 (a later prefill chunk),
+/// C: one decode token at position 10. Each samples its last token.
+StepBatch mixedBatch() {
+  StepBatch b = makeBatch({{{1}, {10, 11, 12, 13, 14}, 0},
+                           {{2}, {20, 21, 22}, 3},
+                           {{3}, {30}, 10}});
+  b.samplingParams[1].temperature = 0.5f;
+  b.samplingParams[1].seed = 77;
+  b.blockCopies.push_back({5, 6});
+  return b;
+}
+
+/// Every token of `b` appears once over `subs`, with its slot and position.
+void expectTokensCovered(const StepBatch &b, const std::vector<SubStep> &subs) {
+  std::map<int32_t, int> seen; // slot -> count
+  for (const SubStep &sub : subs) {
+    const StepBatch &s = sub.batch;
+    ASSERT_EQ(s.queryStartLoc.size(), s.contextLens.size() + 1);
+    ASSERT_EQ(s.blockTables.size(),
+              s.contextLens.size() * static_cast<size_t>(s.blockTableWidth));
+    ASSERT_EQ(s.logitsIndices.size(), sub.sampleOf.size());
+    ASSERT_EQ(s.samplingParams.size(), sub.sampleOf.size());
+    EXPECT_EQ(s.queryStartLoc.back(), s.numTokens());
+    for (int32_t t = 0; t < s.numTokens(); ++t)
+      ++seen[s.slotMapping[t]];
+    // Context ends at the row's last token.
+    for (size_t r = 0; r < s.contextLens.size(); ++r)
+      EXPECT_EQ(s.contextLens[r], s.positions[s.queryStartLoc[r + 1] - 1] + 1);
+  }
+  ASSERT_EQ(seen.size(), b.slotMapping.size());
+  for (auto &[slot, n] : seen)
+    EXPECT_EQ(n, 1) << "slot " << slot;
+  EXPECT_EQ(subs.front().batch.blockCopies.size(), 1u);
+  for (size_t i = 1; i < subs.size(); ++i)
+    EXPECT_TRUE(subs[i].batch.blockCopies.empty());
+}
+
+TEST(CudaStepSplitTest, ByPosition) {
+  StepBatch b = mixedBatch();
+  std::vector<SubStep> subs;
+  ASSERT_TRUE(splitStepByPosition(b, subs).ok());
+  expectTokensCovered(b, subs);
+  // Positions 0, 1, 2, 3 (A and B), 4 (A and B), 5 (B), 10 (C).
+  ASSERT_EQ(subs.size(), 7u);
+  const size_t rows[] = {1, 1, 1, 2, 2, 1, 1};
+  int32_t lastPos = -1;
+  for (size_t i = 0; i < subs.size(); ++i) {
+    const StepBatch &s = subs[i].batch;
+    ASSERT_EQ(static_cast<size_t>(s.numTokens()), rows[i]) << i;
+    // A pure decode step: one token per row, every row sampled in order.
+    ASSERT_EQ(s.contextLens.size(), rows[i]);
+    for (int32_t r = 0; r < s.numTokens(); ++r) {
+      EXPECT_EQ(s.queryStartLoc[r], r);
+      EXPECT_EQ(s.logitsIndices[r], r);
+      EXPECT_GT(s.positions[r], lastPos);
+    }
+    lastPos = s.positions[0];
+  }
+  // The sampled rows: A's position 4, B's position 5 (with its params), C.
+  EXPECT_EQ(subs[4].sampleOf, (std::vector<int32_t>{0, -1}));
+  EXPECT_EQ(subs[5].sampleOf, (std::vector<int32_t>{1}));
+  EXPECT_EQ(subs[5].batch.samplingParams[0].seed, 77u);
+  EXPECT_EQ(subs[6].sampleOf, (std::vector<int32_t>{2}));
+  EXPECT_EQ(subs[6].batch.blockTables, (std::vector<int32_t>{3}));
+  EXPECT_EQ(subs[3].batch.tokenIds, (std::vector<int32_t>{13, 20}));
+}
+
+TEST(CudaStepSplitTest, InChunks) {
+  StepBatch b = mixedBatch();
+  std::vector<SubStep> subs;
+  ASSERT_TRUE(splitStepInChunks(b, 4, subs).ok());
+  expectTokensCovered(b, subs);
+  ASSERT_EQ(subs.size(), 3u);
+  // [A0..A3] | [A4, B0..B2] | [C].
+  EXPECT_EQ(subs[0].batch.tokenIds, (std::vector<int32_t>{10, 11, 12, 13}));
+  EXPECT_EQ(subs[0].batch.contextLens, (std::vector<int32_t>{4}));
+  EXPECT_TRUE(subs[0].sampleOf.empty());
+  EXPECT_EQ(subs[1].batch.queryStartLoc, (std::vector<int32_t>{0, 1, 4}));
+  EXPECT_EQ(subs[1].batch.contextLens, (std::vector<int32_t>{5, 6}));
+  EXPECT_EQ(subs[1].batch.logitsIndices, (std::vector<int32_t>{0, 3}));
+  EXPECT_EQ(subs[1].batch.sampleRows, (std::vector<int32_t>{0, 1}));
+  EXPECT_EQ(subs[1].sampleOf, (std::vector<int32_t>{0, 1}));
+  EXPECT_EQ(subs[2].sampleOf, (std::vector<int32_t>{2}));
+  EXPECT_EQ(subs[2].batch.contextLens, (std::vector<int32_t>{11}));
+  std::vector<SubStep> whole;
+  ASSERT_TRUE(splitStepInChunks(b, 100, whole).ok());
+  ASSERT_EQ(whole.size(), 1u);
+  EXPECT_EQ(whole[0].batch.queryStartLoc, b.queryStartLoc);
+  EXPECT_EQ(whole[0].batch.contextLens, b.contextLens);
+  EXPECT_EQ(whole[0].batch.logitsIndices, b.logitsIndices);
+}
+
+TEST(CudaStepSplitTest, RejectsMalformedBatches) {
+  StepBatch b = mixedBatch();
+  b.logitsIndices[0] = 99;
+  std::vector<SubStep> subs;
+  EXPECT_EQ(splitStepByPosition(b, subs).code(), StatusCode::InvalidArgument);
+  b = mixedBatch();
+  b.positions.pop_back();
+  EXPECT_EQ(splitStepInChunks(b, 4, subs).code(), StatusCode::InvalidArgument);
+}
+
+} // namespace
+
+namespace {
+
+/// The split steps compute what the whole step computes: checked on the CPU
+/// reference backend with a compiled model (INFER_TEST_CUDA_ARTIFACT/
+/// _WEIGHTS), whole steps against sub-steps by position and in chunks.
+TEST(CudaStepSplitTest, CpuBackendAgrees) {
+  CompiledModel m;
+  std::string why;
+  if (!loadCompiledModel(m, why))
+    GTEST_SKIP() << why;
+  const int32_t numBlocks = 64;
+  BackendOptions bo;
+  bo.numKvBlocks = numBlocks;
+  StatusOr<std::unique_ptr<CpuBackend>> whole =
+      CpuBackend::create(m.art, m.weights, bo);
+  StatusOr<std::unique_ptr<CpuBackend>> byPos =
+      CpuBackend::create(m.art, m.weights, bo);
+  StatusOr<std::unique_ptr<CpuBackend>> chunks =
+      CpuBackend::create(m.art, m.weights, bo);
+  ASSERT_TRUE(whole.ok() && byPos.ok() && chunks.ok());
+
+  SchedulerConfig sc;
+  sc.numBlocks = numBlocks;
+  sc.blockSize = static_cast<int32_t>(m.art->kvCache().blockSize);
+  sc.maxNumBatchedTokens = 64; // Chunked prefill of the long prompts.
+  Scheduler sched(sc);
+  const int64_t vocab = m.art->model().vocabSize;
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int32_t> tok(3,
+                                             static_cast<int32_t>(vocab) - 1);
+  std::vector<int32_t> shared(35);
+  for (int32_t &t : shared)
+    t = tok(rng);
+  for (int r = 0; r < 4; ++r) {
+    Request req;
+    req.id = static_cast<uint64_t>(r);
+    req.promptTokens = shared;
+    req.promptTokens.resize(static_cast<size_t>(5 + 30 * r));
+    for (size_t i = shared.size(); i < req.promptTokens.size(); ++i)
+      req.promptTokens[i] = tok(rng);
+    req.maxNewTokens = 6;
+    if (r == 3) {
+      req.sampling.temperature = 0.8f;
+      req.sampling.seed = 5;
+    }
+    ASSERT_TRUE(sched.addRequest(req).ok());
+  }
+  StepBatch batch;
+  StepOutputs ref, got, part;
+  std::vector<FinishedRequest> finished;
+  std::vector<SubStep> subs;
+  int steps = 0;
+  auto runSplit = [&](CpuBackend &backend, StepOutputs &o) {
+    o.tokens.assign(batch.logitsIndices.size(), -1);
+    o.logits.assign(batch.logitsIndices.size() * vocab, 0.0f);
+    for (const SubStep &sub : subs) {
+      ASSERT_TRUE(backend.step(sub.batch, part).ok());
+      for (size_t k = 0; k < sub.sampleOf.size(); ++k) {
+        int32_t s = sub.sampleOf[k];
+        if (s < 0)
+          continue;
+        o.tokens[s] = part.tokens[k];
+        std::copy_n(part.logits.begin() + k * vocab, vocab,
+                    o.logits.begin() + s * vocab);
+      }
+    }
+  };
+  while (sched.hasPendingWork()) {
+    ASSERT_TRUE(sched.step(batch).ok());
+    if (batch.empty())
+      break;
+    ASSERT_TRUE((*whole)->step(batch, ref).ok());
+    ASSERT_TRUE(splitStepByPosition(batch, subs).ok());
+    runSplit(**byPos, got);
+    EXPECT_EQ(got.tokens, ref.tokens) << "by position, step " << steps;
+    EXPECT_LT(relErr(got.logits.data(), ref.logits.data(), ref.logits.size()),
+              1e-5)
+        << "by position, step " << steps;
+    ASSERT_TRUE(splitStepInChunks(batch, 7, subs).ok());
+    runSplit(**chunks, got);
+    EXPECT_EQ(got.tokens, ref.tokens) << "chunks, step " << steps;
+    EXPECT_LT(relErr(got.logits.data(), ref.logits.data(), ref.logits.size()),
+              1e-5)
+        << "chunks, step " << steps;
+    ASSERT_TRUE(sched.update(batch, ref.tokens, finished).ok());
+    ++steps;
+  }
+  EXPECT_EQ(finished.size(), 4u);
+  EXPECT_GT(sched.stats().numCachedPromptTokens, 0);
 }
 
 } // namespace

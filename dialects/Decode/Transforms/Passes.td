@@ -96,14 +96,14 @@ def SelectKernelsPass
   let summary = "Choose the kernel of every linear per token-count bucket";
   let description = [{
     Sets `variants` on every `decode.linear`, one per bucket. Buckets of at
-    most 8 tokens use `gemv`; its `k_split` is the smallest power of two with
+    most 4 tokens use `gemv`; its `k_split` is the smallest power of two with
     `ceil(N / 8) * k_split >= num-sms` (8 rows per thread block) that divides
     K and leaves at least 512 columns per split, else 1. Larger buckets use
     `mma` with `k_split = 1`.
   }];
   let options = [
     ListOption<"buckets", "buckets", "int64_t",
-               "Token-count buckets (default: 1,8,64,256)">,
+               "Token-count buckets (default: 1,4,16,64,256)">,
     Option<"numSms", "num-sms", "int64_t", /*default=*/"132",
            "Streaming multiprocessors of the target GPU">,
   ];
@@ -124,7 +124,7 @@ def OptimizePass : Pass<"decode-optimize", "::mlir::func::FuncOp"> {
     Option<"minChunk", "min-chunk", "int64_t", /*default=*/"256",
            "Fewest KV tokens one attention split should process">,
     ListOption<"buckets", "buckets", "int64_t",
-               "Token-count buckets (default: 1,8,64,256)">,
+               "Token-count buckets (default: 1,4,16,64,256)">,
   ];
   let dependentDialects = ["::mlir::decode::DecodeDialect"];
 }

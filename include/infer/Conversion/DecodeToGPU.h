@@ -41,13 +41,14 @@ struct GridExtent {
   Scale scale = Scale::One;
 };
 
-/// A runtime quantity of the step, passed to kernels as an `i32` parameter
-/// (docs/launch-plan.md, "Scalars").
+/// A runtime quantity of the step or of the launching op, passed to kernels
+/// as an `i32` parameter (docs/launch-plan.md, "ABI").
 enum class StepScalar {
   Tokens,          ///< T: flat token count of the step
   Sequences,       ///< B: sequences in the step
   SampledRows,     ///< S: rows that produce logits
   BlockTableWidth, ///< W: columns of the block tables (max blocks/sequence)
+  Layer,           ///< the op's `layer` attribute (KV cache layer)
 };
 
 /// One kernel parameter. A launch's parameters appear in this order:
@@ -86,8 +87,8 @@ struct EmitContext {
   StepScalar rowsOf(mlir::Value v) const;
 };
 
-/// The grid scale that multiplies a grid extent by `s`. BlockTableWidth has
-/// no grid scale; asking for it is a programming error.
+/// The grid scale that multiplies a grid extent by `s`. BlockTableWidth and
+/// Layer have no grid scale; asking for them is a programming error.
 GridExtent::Scale toGridScale(StepScalar s);
 
 /// Family emitters. Each emits the kernels of `op` into `ctx.kernels` and

@@ -70,7 +70,7 @@ enum AttentionOperand : unsigned {
 
 /// Static facts of one op and the lane layout derived from them.
 struct AttentionPlan {
-  int64_t numHeads, kvHeads, group, headDim, blockSize, layer;
+  int64_t numHeads, kvHeads, group, headDim, blockSize;
   double scaleLog2;              ///< softmax scale times log2(e)
   std::optional<int64_t> window; ///< sliding window (keys)
   int64_t maxSplits;             ///< split_kv
@@ -94,7 +94,6 @@ FailureOr<AttentionPlan> planAttention(decode::PagedAttentionOp op) {
   plan.group = plan.numHeads / plan.kvHeads;
   plan.headDim = cache.getHeadDim();
   plan.blockSize = cache.getBlockSize();
-  plan.layer = op.getLayer();
   plan.scaleLog2 = op.getScale().convertToFloat() * kLog2e;
   if (std::optional<uint64_t> window = op.getSlidingWindow())
     plan.window = *window;
@@ -144,7 +143,7 @@ FailureOr<AttentionPlan> planAttention(decode::PagedAttentionOp op) {
 struct AttentionParams {
   unsigned query = 0, cache = 0, blockTables = 0, contextLens = 0,
            queryStart = 0, result = 0, workspace = 0, tokens = 0, seqs = 0,
-           tableWidth = 0;
+           tableWidth = 0, layer = 0;
 };
 
 /// Where one item's keys lie and how many splits it uses.
@@ -222,8 +221,11 @@ AttentionParams declareParams(KernelBuilder &kb, const AttentionPlan &plan,
   if (!plan.perSequence)
     p.tokens = kb.addScalar(StepScalar::Tokens);
   p.seqs = kb.addScalar(StepScalar::Sequences);
-  if (!merge)
+  if (!merge) {
     p.tableWidth = kb.addScalar(StepScalar::BlockTableWidth);
+    // The layer is a parameter so that every layer shares one kernel.
+    p.layer = kb.addScalar(StepScalar::Layer);
+  }
   return p;
 }
 
@@ -316,13 +318,12 @@ void mergeInto(KernelBuilder &kb, SoftmaxState &s, int64_t g, Value mo,
 }
 
 /// One online-softmax update of every head with the keys of `steps`
-/// accesses of page `page` (block id `blockId`).
+/// accesses of page `page` (block id `blockId`) of layer `layer`.
 void emitPageUpdate(KernelBuilder &kb, const AttentionPlan &plan,
                     SoftmaxState &s, ArrayRef<Value> queries, Value cache,
-                    Value kvHead, Value page, Value blockId, Value tokenGroup,
-                    Value col, const QueryRange &r, int64_t firstStep,
-                    int64_t steps) {
-  Value layer = kb.index(plan.layer);
+                    Value layer, Value kvHead, Value page, Value blockId,
+                    Value tokenGroup, Value col, const QueryRange &r,
+                    int64_t firstStep, int64_t steps) {
   SmallVector<Value> keys, values;
   SmallVector<Value> valid;
   // Issue every load of the update first.
@@ -417,6 +418,7 @@ LogicalResult emitAttentionKernel(KernelBuilder &kb, const AttentionPlan &plan,
       init.acc.push_back(zeroAcc);
     }
     Value tableRow = kb.mul(r.seq, kb.scalarIndex(p.tableWidth));
+    Value layer = kb.scalarIndex(p.layer);
     SmallVector<Value> final = kb.forLoop(
         kb.add(myBegin, warp), myEnd, kb.index(kAttentionWarps), init.flatten(),
         [&](Value page, ValueRange args) {
@@ -424,8 +426,8 @@ LogicalResult emitAttentionKernel(KernelBuilder &kb, const AttentionPlan &plan,
           Value blockId = kb.toIndex(
               kb.load(kb.param(p.blockTables), kb.add(tableRow, page)));
           for (int64_t j = 0; j < plan.stepsPerPage; j += plan.stepsPerUpdate)
-            emitPageUpdate(kb, plan, s, queries, kb.param(p.cache), kvHead,
-                           page, blockId, tokenGroup, col, r, j,
+            emitPageUpdate(kb, plan, s, queries, kb.param(p.cache), layer,
+                           kvHead, page, blockId, tokenGroup, col, r, j,
                            plan.stepsPerUpdate);
           return s.flatten();
         });

@@ -54,9 +54,10 @@ GridExtent::Scale infer::toGridScale(StepScalar s) {
   case StepScalar::SampledRows:
     return GridExtent::Scale::SampledRows;
   case StepScalar::BlockTableWidth:
+  case StepScalar::Layer:
     break;
   }
-  llvm_unreachable("the block table width is not a grid scale");
+  llvm_unreachable("the block table width and the layer are not grid scales");
 }
 
 namespace {
@@ -129,6 +130,8 @@ StringRef scalarName(StepScalar scalar) {
     return "sampled";
   case StepScalar::BlockTableWidth:
     return "block_table_width";
+  case StepScalar::Layer:
+    return "layer";
   }
   llvm_unreachable("unknown step scalar");
 }

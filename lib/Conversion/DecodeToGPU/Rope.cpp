@@ -5,6 +5,10 @@
 //  * `rope`: rotates every head of the row (rotate-half form).
 //  * `kv_append`: copies the token's K and V rows into cache slot
 //    `slots[t]` of layer `layer` (a negative slot skips the token).
+//
+// The cache layer is the `layer` scalar parameter, not a constant, so that the
+// kernels of all layers are identical and deduplicated; so is the inverse
+// frequency table (one `memref.global` per distinct table).
 //  * `rope_append`: the fused form on a packed `[q | k | v]` row; rotated q
 //    goes to the query result, rotated k and plain v to the cache slot.
 //
@@ -87,17 +91,28 @@ RopeContext emitRopeTables(KernelBuilder &kb, Operation *op, int64_t headDim,
   ImplicitLocOpBuilder &b = kb.b();
   int64_t half = headDim / 2;
   auto tableType = MemRefType::get({half}, b.getF32Type());
-  std::string name = (kb.func().getName() + "_inv_freq").str();
-  {
+  auto values = DenseElementsAttr::get(
+      RankedTensorType::get({half}, b.getF32Type()), invFreq);
+  // Kernels with the same table refer to the same global, so that the kernel
+  // deduplicator sees them as identical.
+  auto module = cast<gpu::GPUModuleOp>(kb.func()->getParentOp());
+  memref::GlobalOp global;
+  for (auto existing : module.getOps<memref::GlobalOp>())
+    if (existing.getType() == tableType &&
+        existing.getInitialValueAttr() == values) {
+      global = existing;
+      break;
+    }
+  if (!global) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(kb.func());
-    auto values = DenseElementsAttr::get(
-        RankedTensorType::get({half}, b.getF32Type()), invFreq);
-    memref::GlobalOp::create(b, name, b.getStringAttr("private"), tableType,
-                             values, /*constant=*/true,
-                             /*alignment=*/b.getI64IntegerAttr(16));
+    std::string name = (kb.func().getName() + "_inv_freq").str();
+    global = memref::GlobalOp::create(b, name, b.getStringAttr("private"),
+                                      tableType, values, /*constant=*/true,
+                                      /*alignment=*/b.getI64IntegerAttr(16));
   }
-  Value invTable = memref::GetGlobalOp::create(b, tableType, name);
+  Value invTable =
+      memref::GetGlobalOp::create(b, tableType, global.getSymName());
 
   RopeContext rc;
   rc.headDim = headDim;
@@ -164,7 +179,7 @@ CacheSlot emitSlot(KernelBuilder &kb, Value slots, Value token,
 /// Copies `heads` heads of `src` row `token` from column `srcCol` into the
 /// cache's K (`kv` = 0) or V (1) rows at (block, offset).
 void emitCopyToCache(KernelBuilder &kb, decode::KVCacheType cacheType,
-                     Value cache, int64_t layer, int64_t kv, Value block,
+                     Value cache, Value layer, int64_t kv, Value block,
                      Value offset, Value src, Value token, int64_t srcCol,
                      int64_t heads) {
   int64_t headDim = cacheType.getHeadDim();
@@ -176,8 +191,7 @@ void emitCopyToCache(KernelBuilder &kb, decode::KVCacheType cacheType,
     Value col =
         kb.add(kb.index(srcCol), kb.add(kb.mul(head, kb.index(headDim)), c));
     Value v = kb.loadVector(src, {token, col}, width);
-    kb.storeVector(v, cache,
-                   {block, kb.index(layer), kb.index(kv), head, offset, c});
+    kb.storeVector(v, cache, {block, layer, kb.index(kv), head, offset, c});
   });
 }
 
@@ -232,6 +246,7 @@ LogicalResult emitKVAppend(decode::KVAppendOp op, EmitContext &ctx,
   KernelBuilder kb(ctx, op, "kv_append", /*maxTokens=*/0);
   unsigned cache = kb.addOperand(0), key = kb.addOperand(1),
            value = kb.addOperand(2), slots = kb.addOperand(3);
+  unsigned layer = kb.addScalar(StepScalar::Layer);
   kb.create({kRopeThreads, 1, 1},
             {GridExtent{1, toGridScale(ctx.rowsOf(op.getKey()))}});
   Value token = kb.blockId();
@@ -239,7 +254,7 @@ LogicalResult emitKVAppend(decode::KVAppendOp op, EmitContext &ctx,
       emitSlot(kb, kb.param(slots), token, cacheType.getBlockSize());
   kb.ifThen(slot.valid, [&] {
     for (auto [kv, src] : {std::pair{0, key}, std::pair{1, value}})
-      emitCopyToCache(kb, cacheType, kb.param(cache), op.getLayer(), kv,
+      emitCopyToCache(kb, cacheType, kb.param(cache), kb.scalarIndex(layer), kv,
                       slot.block, slot.offset, kb.param(src), token, 0,
                       cacheType.getKvHeads());
   });
@@ -261,6 +276,7 @@ LogicalResult emitRopeAppend(decode::RopeAppendOp op, EmitContext &ctx,
   unsigned cache = kb.addOperand(0), qkv = kb.addOperand(1),
            positions = kb.addOperand(2), slots = kb.addOperand(3);
   unsigned query = kb.addResult(0);
+  unsigned layerParam = kb.addScalar(StepScalar::Layer);
   kb.create({kRopeThreads, 1, 1},
             {GridExtent{1, toGridScale(ctx.rowsOf(op.getQkv()))}});
   Value token = kb.blockId();
@@ -277,12 +293,12 @@ LogicalResult emitRopeAppend(decode::RopeAppendOp op, EmitContext &ctx,
   CacheSlot slot =
       emitSlot(kb, kb.param(slots), token, cacheType.getBlockSize());
   kb.ifThen(slot.valid, [&] {
-    int64_t layer = op.getLayer();
+    Value layer = kb.scalarIndex(layerParam);
     emitRotateHeads(kb, rc, kb.param(qkv), token, qHeads * headDim, kvHeads,
                     [&](Value head, Value col, Value v) {
                       kb.storeVector(v, kb.param(cache),
-                                     {slot.block, kb.index(layer), kb.index(0),
-                                      head, slot.offset, col});
+                                     {slot.block, layer, kb.index(0), head,
+                                      slot.offset, col});
                     });
     emitCopyToCache(kb, cacheType, kb.param(cache), layer, /*kv=*/1, slot.block,
                     slot.offset, kb.param(qkv), token,

@@ -14,7 +14,7 @@
 // CHECK-NEXT: %[[X:.*]] = decode.embed %[[TOK]], %[[EMB]]
 // CHECK-NEXT: %[[LN1:.*]] = decode.weight ["model.layers.0.input_layernorm.weight"]
 // CHECK-NEXT: %[[WQKV:.*]] = decode.weight ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight", "model.layers.0.self_attn.v_proj.weight"] : tensor<512x256xbf16>
-// CHECK-NEXT: %[[QKV:.*]] = decode.linear %[[X]], %[[WQKV]] norm(%[[LN1]] : tensor<256xbf16>) {norm_epsilon = 9.99999974E-6 : f32, variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 8, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]} : (tensor<?x256xbf16>, tensor<512x256xbf16>) -> tensor<?x512xbf16>
+// CHECK-NEXT: %[[QKV:.*]] = decode.linear %[[X]], %[[WQKV]] norm(%[[LN1]] : tensor<256xbf16>) {norm_epsilon = 9.99999974E-6 : f32, variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]} : (tensor<?x256xbf16>, tensor<512x256xbf16>) -> tensor<?x512xbf16>
 // CHECK-NEXT: %[[Q:.*]], %[[C1:.*]] = decode.rope_append %[[C]][%[[SLOTS]]], %[[QKV]], %[[POS]] {layer = 0 : i64, num_heads = 4 : i64, theta = 5.000000e+05 : f32}
 // CHECK-NEXT: %[[ATTN:.*]] = decode.paged_attention %[[Q]], %[[C1]][%[[BT]], %[[CL]], %[[QS]]] {layer = 0 : i64, num_heads = 4 : i64, scale = 1.250000e-01 : f32, split_kv = 64 : i64}
 // CHECK-NEXT: %[[WO:.*]] = decode.weight ["model.layers.0.self_attn.o_proj.weight"]

@@ -4,7 +4,7 @@
 
 // ERR: decode-select-kernels: buckets and num-sms must be positive
 
-// Default buckets 1, 8 (gemv) and 64, 256 (mma) on 132 SMs; 8 rows per gemv
+// Default buckets 1, 4 (gemv) and 16, 64, 256 (mma) on 132 SMs; 8 rows per gemv
 // block.
 // - 512x256 (packed qkv): K < 512, no K split.
 // - 1024x4096: 128 row blocks; 2 splits give 256 >= 132.
@@ -15,14 +15,14 @@
 // - 64x4096: 8 row blocks would need 32 splits; 1. On 16 SMs, 2 splits.
 
 // CHECK-LABEL: func.func @shapes
-// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 8, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<512x256xbf16>
-// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 2>, #decode.variant<max_tokens = 8, kind = gemv, k_split = 2>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<1024x4096xbf16>
-// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 8>, #decode.variant<max_tokens = 8, kind = gemv, k_split = 8>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<256x4096xbf16>
-// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 8, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<4096x4096xbf16>
-// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 8, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<128x2048xbf16>
-// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 8, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<64x4096xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<512x256xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 2>, #decode.variant<max_tokens = 4, kind = gemv, k_split = 2>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<1024x4096xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 8>, #decode.variant<max_tokens = 4, kind = gemv, k_split = 8>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<256x4096xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<4096x4096xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<128x2048xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<64x4096xbf16>
 
-// Buckets are sorted; 16 and 32 tokens take the mma kernel.
+// Buckets are sorted; more than 4 tokens take the mma kernel.
 // OPT-LABEL: func.func @shapes
 // OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 32, kind = mma>]{{.*}}tensor<512x256xbf16>
 // OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 32, kind = mma>]{{.*}}tensor<1024x4096xbf16>

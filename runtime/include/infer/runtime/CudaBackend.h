@@ -67,6 +67,28 @@ struct CudaBackendOptions {
   ProgressFn progress;
 };
 
+/// A step run as part of a larger one. `sampleOf[k]` is the index in the
+/// original step's logitsIndices of this step's k-th sampled row, or -1 for
+/// a row sampled only to keep the sub-step a pure decode step.
+struct SubStep {
+  StepBatch batch;
+  std::vector<int32_t> sampleOf;
+};
+
+/// Splits a step for an artifact whose attention takes one query per
+/// sequence (decode role): one sub-step per distinct token position, in
+/// increasing order, holding every sequence's token at that position as a
+/// one-token sequence (context = position + 1), every row sampled. Position
+/// order keeps every dependency, also on keys another row of the same step
+/// writes (prefix sharing). The first sub-step carries the block copies.
+Status splitStepByPosition(const StepBatch &batch, std::vector<SubStep> &out);
+
+/// Splits a step into consecutive ranges of at most `maxTokens` tokens; a
+/// sequence cut at a boundary continues in the next range (its context in a
+/// range ends at the range's last token). The first carries the block copies.
+Status splitStepInChunks(const StepBatch &batch, int32_t maxTokens,
+                         std::vector<SubStep> &out);
+
 struct CudaBackendStats {
   int64_t eagerSteps = 0;
   int64_t graphReplays = 0;
@@ -148,11 +170,10 @@ private:
 
   /// One step as given (T <= maxStepTokens).
   Status runStep(const StepBatch &batch, StepOutputs &out);
-  /// A step with multi-token sequences on an artifact whose attention takes
-  /// one query per sequence: decode sub-steps, one per token position.
-  Status stepByPosition(const StepBatch &batch, StepOutputs &out);
-  /// A step of more than maxStepTokens tokens: consecutive token ranges.
-  Status stepInChunks(const StepBatch &batch, StepOutputs &out);
+  /// Runs `subs` (split from `batch`) in order and gathers `batch`'s
+  /// sampled rows.
+  Status runSubSteps(const StepBatch &batch, const std::vector<SubStep> &subs,
+                     StepOutputs &out);
   Status packInputs(const StepBatch &batch, bool pad, int32_t bucket,
                     StepShape &shape);
   Status issueLaunches(const StepShape &shape);
