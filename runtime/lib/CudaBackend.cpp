@@ -23,7 +23,7 @@ constexpr int64_t kDefaultDynamicSharedLimit = 48 * 1024;
 size_t alignUp(size_t n, size_t a = kAlign) { return (n + a - 1) / a * a; }
 
 enum class Scale { One, Tokens, Seqs, Sampled };
-enum class ScalarKind { Tokens, Seqs, Sampled, Width };
+enum class ScalarKind { Tokens, Seqs, Sampled, Width, Layer };
 
 bool parseScale(const std::string &s, Scale &out) {
   if (s == "one")
@@ -48,6 +48,8 @@ bool parseScalar(const std::string &s, ScalarKind &out) {
     out = ScalarKind::Sampled;
   else if (s == "block_table_width")
     out = ScalarKind::Width;
+  else if (s == "layer")
+    out = ScalarKind::Layer;
   else
     return false;
   return true;
@@ -168,6 +170,7 @@ struct CudaBackend::Launch {
   struct Param {
     bool isScalar = false;
     ScalarKind scalar = ScalarKind::Tokens;
+    int32_t layer = 0; ///< ScalarKind::Layer: the node's `layer` attribute.
     cu::DevicePtr ptr = 0;
     int64_t valueId = -1; ///< -1: workspace (pointers are bound later).
   };
@@ -941,6 +944,14 @@ Status CudaBackend::planNodes() {
           p.ptr = workspace.ptr();
         } else if (parseScalar(arg, p.scalar)) {
           p.isScalar = true;
+          int64_t layer = 0;
+          if (p.scalar == ScalarKind::Layer &&
+              (!getIntAttr(node.attrs, "layer", layer) || layer < 0 ||
+               layer > std::numeric_limits<int32_t>::max()))
+            return invalidArgumentError(where + ": kernel argument 'layer' "
+                                                "needs a valid `layer` "
+                                                "attribute");
+          p.layer = static_cast<int32_t>(layer);
         } else {
           return invalidArgumentError(where + ": unknown kernel argument '" +
                                       arg + "'");
@@ -1143,6 +1154,9 @@ Status CudaBackend::issueLaunches(const StepShape &shape) {
             break;
           case ScalarKind::Width:
             v = shape.width;
+            break;
+          case ScalarKind::Layer:
+            v = p.layer;
             break;
           }
           paramStorage[i] = 0;

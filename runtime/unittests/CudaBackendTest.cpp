@@ -242,7 +242,8 @@ std::shared_ptr<Artifact> makeSyntheticArtifact(bool withKernels = true,
                {"operand0", "operand1", "result0", "tokens"})});
   node("kv_append", {11, 13, 13, 2}, {14}, {{"layer", 1}},
        {launch("kv_append_k", 0, {1, 1, 1}, {"tokens", "one", "one"}, kD,
-               {"operand0", "operand1", "operand2", "operand3", "tokens"})});
+               {"operand0", "operand1", "operand2", "operand3", "tokens",
+                "layer"})});
   if (withAttention)
     node("paged_attention", {13, 14, 3, 4, 5}, {19},
          {{"layer", 1}, {"num_heads", kHeads}, {"scale", 0.25}},

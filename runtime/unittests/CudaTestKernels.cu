@@ -1,7 +1,8 @@
 // Kernels of the synthetic artifact in CudaBackendTest.cpp (not a model:
 // each follows the launch-plan ABI: pointers in operand/result/workspace
 // order, then i32 scalars). D = 32 features, V = 64 vocabulary, KV: 2 layers,
-// 2 heads of 16, block size 16, bf16; the node writes layer 1.
+// 2 heads of 16, block size 16, bf16; the node writes layer 1 (its `layer`
+// attribute, passed as the `layer` scalar).
 #include <cuda_bf16.h>
 #define D 32
 #define V 64
@@ -13,8 +14,8 @@ extern "C" __global__ void embed_k(const int *tokens, const float *table,
 }
 extern "C" __global__ void kv_append_k(__nv_bfloat16 *pool, const float *key,
                                        const float *value, const int *slots,
-                                       int T) {
-  const int L = 2, layer = 1, H = 2, P = 16, Dh = 16;
+                                       int T, int layer) {
+  const int L = 2, H = 2, P = 16, Dh = 16;
   int t = blockIdx.x, f = threadIdx.x, h = f / Dh, d = f % Dh;
   if (t >= T)
     return;

@@ -131,11 +131,13 @@ FailureOr<AttentionPlan> planAttention(decode::PagedAttentionOp op) {
            << 48 * 1024 / (4 * kAttentionWarps) << ", got "
            << plan.group * plan.headDim;
 
+  // A continuous-batching step mixes decodes with prefill chunks whatever its
+  // role, so only a draft step (one token per sequence by construction) may
+  // index queries by sequence.
   auto step = op->getParentOfType<func::FuncOp>();
   auto role = step ? step->getAttrOfType<decode::StepRoleAttr>("decode.role")
                    : decode::StepRoleAttr();
-  plan.perSequence = role && (role.getValue() == decode::StepRole::Decode ||
-                              role.getValue() == decode::StepRole::Draft);
+  plan.perSequence = role && role.getValue() == decode::StepRole::Draft;
   return plan;
 }
 

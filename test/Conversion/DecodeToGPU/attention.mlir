@@ -3,18 +3,23 @@
 // Decode step, 32/8 heads: a split-KV kernel over (split_kv, kv_heads, seqs)
 // that reads each page once per kv head, and a merge kernel over
 // (kv_heads, seqs) sharing the op's workspace (items x heads x splits x
-// (head_dim + 4) f32 = 32 * 32 * 132 * 4 bytes per token).
+// (head_dim + 4) f32 = 32 * 32 * 132 * 4 bytes per token). The cache layer is
+// the `layer` scalar, so the same op in another layer reuses both kernels.
 
 !cache = !decode.kv_cache<layers = 2, kv_heads = 8, head_dim = 128, block_size = 16, dtype = bf16>
 
 // CHECK-LABEL: func.func @decode
 // CHECK: decode.paged_attention
 // CHECK-SAME: decode.launches = [
-// CHECK-SAME: {args = ["operand0", "operand1", "operand2", "operand3", "operand4", "result0", "workspace", "seqs", "block_table_width"], block = array<i64: 128, 1, 1>, grid = array<i64: 32, 8, 1>, grid_scale = ["one", "one", "seqs"], kernel = @decode_kernels::@paged_attention_0, max_tokens = 0 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}
-// CHECK-SAME: {args = ["operand3", "operand4", "result0", "workspace", "seqs"], block = array<i64: 128, 1, 1>, grid = array<i64: 1, 8, 1>, grid_scale = ["one", "one", "seqs"], kernel = @decode_kernels::@paged_attention_merge_1, max_tokens = 0 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}]
+// CHECK-SAME: {args = ["operand0", "operand1", "operand2", "operand3", "operand4", "result0", "workspace", {{.*}}"seqs", "block_table_width", "layer"], block = array<i64: 128, 1, 1>, grid = array<i64: 32, 8, 1>, grid_scale = ["one", "one", "{{seqs|tokens}}"], kernel = @decode_kernels::@paged_attention_0, max_tokens = 0 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}
+// CHECK-SAME: {args = ["operand3", "operand4", "result0", "workspace", {{.*}}"seqs"], block = array<i64: 128, 1, 1>, grid = array<i64: 1, 8, 1>, grid_scale = ["one", "one", "{{seqs|tokens}}"], kernel = @decode_kernels::@paged_attention_merge_1, max_tokens = 0 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}]
+// CHECK: decode.paged_attention
+// CHECK-SAME: kernel = @decode_kernels::@paged_attention_0,
+// CHECK-SAME: kernel = @decode_kernels::@paged_attention_merge_1,
 func.func @decode(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl: tensor<?xi32>, %qs: tensor<?xi32>) -> tensor<?x4096xbf16> attributes {decode.role = #decode.role<decode>} {
   %o = decode.paged_attention %q, %c[%bt, %cl, %qs] {layer = 1 : i64, num_heads = 32 : i64, scale = 0.0883883461 : f32, split_kv = 32 : i64} : tensor<?x4096xbf16>, !cache, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4096xbf16>
-  return %o : tensor<?x4096xbf16>
+  %o0 = decode.paged_attention %o, %c[%bt, %cl, %qs] {layer = 0 : i64, num_heads = 32 : i64, scale = 0.0883883461 : f32, split_kv = 32 : i64} : tensor<?x4096xbf16>, !cache, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4096xbf16>
+  return %o0 : tensor<?x4096xbf16>
 }
 
 // The attention kernel: the whole pool as one memref, 16-byte K/V loads at
@@ -22,7 +27,7 @@ func.func @decode(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl
 // (m, l, acc) of the 4 query heads, butterflies within the 16 lanes of a
 // token, exp2 in the log2 domain, and shared memory for the warp merge.
 // CHECK: gpu.module @decode_kernels
-// CHECK: gpu.func @paged_attention_0(%{{.*}}: memref<16777216x4096xbf16> {llvm.noalias}, %[[POOL:.*]]: memref<16777216x2x2x8x16x128xbf16> {llvm.noalias}, %{{.*}}: memref<16777216xi32> {llvm.noalias}, %{{.*}}: memref<16777216xi32> {llvm.noalias}, %{{.*}}: memref<16777216xi32> {llvm.noalias}, %{{.*}}: memref<16777216x4096xbf16> {llvm.noalias}, %[[WS:.*]]: memref<16777216x32x32x132xf32> {llvm.noalias}, %{{.*}}: i32, %{{.*}}: i32)
+// CHECK: gpu.func @paged_attention_0(%{{.*}}: memref<16777216x4096xbf16> {llvm.noalias}, %[[POOL:.*]]: memref<16777216x2x2x8x16x128xbf16> {llvm.noalias}, %{{.*}}: memref<16777216xi32> {llvm.noalias}, %{{.*}}: memref<16777216xi32> {llvm.noalias}, %{{.*}}: memref<16777216xi32> {llvm.noalias}, %{{.*}}: memref<16777216x4096xbf16> {llvm.noalias}, %[[WS:.*]]: memref<16777216x32x32x132xf32> {llvm.noalias}, {{.*}}%{{.*}}: i32, %{{.*}}: i32, %[[LAYER:.*]]: i32)
 // CHECK-SAME: workgroup(%[[SO:.*]] : memref<4x4x128xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SML:.*]] : memref<4x4x2xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK: scf.for {{.*}} iter_args(
@@ -43,7 +48,7 @@ func.func @decode(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl
 !cache = !decode.kv_cache<layers = 1, kv_heads = 4, head_dim = 64, block_size = 16, dtype = bf16>
 
 // CHECK-LABEL: func.func @verify
-// CHECK: decode.launches = [{args = ["operand0", "operand1", "operand2", "operand3", "operand4", "result0", "tokens", "seqs", "block_table_width"], block = array<i64: 128, 1, 1>, grid = array<i64: 1, 4, 1>, grid_scale = ["one", "one", "tokens"], kernel = @decode_kernels::@paged_attention_0, max_tokens = 0 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
+// CHECK: decode.launches = [{args = ["operand0", "operand1", "operand2", "operand3", "operand4", "result0", "tokens", "seqs", "block_table_width", "layer"], block = array<i64: 128, 1, 1>, grid = array<i64: 1, 4, 1>, grid_scale = ["one", "one", "tokens"], kernel = @decode_kernels::@paged_attention_0, max_tokens = 0 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
 // CHECK: gpu.func @paged_attention_0(
 // CHECK: scf.while
 // CHECK: scf.condition
