@@ -698,8 +698,8 @@ TEST_P(CompiledModelTest, MatchesCpuBackend) {
         // Only a near tie may flip: the CPU's logits of both picks may differ
         // by at most one bf16 ulp (the logits come from bf16 activations).
         float gap = c[cpuOut.tokens[s]] - c[gpuOut.tokens[s]];
-        float ulp = std::ldexp(1.0f, std::ilogb(std::fabs(
-                                         c[cpuOut.tokens[s]])) - 7);
+        float ulp =
+            std::ldexp(1.0f, std::ilogb(std::fabs(c[cpuOut.tokens[s]])) - 7);
         if (gap <= ulp) {
           ++ties;
           continue;
@@ -720,9 +720,9 @@ TEST_P(CompiledModelTest, MatchesCpuBackend) {
   const CudaBackendStats &st = (*gpu)->stats();
   std::cout << "[ info ] graphs=" << graphs << ": " << steps << " steps, "
             << rows << " sampled rows, " << mismatches << " token mismatches ("
-            << ties << " bf16 ties), "
-            << badRows << " rows with logits rel err >= 1e-2 (worst "
-            << worstErr << ", max |cpu logit| " << maxAbs << ")"
+            << ties << " bf16 ties), " << badRows
+            << " rows with logits rel err >= 1e-2 (worst " << worstErr
+            << ", max |cpu logit| " << maxAbs << ")"
             << "; eager steps " << st.eagerSteps << ", graph replays "
             << st.graphReplays << ", captures " << st.graphCaptures
             << ", sub-steps " << st.subSteps << ", block copies "

@@ -67,15 +67,14 @@ LogicalResult DecodeDialect::verifyOperationAttribute(Operation *op,
 // Types and attributes
 //===----------------------------------------------------------------------===//
 
-LogicalResult
-KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
-                    int64_t layers, int64_t kvHeads, int64_t headDim,
-                    int64_t blockSize, Type dtype) {
+LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  int64_t layers, int64_t kvHeads,
+                                  int64_t headDim, int64_t blockSize,
+                                  Type dtype) {
   if (layers <= 0)
     return emitError() << "kv_cache layers must be positive, got " << layers;
   if (kvHeads <= 0)
-    return emitError() << "kv_cache kv_heads must be positive, got "
-                       << kvHeads;
+    return emitError() << "kv_cache kv_heads must be positive, got " << kvHeads;
   if (headDim <= 0 || headDim % 8 != 0)
     return emitError() << "kv_cache head_dim must be a positive multiple of 8 "
                           "(16-byte rows), got "

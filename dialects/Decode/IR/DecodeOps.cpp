@@ -30,9 +30,9 @@ Type elementType(Value v) {
 LogicalResult verifyRows(Operation *op, Value v, StringRef what,
                          int64_t expected, StringRef expectedWhat) {
   if (!compatible(dim(v, 0), expected))
-    return op->emitOpError() << "expects " << what << " to have one row per "
-                             << expectedWhat << " (" << expected << "), got "
-                             << dim(v, 0);
+    return op->emitOpError()
+           << "expects " << what << " to have one row per " << expectedWhat
+           << " (" << expected << "), got " << dim(v, 0);
   return success();
 }
 
@@ -40,24 +40,23 @@ LogicalResult verifyRows(Operation *op, Value v, StringRef what,
 LogicalResult verifyWidth(Operation *op, Value v, StringRef what, unsigned i,
                           int64_t expected, StringRef because) {
   if (!compatible(dim(v, i), expected))
-    return op->emitOpError() << "expects " << what << " dimension " << i
-                             << " to be " << expected << " (" << because
-                             << "), got " << dim(v, i);
+    return op->emitOpError()
+           << "expects " << what << " dimension " << i << " to be " << expected
+           << " (" << because << "), got " << dim(v, i);
   return success();
 }
 
 LogicalResult verifyStaticWidth(Operation *op, Value v, StringRef what) {
   if (ShapedType::isDynamic(dim(v, 1)))
-    return op->emitOpError() << "expects " << what
-                             << " to have a static feature dimension";
+    return op->emitOpError()
+           << "expects " << what << " to have a static feature dimension";
   return success();
 }
 
 LogicalResult verifyLayer(Operation *op, int64_t layer, KVCacheType cache) {
   if (layer >= cache.getLayers())
     return op->emitOpError() << "layer " << layer << " is out of range: the "
-                             << "cache has " << cache.getLayers()
-                             << " layers";
+                             << "cache has " << cache.getLayers() << " layers";
   return success();
 }
 
@@ -78,8 +77,8 @@ LogicalResult verifyHeads(Operation *op, int64_t numHeads, KVCacheType cache) {
 
 LogicalResult verifyRopeTheta(Operation *op, FloatAttr theta) {
   if (!(theta.getValueAsDouble() > 0.0))
-    return op->emitOpError() << "expects a positive rope theta, got "
-                             << theta.getValueAsDouble();
+    return op->emitOpError()
+           << "expects a positive rope theta, got " << theta.getValueAsDouble();
   return success();
 }
 } // namespace
@@ -95,8 +94,7 @@ LogicalResult WeightOp::verify() {
     if (cast<StringAttr>(name).getValue().empty())
       return emitOpError() << "expects non-empty checkpoint tensor names";
   if (!getType().hasStaticShape())
-    return emitOpError() << "expects a static weight shape, got "
-                         << getType();
+    return emitOpError() << "expects a static weight shape, got " << getType();
   return success();
 }
 
@@ -151,8 +149,8 @@ LogicalResult SiluMulOp::verify() {
   int64_t width = dim(getResult(), 1);
   if (inputs.size() == 2) {
     for (Value in : inputs)
-      if (failed(verifyWidth(*this, in, "operand", 1, width,
-                             "the result width")))
+      if (failed(
+              verifyWidth(*this, in, "operand", 1, width, "the result width")))
         return failure();
     return success();
   }
@@ -304,8 +302,8 @@ LogicalResult RopeAppendOp::verify() {
       failed(verifyRows(*this, getQkv(), "qkv", dim(getSlots(), 0), "slot")) ||
       failed(verifyRows(*this, getQkv(), "qkv", dim(getPositions(), 0),
                         "position")) ||
-      failed(verifyRows(*this, getQuery(), "query", dim(getQkv(), 0),
-                        "qkv row")))
+      failed(
+          verifyRows(*this, getQuery(), "query", dim(getQkv(), 0), "qkv row")))
     return failure();
   return success();
 }

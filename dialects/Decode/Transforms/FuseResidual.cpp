@@ -7,6 +7,7 @@
 
 #include "Decode/IR/DecodeOps.h"
 #include "Decode/Transforms/Passes.h"
+#include "PatternUtils.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Dominance.h"
@@ -55,15 +56,8 @@ struct FuseAddIntoLinear : OpRewritePattern<AddOp> {
 
 struct FuseResidualPass : decode::impl::FuseResidualPassBase<FuseResidualPass> {
   void runOnOperation() override {
-    // Neither the pattern nor the driver (no region simplification) changes
-    // the block structure, so dominance stays valid.
-    DominanceInfo &domInfo = getAnalysis<DominanceInfo>();
-    RewritePatternSet patterns(&getContext());
-    patterns.add<FuseAddIntoLinear>(&getContext(), domInfo);
-    GreedyRewriteConfig config;
-    config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
-    if (failed(
-            applyPatternsGreedily(getOperation(), std::move(patterns), config)))
+    if (failed(applyDominanceAwarePattern<FuseAddIntoLinear>(
+            getOperation(), getAnalysis<DominanceInfo>())))
       signalPassFailure();
   }
 };

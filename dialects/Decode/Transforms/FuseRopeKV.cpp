@@ -8,6 +8,7 @@
 
 #include "Decode/IR/DecodeOps.h"
 #include "Decode/Transforms/Passes.h"
+#include "PatternUtils.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Dominance.h"
@@ -122,15 +123,8 @@ struct FuseRopeAppend : OpRewritePattern<KVAppendOp> {
 
 struct FuseRopeKVPass : decode::impl::FuseRopeKVPassBase<FuseRopeKVPass> {
   void runOnOperation() override {
-    // Neither the pattern nor the driver (no region simplification) changes
-    // the block structure, so dominance stays valid.
-    DominanceInfo &domInfo = getAnalysis<DominanceInfo>();
-    RewritePatternSet patterns(&getContext());
-    patterns.add<FuseRopeAppend>(&getContext(), domInfo);
-    GreedyRewriteConfig config;
-    config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
-    if (failed(
-            applyPatternsGreedily(getOperation(), std::move(patterns), config)))
+    if (failed(applyDominanceAwarePattern<FuseRopeAppend>(
+            getOperation(), getAnalysis<DominanceInfo>())))
       signalPassFailure();
   }
 };

@@ -66,6 +66,22 @@ Value loadRowIndex(KernelBuilder &kb, Value indices, Value row) {
                                     kb.load(indices, row));
 }
 
+/// result[row] = source[indices[row]], row by row (embed, gather_tokens).
+void emitRowGather(Operation *op, EmitContext &ctx, StringRef name,
+                   unsigned indices, unsigned source, StepScalar rows,
+                   int64_t columns, Type elementType,
+                   SmallVectorImpl<KernelLaunch> &out) {
+  int64_t vw = vectorWidthFor(elementType, {columns});
+  emitRowwise(
+      op, ctx, name, {0, 1}, rows, columns, vw,
+      [&](KernelBuilder &kb, ArrayRef<unsigned> s, Value row, Value col) {
+        Value from = loadRowIndex(kb, kb.param(s[indices]), row);
+        Value v = kb.loadVector(kb.param(s[source]), {from, col}, vw);
+        kb.storeVector(v, kb.param(s[2]), {row, col});
+      },
+      out);
+}
+
 } // namespace
 
 LogicalResult
@@ -113,15 +129,9 @@ infer::emitElementwiseKernels(Operation *op, EmitContext &ctx,
         return success();
       })
       .Case([&](decode::EmbedOp) {
-        int64_t vw = vectorWidthFor(elementType, {columns});
-        emitRowwise(
-            op, ctx, "embed", {0, 1}, rows, columns, vw,
-            [&](KernelBuilder &kb, ArrayRef<unsigned> s, Value row, Value col) {
-              Value token = loadRowIndex(kb, kb.param(s[0]), row);
-              Value v = kb.loadVector(kb.param(s[1]), {token, col}, vw);
-              kb.storeVector(v, kb.param(s[2]), {row, col});
-            },
-            out);
+        // Operands: (tokens, table).
+        emitRowGather(op, ctx, "embed", /*indices=*/0, /*source=*/1, rows,
+                      columns, elementType, out);
         return success();
       })
       .Case([&](decode::SliceOp slice) {
@@ -139,15 +149,9 @@ infer::emitElementwiseKernels(Operation *op, EmitContext &ctx,
         return success();
       })
       .Case([&](decode::GatherTokensOp) {
-        int64_t vw = vectorWidthFor(elementType, {columns});
-        emitRowwise(
-            op, ctx, "gather_tokens", {0, 1}, rows, columns, vw,
-            [&](KernelBuilder &kb, ArrayRef<unsigned> s, Value row, Value col) {
-              Value source = loadRowIndex(kb, kb.param(s[1]), row);
-              Value v = kb.loadVector(kb.param(s[0]), {source, col}, vw);
-              kb.storeVector(v, kb.param(s[2]), {row, col});
-            },
-            out);
+        // Operands: (input, indices).
+        emitRowGather(op, ctx, "gather_tokens", /*indices=*/1, /*source=*/0,
+                      rows, columns, elementType, out);
         return success();
       })
       .Default([&](Operation *other) {
