@@ -280,20 +280,28 @@ fi
 #    greedy generation on cpu and cuda must print the same token ids, then a
 #    serving trace on cuda (64 requests at t=0) for throughput and TPOT.
 if [ -x "$BIN/infer-run" ] && [ -n "${ART:-}" ]; then
+  # compare NAME ARGS: cpu and cuda must print the same token ids. "sampled"
+  # uses the GPU sampler (top-k 40); "host-sampled" (top-k off) the host
+  # fallback for rows the GPU sampler leaves at -1.
+  compare_devices() {
+    local name=$1 args=$2
+    for dev in cpu cuda; do
+      NOTE_RE='infer-run:|error'
+      step "infer-run-$name-$dev" 120 bash -c "\"$BIN/infer-run\" \"$ART\" --weights \"$WEIGHTS\" --device $dev $args > \"$OUT/infer-run-$name-$dev.txt\""
+      log "ids ($name, $dev): $(cat "$OUT/infer-run-$name-$dev.txt" 2>/dev/null)"
+    done
+    if [ -s "$OUT/infer-run-$name-cpu.txt" ] &&
+      cmp -s "$OUT/infer-run-$name-cpu.txt" "$OUT/infer-run-$name-cuda.txt"; then
+      SUMMARY+=("$(printf '%-34s %-9s %5s   %s' "infer-run-$name-cpu-vs-cuda" PASS - "same $(tr ',' '\n' <"$OUT/infer-run-$name-cpu.txt" | wc -l) tokens")")
+    else
+      SUMMARY+=("$(printf '%-34s %-9s %5s   %s' "infer-run-$name-cpu-vs-cuda" FAIL - 'token ids differ or missing (see log)')")
+      FAILS=$((FAILS + 1))
+    fi
+  }
   E2E_ARGS=${INFER_RUN_ARGS:-"--prompt-ids 1,15,27,300,42,7 --max-tokens 32 --ignore-eos"}
-  for dev in cpu cuda; do
-    NOTE_RE='infer-run:|error'
-    # shellcheck disable=SC2086
-    step "infer-run-$dev" 120 bash -c "\"$BIN/infer-run\" \"$ART\" --weights \"$WEIGHTS\" --device $dev $E2E_ARGS > \"$OUT/infer-run-$dev.txt\""
-    log "ids ($dev): $(cat "$OUT/infer-run-$dev.txt" 2>/dev/null)"
-  done
-  if [ -s "$OUT/infer-run-cpu.txt" ] &&
-    cmp -s "$OUT/infer-run-cpu.txt" "$OUT/infer-run-cuda.txt"; then
-    SUMMARY+=("$(printf '%-34s %-9s %5s   %s' infer-run-cpu-vs-cuda PASS - "same $(tr ',' '\n' <"$OUT/infer-run-cpu.txt" | wc -l) greedy tokens")")
-  else
-    SUMMARY+=("$(printf '%-34s %-9s %5s   %s' infer-run-cpu-vs-cuda FAIL - 'token ids differ or missing (see log)')")
-    FAILS=$((FAILS + 1))
-  fi
+  compare_devices greedy "$E2E_ARGS"
+  compare_devices sampled "$E2E_ARGS --temperature 0.8 --top-k 40 --seed 7"
+  compare_devices host-sampled "$E2E_ARGS --temperature 0.8 --top-p 0.9 --seed 7"
   TRACE="$OUT/trace.jsonl"
   python3 - "$ART" "$TRACE" <<'PY'
 import json, random, struct, sys

@@ -1501,6 +1501,50 @@ Status CudaBackend::runStep(const StepBatch &batch, StepOutputs &out) {
   for (size_t i = 0; i < halfLogits.size(); ++i)
     out.logits[i] = logitsDType == DType::BF16 ? bf16ToFloat(halfLogits[i])
                                                : f16ToFloat(halfLogits[i]);
+  return sampleLeftoverRows(batch, out);
+}
+
+/// The GPU sampler leaves -1 in rows it does not handle (temperature > 0 with
+/// top_k off or above its limit, docs/launch-plan.md); sample those on the
+/// host from the row's logits with the same definition (Sampling.h).
+Status CudaBackend::sampleLeftoverRows(const StepBatch &batch,
+                                       StepOutputs &out) {
+  std::vector<float> row;
+  std::vector<uint16_t> half;
+  for (size_t s = 0; s < out.tokens.size(); ++s) {
+    if (out.tokens[s] != -1)
+      continue;
+    if (logitsOutput < 0)
+      return internalError("the GPU sampler left row " + std::to_string(s) +
+                           " unsampled and the step has no logits output");
+    const float *logits = nullptr;
+    if (out.logits.size() == out.tokens.size() * static_cast<size_t>(vocab)) {
+      logits = out.logits.data() + s * static_cast<size_t>(vocab);
+    } else {
+      const CudaDriver &d = ctx.driver();
+      size_t elem = logitsDType == DType::F32 ? 4 : 2;
+      cu::DevicePtr src = valueAddr[static_cast<size_t>(logitsOutput)] +
+                          s * static_cast<size_t>(vocab) * elem;
+      row.resize(static_cast<size_t>(vocab));
+      if (elem == 4) {
+        INFER_CUDA_RETURN_IF_ERROR(
+            d, cuMemcpyDtoH(row.data(), src, row.size() * sizeof(float)));
+      } else {
+        half.resize(row.size());
+        INFER_CUDA_RETURN_IF_ERROR(
+            d, cuMemcpyDtoH(half.data(), src, half.size() * 2));
+        for (size_t i = 0; i < half.size(); ++i)
+          row[i] = logitsDType == DType::BF16 ? bf16ToFloat(half[i])
+                                              : f16ToFloat(half[i]);
+      }
+      logits = row.data();
+    }
+    const SamplingParams &sp = batch.samplingParams[s];
+    int32_t position =
+        batch.positions[static_cast<size_t>(batch.logitsIndices[s])];
+    out.tokens[s] = sampleRow(logits, vocab, sp.temperature, sp.topK, sp.topP,
+                              sampleSeed(sp.seed, position + 1));
+  }
   return okStatus();
 }
 

@@ -170,6 +170,7 @@ private:
 
   /// One step as given (T <= maxStepTokens).
   Status runStep(const StepBatch &batch, StepOutputs &out);
+  Status sampleLeftoverRows(const StepBatch &batch, StepOutputs &out);
   /// Runs `subs` (split from `batch`) in order and gathers `batch`'s
   /// sampled rows.
   Status runSubSteps(const StepBatch &batch, const std::vector<SubStep> &subs,
