@@ -1,18 +1,20 @@
 // RUN: infer-opt --convert-decode-to-gpu --split-input-file %s | FileCheck %s
 
-// Decode step, 32/8 heads: a split-KV kernel over (split_kv, kv_heads, seqs)
-// that reads each page once per kv head, and a merge kernel over
-// (kv_heads, seqs) sharing the op's workspace (items x heads x splits x
+// Decode step, 32/8 heads: a split-KV kernel over (split_kv, kv_heads,
+// tokens) that reads each page once per kv head, and a merge kernel over
+// (kv_heads, tokens) sharing the op's workspace (items x heads x splits x
 // (head_dim + 4) f32 = 32 * 32 * 132 * 4 bytes per token). The cache layer is
 // the `layer` scalar, so the same op in another layer reuses both kernels.
 
 !cache = !decode.kv_cache<layers = 2, kv_heads = 8, head_dim = 128, block_size = 16, dtype = bf16>
 
+// A decode-role step may also carry prefill chunks (continuous batching), so
+// items are query tokens; only draft steps index items by sequence.
 // CHECK-LABEL: func.func @decode
 // CHECK: decode.paged_attention
 // CHECK-SAME: decode.launches = [
-// CHECK-SAME: {args = ["operand0", "operand1", "operand2", "operand3", "operand4", "result0", "workspace", {{.*}}"seqs", "block_table_width", "layer"], block = array<i64: 128, 1, 1>, grid = array<i64: 32, 8, 1>, grid_scale = ["one", "one", "{{seqs|tokens}}"], kernel = @decode_kernels::@paged_attention_0, max_tokens = 0 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}
-// CHECK-SAME: {args = ["operand3", "operand4", "result0", "workspace", {{.*}}"seqs"], block = array<i64: 128, 1, 1>, grid = array<i64: 1, 8, 1>, grid_scale = ["one", "one", "{{seqs|tokens}}"], kernel = @decode_kernels::@paged_attention_merge_1, max_tokens = 0 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}]
+// CHECK-SAME: {args = ["operand0", "operand1", "operand2", "operand3", "operand4", "result0", "workspace", "tokens", "seqs", "block_table_width", "layer"], block = array<i64: 128, 1, 1>, grid = array<i64: 32, 8, 1>, grid_scale = ["one", "one", "tokens"], kernel = @decode_kernels::@paged_attention_0, max_tokens = 0 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}
+// CHECK-SAME: {args = ["operand3", "operand4", "result0", "workspace", "tokens", "seqs"], block = array<i64: 128, 1, 1>, grid = array<i64: 1, 8, 1>, grid_scale = ["one", "one", "tokens"], kernel = @decode_kernels::@paged_attention_merge_1, max_tokens = 0 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}]
 // CHECK: decode.paged_attention
 // CHECK-SAME: kernel = @decode_kernels::@paged_attention_0,
 // CHECK-SAME: kernel = @decode_kernels::@paged_attention_merge_1,
@@ -71,5 +73,17 @@ func.func @verify(%q: tensor<?x1792xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl
 // CHECK: arith.subi %{{.*}}, %[[W]] : index
 func.func @window(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl: tensor<?xi32>, %qs: tensor<?xi32>) -> tensor<?x4096xbf16> attributes {decode.role = #decode.role<decode>} {
   %o = decode.paged_attention %q, %c[%bt, %cl, %qs] {layer = 0 : i64, num_heads = 32 : i64, scale = 0.0883883461 : f32, sliding_window = 4096 : i64, split_kv = 8 : i64} : tensor<?x4096xbf16>, !cache, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4096xbf16>
+  return %o : tensor<?x4096xbf16>
+}
+
+// -----
+
+// A draft step has one query per sequence: items are sequences.
+!cache = !decode.kv_cache<layers = 2, kv_heads = 8, head_dim = 128, block_size = 16, dtype = bf16>
+// CHECK-LABEL: func.func @draft
+// CHECK: decode.paged_attention
+// CHECK-SAME: grid_scale = ["one", "one", "seqs"], kernel = @decode_kernels::@paged_attention_0
+func.func @draft(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl: tensor<?xi32>, %qs: tensor<?xi32>) -> tensor<?x4096xbf16> attributes {decode.role = #decode.role<draft>} {
+  %o = decode.paged_attention %q, %c[%bt, %cl, %qs] {layer = 0 : i64, num_heads = 32 : i64, scale = 0.0883883461 : f32, split_kv = 32 : i64} : tensor<?x4096xbf16>, !cache, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4096xbf16>
   return %o : tensor<?x4096xbf16>
 }
