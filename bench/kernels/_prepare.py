@@ -100,6 +100,13 @@ def cases():
                            bench=True))
     out.append(linear_case('lin_qkv_mma_t16', 6144, 4096, 16, kind='mma',
                            bench=True))
+    for n, k, tag, dt in [(28672, 4096, 'gate_up', 'bf16'),
+                          (4096, 14336, 'down', 'bf16'),
+                          (128256, 4096, 'lm_head', 'f32')]:
+        out.append(linear_case(f'lin_{tag}_mma_t16', n, k, 16, kind='mma',
+                               out=dt, bench=True))
+    out.append(linear_case('lin_lm_head_mma_t64', 128256, 4096, 64,
+                           kind='mma', out='f32', bench=True))
     out.append(linear_case('lin_mma_fused_t16', 6144, 4096, 16, kind='mma',
                            bias=True, residual=True, norm=True))
     out.append(linear_case('lin_mma_odd_t256', 1003, 544, 256, kind='mma',
@@ -197,10 +204,15 @@ def parse_launches(converted, names):
 
 
 def main():
+    global OUT
     parser = argparse.ArgumentParser()
     parser.add_argument('--infer-opt',
                         default=os.path.join(ROOT, 'build-gpu/bin/infer-opt'))
+    parser.add_argument('--out', default=OUT,
+                        help='output folder (kernels.py reads '
+                             'INFER_KERNELS_DIR, default bench/kernels/out)')
     args = parser.parse_args()
+    OUT = args.out
     os.makedirs(OUT, exist_ok=True)
     all_cases = cases()
     src = os.path.join(OUT, 'cases.mlir')

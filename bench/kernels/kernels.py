@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT_DIR = os.path.join(HERE, 'out')
+OUT_DIR = os.environ.get('INFER_KERNELS_DIR') or os.path.join(HERE, 'out')
 DT = {'bf16': torch.bfloat16, 'f32': torch.float32}
 L2_BYTES = 50 * 2**20
 

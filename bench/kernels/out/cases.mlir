@@ -111,6 +111,30 @@ func.func @lin_qkv_mma_t16(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
   return %y : tensor<?x6144xbf16>
 }
 
+func.func @lin_gate_up_mma_t16(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 16, kind = mma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
+func.func @lin_down_mma_t16(%x: tensor<?x14336xbf16>) -> tensor<?x4096xbf16> {
+  %w = decode.weight ["w"] : tensor<4096x14336xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 16, kind = mma, k_split = 1>]} : (tensor<?x14336xbf16>, tensor<4096x14336xbf16>) -> tensor<?x4096xbf16>
+  return %y : tensor<?x4096xbf16>
+}
+
+func.func @lin_lm_head_mma_t16(%x: tensor<?x4096xbf16>) -> tensor<?x128256xf32> {
+  %w = decode.weight ["w"] : tensor<128256x4096xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 16, kind = mma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<128256x4096xbf16>) -> tensor<?x128256xf32>
+  return %y : tensor<?x128256xf32>
+}
+
+func.func @lin_lm_head_mma_t64(%x: tensor<?x4096xbf16>) -> tensor<?x128256xf32> {
+  %w = decode.weight ["w"] : tensor<128256x4096xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 64, kind = mma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<128256x4096xbf16>) -> tensor<?x128256xf32>
+  return %y : tensor<?x128256xf32>
+}
+
 func.func @lin_mma_fused_t16(%x: tensor<?x4096xbf16>, %r: tensor<?x6144xbf16>) -> tensor<?x6144xbf16> {
   %w = decode.weight ["w"] : tensor<6144x4096xbf16>
   %b = decode.weight ["b"] : tensor<6144xbf16>
