@@ -152,6 +152,12 @@ bool convertElements(const TensorView &src, DType to, uint8_t *dst) {
   }
   return true;
 }
+/// Widens 16-bit logits (bf16 or f16, as the step's logits value is typed).
+void widenLogits(DType dtype, const uint16_t *in, float *out, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    out[i] = dtype == DType::BF16 ? bf16ToFloat(in[i]) : f16ToFloat(in[i]);
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -1498,9 +1504,8 @@ Status CudaBackend::runStep(const StepBatch &batch, StepOutputs &out) {
   lastDeviceMs = ms.ok() ? *ms : 0.0f;
   out.tokens.assign(outputStaging.as<int32_t>(),
                     outputStaging.as<int32_t>() + S);
-  for (size_t i = 0; i < halfLogits.size(); ++i)
-    out.logits[i] = logitsDType == DType::BF16 ? bf16ToFloat(halfLogits[i])
-                                               : f16ToFloat(halfLogits[i]);
+  widenLogits(logitsDType, halfLogits.data(), out.logits.data(),
+              halfLogits.size());
   return sampleLeftoverRows(batch, out);
 }
 
@@ -1533,9 +1538,7 @@ Status CudaBackend::sampleLeftoverRows(const StepBatch &batch,
         half.resize(row.size());
         INFER_CUDA_RETURN_IF_ERROR(
             d, cuMemcpyDtoH(half.data(), src, half.size() * 2));
-        for (size_t i = 0; i < half.size(); ++i)
-          row[i] = logitsDType == DType::BF16 ? bf16ToFloat(half[i])
-                                              : f16ToFloat(half[i]);
+        widenLogits(logitsDType, half.data(), row.data(), half.size());
       }
       logits = row.data();
     }
