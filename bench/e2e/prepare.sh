@@ -48,9 +48,8 @@ COMPILE=$(pick "$COMPILE" "$ROOT/build/bin/infer-compile") || {
     "or pass --compile PATH)" >&2
   exit 1
 }
-INFER_RUN=$(pick "$INFER_RUN" "$ROOT/build-e2e/bin/infer-run" \
-  "$ROOT/build/bin/infer-run") || {
-  echo "prepare: no infer-run (ninja -C build-e2e infer-run, or pass" \
+INFER_RUN=$(pick "$INFER_RUN" "$ROOT/build/bin/infer-run") || {
+  echo "prepare: no infer-run (ninja -C build infer-run, or pass" \
     "--infer-run PATH)" >&2
   exit 1
 }

@@ -111,6 +111,24 @@ def cases():
                            bias=True, residual=True, norm=True))
     out.append(linear_case('lin_mma_odd_t256', 1003, 544, 256, kind='mma',
                            bias=True))
+    # sm_90a warpgroup MMA (the default tensor-core kernel on the H100).
+    for t in (16, 64, 128):
+        for n, k, tag, dt in [(6144, 4096, 'qkv', 'bf16'),
+                              (28672, 4096, 'gate_up', 'bf16'),
+                              (4096, 14336, 'down', 'bf16'),
+                              (4096, 4096, 'o', 'bf16')]:
+            out.append(linear_case(f'lin_{tag}_wgmma_t{t}', n, k, t,
+                                   kind='wgmma', out=dt, bench=True))
+    out.append(linear_case('lin_lm_head_wgmma_t64', 128256, 4096, 64,
+                           kind='wgmma', out='f32', bench=True))
+    out.append(linear_case('lin_wgmma_fused_t64', 6144, 4096, 64,
+                           kind='wgmma', bias=True, residual=True, norm=True))
+    out.append(linear_case('lin_wgmma_norm_t256', 4096, 4096, 256,
+                           kind='wgmma', norm=True))
+    out.append(linear_case('lin_wgmma_odd_t256', 1003, 576, 256,
+                           kind='wgmma', bias=True))
+    out.append(linear_case('lin_wgmma_ks2_t16', 1000, 1088, 16,
+                           kind='wgmma', k_split=2, residual=True, norm=True))
     # Norm and elementwise.
     out.append(simple_case('rms_norm', 'rms_norm', '''
 func.func @rms_norm(%x: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
@@ -172,8 +190,14 @@ func.func @sample(%l: tensor<?x128256xf32>, %t: tensor<?xf32>, %k: tensor<?xi32>
     return out
 
 
-# (rows per warp, loads in flight per row) of the GEMV tuning variants.
-VARIANTS = [(2, 4)]
+# Tuning variants: (tag, convert-decode-to-gpu options, cases it applies
+# to). kernels.py checks and times each against the default kernels.
+VARIANTS = [
+    ('r2u4', 'gemv-rows-per-warp=2 gemv-unroll=4',
+     lambda meta: meta.get('variant')),
+] + [(tag, opts, lambda meta: meta.get('kind') == 'wgmma' and meta.get('bench'))
+     for tag, opts in (('cpasync', 'wgmma-cp-async=1'),
+                       ('wg1', 'wgmma-warpgroups=1'))]
 
 DICT = re.compile(r'\{args = \[(?P<args>[^\]]*)\], block = array<i64: (?P<block>[^>]*)>, '
                   r'grid = array<i64: (?P<grid>[^>]*)>, grid_scale = \[(?P<scale>[^\]]*)\], '
@@ -241,9 +265,7 @@ def main():
     for stale in os.listdir(OUT):
         if stale.startswith('kernels_') and stale.endswith('.cubin'):
             os.remove(os.path.join(OUT, stale))
-    for rows, unroll in VARIANTS:
-        tag = f'r{rows}u{unroll}'
-        opts = f'gemv-rows-per-warp={rows} gemv-unroll={unroll}'
+    for tag, opts, applies in VARIANTS:
         conv = subprocess.run(
             [args.infer_opt, f'--convert-decode-to-gpu={opts}', src],
             check=True, capture_output=True, text=True).stdout
@@ -255,7 +277,7 @@ def main():
         with open(os.path.join(OUT, f'kernels_{tag}.cubin'), 'wb') as f:
             f.write(data)
         variants[tag] = parse_launches(
-            conv, [c[0] for c in all_cases if c[2].get('variant')])
+            conv, [c[0] for c in all_cases if applies(c[2])])
     manifest = [dict(name=name, launches=launches[name],
                      variants={tag: v[name] for tag, v in variants.items()
                                if name in v}, **meta)

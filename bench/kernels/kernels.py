@@ -39,6 +39,34 @@ def ptr(t):
     return np.uint64(t.data_ptr())
 
 
+_TENSOR_MAPS = {}
+
+
+def tensor_map(t, rows, cols):
+    """Device copy of a CUtensorMap for 2-D bf16/f16 tensor `t`: boxes of
+    rows x cols elements, 128-byte swizzle, zero fill (the `tma:` kernel
+    argument of docs/launch-plan.md)."""
+    import ctypes
+    key = (t.data_ptr(), tuple(t.shape), rows, cols)
+    if key in _TENSOR_MAPS:
+        return _TENSOR_MAPS[key][0]
+    lib = ctypes.CDLL('libcuda.so.1')
+    fn = lib.cuTensorMapEncodeTiled
+    fn.restype = ctypes.c_int
+    out = (ctypes.c_uint64 * 16)()
+    u64x2, u32x2 = ctypes.c_uint64 * 2, ctypes.c_uint32 * 2
+    dims = u64x2(t.shape[1], t.shape[0])
+    strides = (ctypes.c_uint64 * 1)(t.shape[1] * t.element_size())
+    dtype = 9 if t.dtype == torch.bfloat16 else 6
+    rc = fn(ctypes.byref(out), dtype, 2, ctypes.c_void_p(t.data_ptr()), dims,
+            strides, u32x2(cols, rows), u32x2(1, 1), 0, 3, 3, 0)
+    assert rc == 0, f'cuTensorMapEncodeTiled failed ({rc})'
+    dev = torch.tensor(np.frombuffer(bytes(out), dtype=np.uint8),
+                       device='cuda')
+    _TENSOR_MAPS[key] = (dev, t)
+    return dev
+
+
 class Module:
     def __init__(self, path):
         self.module = cp.RawModule(path=path)
@@ -62,7 +90,12 @@ def run_launches(mod, launches, operands, results, scalars, workspace):
             continue
         args = []
         for a in launch['args']:
-            if a.startswith('operand'):
+            if a.startswith('tma:operand'):
+                _, which, box = a.split(':')
+                rows, cols = (int(v) for v in box.split('x'))
+                args.append(ptr(tensor_map(operands[int(which[7:])], rows,
+                                           cols)))
+            elif a.startswith('operand'):
                 args.append(ptr(operands[int(a[7:])]))
             elif a.startswith('result'):
                 args.append(ptr(results[int(a[6:])]))
@@ -70,9 +103,12 @@ def run_launches(mod, launches, operands, results, scalars, workspace):
                 args.append(ptr(workspace))
             else:
                 args.append(np.int32(scalars[a]))
-        mod.function(launch['kernel'])(grid, tuple(launch['block']),
-                                       tuple(args),
-                                       shared_mem=launch['shared_bytes'])
+        fn = mod.function(launch['kernel'])
+        if launch['shared_bytes'] > 48 * 1024:
+            # Dynamic shared memory past 48 KB must be opted into.
+            fn.max_dynamic_shared_size_bytes = launch['shared_bytes']
+        fn(grid, tuple(launch['block']), tuple(args),
+           shared_mem=launch['shared_bytes'])
 
 
 def workspace_for(launches, tokens):

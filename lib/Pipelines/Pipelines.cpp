@@ -23,28 +23,37 @@
 using namespace mlir;
 
 namespace {
-/// Adds `decode-optimize` when some library registered it (as a pipeline on
-/// the module, or as a pass on each step function).
-void addDecodeOptimize(OpPassManager &pm) {
+/// Adds `decode-optimize{options}` when some library registered it (as a
+/// pipeline on the module, or as a pass on each step function).
+void addDecodeOptimize(OpPassManager &pm, StringRef options) {
   auto ignore = [](const Twine &) { return failure(); };
   if (const PassPipelineInfo *pipeline =
           PassPipelineInfo::lookup("decode-optimize")) {
-    (void)pipeline->addToPipeline(pm, "", ignore);
+    (void)pipeline->addToPipeline(pm, options, ignore);
     return;
   }
   if (const PassInfo *pass = PassInfo::lookup("decode-optimize"))
-    (void)pass->addToPipeline(pm.nest<func::FuncOp>(), "", ignore);
+    (void)pass->addToPipeline(pm.nest<func::FuncOp>(), options, ignore);
 }
+
+/// Chips with warpgroup MMA (`wgmma` is sm_90a only).
+bool hasWgmma(StringRef chip) { return chip == "sm_90a"; }
 } // namespace
 
 void infer::buildDecodeToCUDAPipeline(
     OpPassManager &pm, const DecodeToCUDAPipelineOptions &options) {
   if (options.optimize)
-    addDecodeOptimize(pm);
+    addDecodeOptimize(pm,
+                      (Twine("num-sms=") + Twine(options.numSMs.getValue()) +
+                       " wgmma=" + (hasWgmma(options.chip) ? "1" : "0"))
+                          .str());
   ConvertDecodeToGPUOptions convert;
   convert.numSMs = options.numSMs;
   convert.gemvRowsPerWarp = options.gemvRowsPerWarp;
   convert.gemvUnroll = options.gemvUnroll;
+  convert.wgmmaKTile = options.wgmmaKTile;
+  convert.wgmmaWarpgroups = options.wgmmaWarpgroups;
+  convert.wgmmaCpAsync = options.wgmmaCpAsync;
   pm.addPass(createConvertDecodeToGPU(convert));
 
   std::string toolkit = options.toolkit.empty() ? std::string(INFER_CUDA_ROOT)

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -178,7 +179,8 @@ struct CudaBackend::Launch {
     ScalarKind scalar = ScalarKind::Tokens;
     int32_t layer = 0; ///< ScalarKind::Layer: the node's `layer` attribute.
     cu::DevicePtr ptr = 0;
-    int64_t valueId = -1; ///< -1: workspace (pointers are bound later).
+    int64_t valueId = -1;   ///< -1: workspace (pointers are bound later).
+    int64_t tensorMap = -1; ///< index into tensorMapHost (`tma:` args)
   };
   std::vector<Param> params;
 };
@@ -836,6 +838,59 @@ Status CudaBackend::allocateKvPool() {
   return okStatus();
 }
 
+Status CudaBackend::encodeTensorMap(const std::string &where,
+                                    const std::string &arg,
+                                    const std::vector<int64_t> &operands,
+                                    const std::vector<cu::DevicePtr> &addrs,
+                                    int64_t &index) {
+  // "tma:operand<i>:<rows>x<cols>": boxes of rows x cols elements of the
+  // 2-D bf16/f16 operand i (weights, or activations at their fixed arena
+  // slots), 128-byte swizzle, zero fill out of bounds.
+  size_t operand = 0;
+  unsigned rows = 0, cols = 0;
+  size_t colon = arg.find(':', 4);
+  if (colon == std::string::npos ||
+      !parseIndexed(arg.substr(4, colon - 4), "operand", operand) ||
+      std::sscanf(arg.c_str() + colon + 1, "%ux%u", &rows, &cols) != 2 ||
+      rows == 0 || rows > 256 || cols == 0 || cols > 256)
+    return invalidArgumentError(where + ": bad tensor-map argument '" + arg +
+                                "' (expected tma:operand<i>:<rows>x<cols>)");
+  if (operand >= operands.size())
+    return invalidArgumentError(where + ": " + arg + " out of range");
+  int64_t id = operands[operand];
+  const ValueInfo *v = art->value(id);
+  if (!v || v->shape.size() != 2 || v->shape[0] == 0 || v->shape[1] <= 0 ||
+      (v->dtype != DType::BF16 && v->dtype != DType::F16) ||
+      static_cast<size_t>(id) >= addrs.size() ||
+      !addrs[static_cast<size_t>(id)])
+    return invalidArgumentError(where + ": " + arg +
+                                " needs a static 2-D bf16/f16 operand with a "
+                                "device buffer");
+  if (cols * 2 != 128)
+    return invalidArgumentError(
+        where + ": " + arg + ": a 128-byte swizzled box is 64 elements wide");
+  // A dynamic row count (activations) spans the buffer's capacity.
+  int64_t rowsCap = v->shape[0] < 0 ? opts.maxNumTokens : v->shape[0];
+  const uint64_t dims[2] = {static_cast<uint64_t>(v->shape[1]),
+                            static_cast<uint64_t>(rowsCap)};
+  const uint64_t strides[1] = {dims[0] * 2};
+  const unsigned box[2] = {cols, rows}, unit[2] = {1, 1};
+  cu::TensorMap map{};
+  const CudaDriver &d = ctx.driver();
+  INFER_CUDA_RETURN_IF_ERROR(
+      d, cuTensorMapEncodeTiled(
+             &map,
+             v->dtype == DType::BF16 ? cu::TENSOR_MAP_DATA_TYPE_BFLOAT16
+                                     : cu::TENSOR_MAP_DATA_TYPE_FLOAT16,
+             2, reinterpret_cast<void *>(addrs[static_cast<size_t>(id)]), dims,
+             strides, box, unit, cu::TENSOR_MAP_INTERLEAVE_NONE,
+             cu::TENSOR_MAP_SWIZZLE_128B, cu::TENSOR_MAP_L2_PROMOTION_L2_256B,
+             cu::TENSOR_MAP_FLOAT_OOB_FILL_NONE));
+  index = static_cast<int64_t>(tensorMapHost.size());
+  tensorMapHost.push_back(map);
+  return okStatus();
+}
+
 Status CudaBackend::planNodes() {
   const CudaDriver &d = ctx.driver();
   const auto &nodesJson = art->header()["graph"]["nodes"];
@@ -946,6 +1001,9 @@ Status CudaBackend::planNodes() {
             return invalidArgumentError(where + ": " + arg + " out of range");
           p.valueId = results[index];
           INFER_RETURN_IF_ERROR(addrOf(p.valueId, p.ptr));
+        } else if (arg.compare(0, 4, "tma:") == 0) {
+          INFER_RETURN_IF_ERROR(
+              encodeTensorMap(where, arg, operands, valueAddr, p.tensorMap));
         } else if (arg == "workspace") {
           p.ptr = workspace.ptr();
         } else if (parseScalar(arg, p.scalar)) {
@@ -1008,6 +1066,22 @@ Status CudaBackend::planNodes() {
     if (!any)
       maxStepTokens =
           static_cast<int32_t>(std::min<int64_t>(maxStepTokens, largest));
+  }
+  // The descriptors go to device memory once; kernels get their address.
+  if (!tensorMapHost.empty()) {
+    size_t bytes = tensorMapHost.size() * sizeof(cu::TensorMap);
+    INFER_ASSIGN_OR_RETURN(tensorMaps,
+                           DeviceBuffer::allocate(d, bytes, "tensor maps"));
+    INFER_CUDA_RETURN_IF_ERROR(
+        d, cuMemcpyHtoD(tensorMaps.ptr(), tensorMapHost.data(), bytes));
+    for (NodePlan &plan : plans)
+      for (NodeGroup &g : plan.groups)
+        for (Launch &l : g.launches)
+          for (Launch::Param &p : l.params)
+            if (p.tensorMap >= 0)
+              p.ptr =
+                  tensorMaps.ptr() + static_cast<cu::DevicePtr>(p.tensorMap) *
+                                         sizeof(cu::TensorMap);
   }
   for (auto &[fn, bytes] : maxShared)
     if (bytes > kDefaultDynamicSharedLimit)

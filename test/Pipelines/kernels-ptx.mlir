@@ -2,7 +2,7 @@
 // RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false toolkit=%cuda_root" %s -o %t.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.mlir -o %t.ptx
 // RUN: FileCheck %s < %t.ptx
-// RUN: %ptxas -arch=sm_90 -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
+// RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: not grep -q "\.local" %t.ptx
 
 // Norm, elementwise and sampling kernels down to PTX: 16-byte accesses,

@@ -3,7 +3,7 @@
 // RUN: FileCheck %s --check-prefix=PLAN < %t.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.mlir -o %t.ptx
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
-// RUN: %ptxas -arch=sm_90 -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
+// RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: not grep -q "\.local" %t.ptx
 // RUN: infer-opt --infer-decode-to-cuda-pipeline="format=bin optimize=false toolkit=%cuda_root" %s | FileCheck %s --check-prefix=BIN
 
@@ -13,9 +13,9 @@
 // PLAN-SAME: kernel = @decode_kernels::@linear_mma_2, max_tokens = 64
 // PLAN-SAME: kernel = @decode_kernels::@linear_reduce_3, max_tokens = 64
 // PLAN: gpu.binary @decode_kernels
-// BIN: gpu.binary @decode_kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90">, properties = {{.*}}, bin = "\7FELF
+// BIN: gpu.binary @decode_kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a">, properties = {{.*}}, bin = "\7FELF
 
-// PTX: .target sm_90
+// PTX: .target sm_90a
 // 1-token GEMV: 16-byte weight loads (read-only path), x from shared memory,
 // butterfly reductions, one bf16 store per output.
 // PTX-LABEL: .visible .entry linear_gemv_0(

@@ -74,7 +74,8 @@ def Decode_SpecAcceptModeAttr
 
 def Decode_KernelKind : I32EnumAttr<"KernelKind", "kernel family", [
   I32EnumAttrCase<"Gemv", 0, "gemv">,
-  I32EnumAttrCase<"Mma", 1, "mma">
+  I32EnumAttrCase<"Mma", 1, "mma">,
+  I32EnumAttrCase<"Wgmma", 2, "wgmma">
 ]> {
   let cppNamespace = "::mlir::decode";
   let genSpecializedAttr = 0;

@@ -37,6 +37,7 @@ struct OptimizePass : decode::impl::OptimizePassBase<OptimizePass> {
     SelectKernelsPassOptions select;
     select.buckets.assign(buckets.begin(), buckets.end());
     select.numSms = numSms;
+    select.wgmma = wgmma;
     pipeline.addPass(createSelectKernelsPass(select));
     return success();
   }

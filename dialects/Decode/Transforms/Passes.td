@@ -99,13 +99,18 @@ def SelectKernelsPass
     most 4 tokens use `gemv`; its `k_split` is the smallest power of two with
     `ceil(N / 8) * k_split >= num-sms` (8 rows per thread block) that divides
     K and leaves at least 512 columns per split, else 1. Larger buckets use
-    `mma` with `k_split = 1`.
+    a tensor-core kernel with `k_split = 1` (the lowering fills the SMs):
+    `wgmma` (sm_90a warpgroup MMA fed by a cp.async ring) with `wgmma`, when
+    K is a multiple of 64, else `mma` (mma.sync).
   }];
   let options = [
     ListOption<"buckets", "buckets", "int64_t",
-               "Token-count buckets (default: 1,4,16,64,256)">,
+               "Token-count buckets (default: 1,4,16,64,128,256)">,
     Option<"numSms", "num-sms", "int64_t", /*default=*/"132",
            "Streaming multiprocessors of the target GPU">,
+    Option<"wgmma", "wgmma", "bool", /*default=*/"false",
+           "Target has sm_90a warpgroup MMA: use `wgmma` for tensor-core "
+           "buckets">,
   ];
   let dependentDialects = ["::mlir::decode::DecodeDialect"];
 }
@@ -124,7 +129,9 @@ def OptimizePass : Pass<"decode-optimize", "::mlir::func::FuncOp"> {
     Option<"minChunk", "min-chunk", "int64_t", /*default=*/"256",
            "Fewest KV tokens one attention split should process">,
     ListOption<"buckets", "buckets", "int64_t",
-               "Token-count buckets (default: 1,4,16,64,256)">,
+               "Token-count buckets (default: 1,4,16,64,128,256)">,
+    Option<"wgmma", "wgmma", "bool", /*default=*/"false",
+           "Target has sm_90a warpgroup MMA (forwarded)">,
   ];
   let dependentDialects = ["::mlir::decode::DecodeDialect"];
 }

@@ -1,7 +1,8 @@
 //===- SelectKernels.cpp - choose linear kernels per token bucket ---------===//
 //
 // Few tokens: a GEMV streaming W once, split along K when its row blocks
-// alone cannot fill the SMs. Many tokens: a tensor-core (mma) kernel.
+// alone cannot fill the SMs. Many tokens: a tensor-core kernel (wgmma on
+// sm_90a when K allows it, mma.sync otherwise).
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,6 +29,8 @@ namespace {
 constexpr int64_t kGemvMaxTokens = 4;
 constexpr int64_t kGemvRowsPerBlock = 8;
 constexpr int64_t kMinColumnsPerSplit = 512;
+/// The wgmma kernel's K stage.
+constexpr int64_t kWgmmaKTile = 64;
 
 /// Smallest power-of-two K split that fills `numSms` with GEMV blocks while
 /// dividing K into chunks of at least 512 columns; 1 when none does.
@@ -49,7 +52,7 @@ struct SelectKernelsPass
   void runOnOperation() override {
     SmallVector<int64_t> sizes(buckets.begin(), buckets.end());
     if (sizes.empty())
-      sizes = {1, 4, 16, 64, 256};
+      sizes = {1, 4, 16, 64, 128, 256};
     llvm::sort(sizes);
     sizes.erase(llvm::unique(sizes), sizes.end());
     if (sizes.front() <= 0 || numSms <= 0) {
@@ -63,11 +66,16 @@ struct SelectKernelsPass
       RankedTensorType weight = op.getWeight().getType();
       int64_t kSplit =
           chooseKSplit(weight.getDimSize(0), weight.getDimSize(1), numSms);
+      int64_t k = weight.getDimSize(1);
+      KernelKind tensorCores =
+          wgmma && !ShapedType::isDynamic(k) && k % kWgmmaKTile == 0
+              ? KernelKind::Wgmma
+              : KernelKind::Mma;
       SmallVector<Attribute> variants;
       for (int64_t maxTokens : sizes) {
         bool gemv = maxTokens <= kGemvMaxTokens;
         variants.push_back(KernelVariantAttr::get(
-            ctx, maxTokens, gemv ? KernelKind::Gemv : KernelKind::Mma,
+            ctx, maxTokens, gemv ? KernelKind::Gemv : tensorCores,
             gemv ? kSplit : 1));
       }
       op.setVariantsAttr(ArrayAttr::get(ctx, variants));

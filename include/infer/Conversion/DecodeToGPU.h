@@ -32,6 +32,12 @@ struct EmitOptions {
   int64_t gemvRowsPerWarp = 0;
   /// 16-byte weight loads in flight per row and lane (0: chosen per shape).
   int64_t gemvUnroll = 0;
+  /// K columns per stage and warpgroups per block of the wgmma linear (0:
+  /// chosen per shape).
+  int64_t wgmmaKTile = 0;
+  int64_t wgmmaWarpgroups = 0;
+  /// Stream W through cp.async instead of TMA (no tensor maps needed).
+  bool wgmmaCpAsync = false;
 };
 
 /// A grid extent: `constant` times the step's runtime quantity `scale`.
@@ -54,10 +60,14 @@ enum class StepScalar {
 /// One kernel parameter. A launch's parameters appear in this order:
 /// operands, results, workspace, scalars (docs/launch-plan.md, "ABI").
 struct KernelArg {
-  enum class Kind { Operand, Result, Workspace, Scalar };
+  /// TensorMap: a pointer to a TMA descriptor (CUtensorMap in global memory)
+  /// of 2-D operand `index`, boxes of `boxRows` x `boxCols` elements, 128-byte
+  /// swizzle; the runtime encodes it when it binds the operand.
+  enum class Kind { Operand, TensorMap, Result, Workspace, Scalar };
   Kind kind = Kind::Operand;
   unsigned index = 0;                     ///< operand or result number
   StepScalar scalar = StepScalar::Tokens; ///< for Kind::Scalar
+  int64_t boxRows = 0, boxCols = 0;       ///< for Kind::TensorMap
 };
 
 /// How to launch one emitted kernel. Serialized into `decode.launches`.

@@ -32,6 +32,16 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
     Option<"gemvUnroll", "gemv-unroll", "int64_t", /*default=*/"0",
            "16-byte weight loads in flight per row and lane in the GEMV "
            "(0: chosen per shape)">,
+    Option<"wgmmaKTile", "wgmma-k-tile", "int64_t", /*default=*/"0",
+           "K columns per pipeline stage of the wgmma linear: 64, 128 or "
+           "256 (0: chosen per shape)">,
+    Option<"wgmmaWarpgroups", "wgmma-warpgroups", "int64_t",
+           /*default=*/"0",
+           "Warpgroups (64 weight rows each) per block of the wgmma linear: "
+           "1 or 2 (0: chosen per shape)">,
+    Option<"wgmmaCpAsync", "wgmma-cp-async", "bool", /*default=*/"false",
+           "Stream the wgmma linear's weights with cp.async instead of TMA "
+           "(no tensor-map arguments)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -20,9 +20,11 @@ namespace infer {
 
 struct DecodeToCUDAPipelineOptions
     : public mlir::PassPipelineOptions<DecodeToCUDAPipelineOptions> {
-  Option<std::string> chip{*this, "chip",
-                           llvm::cl::desc("CUDA architecture of the kernels"),
-                           llvm::cl::init("sm_90")};
+  Option<std::string> chip{
+      *this, "chip",
+      llvm::cl::desc("CUDA architecture of the kernels (sm_90a: tensor-core "
+                     "buckets use wgmma; sm_90: mma.sync)"),
+      llvm::cl::init("sm_90a")};
   Option<std::string> toolkit{
       *this, "toolkit",
       llvm::cl::desc("CUDA toolkit with ptxas, fatbinary and libdevice "
@@ -45,6 +47,18 @@ struct DecodeToCUDAPipelineOptions
       llvm::cl::desc("16-byte weight loads in flight per row in the GEMV "
                      "(0: auto)"),
       llvm::cl::init(0)};
+  Option<int64_t> wgmmaKTile{
+      *this, "wgmma-k-tile",
+      llvm::cl::desc("K columns per stage of the wgmma linear (0: auto)"),
+      llvm::cl::init(0)};
+  Option<int64_t> wgmmaWarpgroups{
+      *this, "wgmma-warpgroups",
+      llvm::cl::desc("Warpgroups per block of the wgmma linear (0: auto)"),
+      llvm::cl::init(0)};
+  Option<bool> wgmmaCpAsync{
+      *this, "wgmma-cp-async",
+      llvm::cl::desc("wgmma linear: weights by cp.async, not TMA"),
+      llvm::cl::init(false)};
   Option<unsigned> optLevel{*this, "opt-level",
                             llvm::cl::desc("LLVM optimization level"),
                             llvm::cl::init(3)};

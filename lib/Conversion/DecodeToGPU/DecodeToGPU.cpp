@@ -140,6 +140,10 @@ std::string argName(const KernelArg &arg) {
   switch (arg.kind) {
   case KernelArg::Kind::Operand:
     return ("operand" + Twine(arg.index)).str();
+  case KernelArg::Kind::TensorMap:
+    return ("tma:operand" + Twine(arg.index) + ":" + Twine(arg.boxRows) + "x" +
+            Twine(arg.boxCols))
+        .str();
   case KernelArg::Kind::Result:
     return ("result" + Twine(arg.index)).str();
   case KernelArg::Kind::Workspace:
@@ -287,6 +291,15 @@ struct ConvertDecodeToGPUPass
     }
     ctx.options.gemvRowsPerWarp = gemvRowsPerWarp;
     ctx.options.gemvUnroll = gemvUnroll;
+    if (!llvm::is_contained({0, 64, 128, 256}, wgmmaKTile) ||
+        !llvm::is_contained({0, 1, 2}, wgmmaWarpgroups)) {
+      module.emitError("wgmma-k-tile must be 0, 64, 128 or 256 and "
+                       "wgmma-warpgroups 0, 1 or 2");
+      return signalPassFailure();
+    }
+    ctx.options.wgmmaKTile = wgmmaKTile;
+    ctx.options.wgmmaWarpgroups = wgmmaWarpgroups;
+    ctx.options.wgmmaCpAsync = wgmmaCpAsync;
     ctx.counter = std::distance(kernels.getOps<gpu::GPUFuncOp>().begin(),
                                 kernels.getOps<gpu::GPUFuncOp>().end());
     auto moduleName = b.getStringAttr(kKernelsModuleName);

@@ -4,8 +4,10 @@
 
 #include "Decode/IR/DecodeDialect.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/Support/MathExtras.h"
 
@@ -68,6 +70,15 @@ unsigned KernelBuilder::addOperand(unsigned i) {
   return paramTypes.size() - 1;
 }
 
+unsigned KernelBuilder::addTensorMap(unsigned i, int64_t boxRows,
+                                     int64_t boxCols) {
+  KernelArg arg{KernelArg::Kind::TensorMap, i};
+  arg.boxRows = boxRows;
+  arg.boxCols = boxCols;
+  addParam(arg, LLVM::LLVMPointerType::get(builder.getContext()));
+  return paramTypes.size() - 1;
+}
+
 unsigned KernelBuilder::addResult(unsigned i) {
   addParam({KernelArg::Kind::Result, i},
            getKernelBufferType(sourceOp->getResult(i).getType()));
@@ -124,6 +135,37 @@ Value KernelBuilder::addShared(ArrayRef<int64_t> shape, Type elementType) {
                                      "llvm.align",
                                      builder.getI64IntegerAttr(kVectorBytes));
   return arg;
+}
+
+Value KernelBuilder::addDynamicShared(ArrayRef<int64_t> shape,
+                                      Type elementType) {
+  assert(kernel && "dynamic shared memory is addressed from the body");
+  auto space = gpu::AddressSpaceAttr::get(builder.getContext(),
+                                          gpu::AddressSpace::Workgroup);
+  // An external zero-sized workgroup global is CUDA's `extern __shared__`
+  // array: the start of the launch's dynamic shared memory. (The global of
+  // gpu.dynamic_shared_memory is internal, and NVPTX demotes it to a static
+  // variable that overlaps the kernel's other shared buffers.)
+  constexpr StringLiteral name = "infer_dynamic_shared";
+  auto bytesType = MemRefType::get({0}, builder.getI8Type(),
+                                   MemRefLayoutAttrInterface(), space);
+  auto module = cast<gpu::GPUModuleOp>(kernel->getParentOp());
+  if (!module.lookupSymbol(name)) {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(module.getBody());
+    memref::GlobalOp::create(builder, name, builder.getStringAttr("public"),
+                             bytesType, /*initial_value=*/Attribute(),
+                             /*constant=*/false,
+                             builder.getI64IntegerAttr(kVectorBytes));
+  }
+  auto type =
+      MemRefType::get(shape, elementType, MemRefLayoutAttrInterface(), space);
+  int64_t offset = llvm::alignTo(launch.sharedBytes, kVectorBytes);
+  launch.sharedBytes =
+      offset + type.getNumElements() * elementType.getIntOrFloatBitWidth() / 8;
+  Value bytes = memref::GetGlobalOp::create(builder, bytesType, name);
+  return memref::ViewOp::create(builder, type, bytes, index(offset),
+                                ValueRange());
 }
 
 KernelLaunch KernelBuilder::finish() {
@@ -323,6 +365,23 @@ Value KernelBuilder::blockReduce(Value v, ReduceKind kind, Value scratch) {
 }
 
 void KernelBuilder::barrier() { gpu::BarrierOp::create(builder); }
+
+Value KernelBuilder::asyncCopy(Value src, ValueRange srcIndices, Value dst,
+                               ValueRange dstIndices, int64_t width,
+                               Value srcElements) {
+  return nvgpu::DeviceAsyncCopyOp::create(
+      builder, dst, dstIndices, src, srcIndices, builder.getIndexAttr(width),
+      srcElements, /*bypassL1=*/builder.getUnitAttr());
+}
+
+Value KernelBuilder::asyncCommit(ValueRange copies) {
+  return nvgpu::DeviceAsyncCreateGroupOp::create(builder, copies);
+}
+
+void KernelBuilder::asyncWait(Value group, int64_t pending) {
+  nvgpu::DeviceAsyncWaitOp::create(builder, group,
+                                   builder.getI32IntegerAttr(pending));
+}
 
 SmallVector<Value> KernelBuilder::forLoop(Value lb, Value ub, Value step,
                                           ValueRange init, LoopBody body) {

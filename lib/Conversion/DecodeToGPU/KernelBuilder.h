@@ -68,6 +68,9 @@ public:
 
   /// Operand `i` of the op, as getKernelBufferType(type).
   unsigned addOperand(unsigned i);
+  /// A TMA descriptor of 2-D operand `i` (an `!llvm.ptr` to the runtime's
+  /// CUtensorMap: boxes of boxRows x boxCols elements, 128-byte swizzle).
+  unsigned addTensorMap(unsigned i, int64_t boxRows, int64_t boxCols);
   /// Result `i` of the op.
   unsigned addResult(unsigned i);
   /// The op's scratch buffer viewed as `type`; adds `fixedBytes` and
@@ -87,6 +90,11 @@ public:
 
   /// A workgroup (shared-memory) buffer, 16-byte aligned.
   mlir::Value addShared(llvm::ArrayRef<int64_t> shape, mlir::Type elementType);
+  /// A 16-byte aligned buffer in dynamic shared memory (not limited to the
+  /// 48 KB of static shared memory); adds its bytes to the launch's
+  /// `shared_bytes`. Call after create().
+  mlir::Value addDynamicShared(llvm::ArrayRef<int64_t> shape,
+                               mlir::Type elementType);
 
   /// Ends the body and returns the launch description.
   KernelLaunch finish();
@@ -165,6 +173,21 @@ public:
                                              mlir::ValueRange scratch);
   mlir::Value combine(mlir::Value a, mlir::Value c, ReduceKind kind);
   void barrier();
+
+  /// Starts an asynchronous copy (`cp.async.cg`, 16 bytes) of `width`
+  /// elements from global `src` at `srcIndices` to shared `dst` at
+  /// `dstIndices`; only `srcElements` of them are read, the rest are zero
+  /// (0: no global access). Returns the copy's token.
+  mlir::Value asyncCopy(mlir::Value src, mlir::ValueRange srcIndices,
+                        mlir::Value dst, mlir::ValueRange dstIndices,
+                        int64_t width, mlir::Value srcElements);
+  /// Commits the thread's pending asynchronous copies `copies` as one group
+  /// (`cp.async.commit_group`); returns the group's token.
+  mlir::Value asyncCommit(mlir::ValueRange copies);
+  /// Waits until at most `pending` of the thread's committed groups are in
+  /// flight (`cp.async.wait_group`); the data of the others is then visible
+  /// to this thread (to other threads only after a barrier).
+  void asyncWait(mlir::Value group, int64_t pending);
 
   /// `scf.for` from lb to ub by step; `body(iv, iterArgs)` returns the
   /// yielded values. Returns the loop results.

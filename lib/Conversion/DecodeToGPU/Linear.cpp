@@ -23,7 +23,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelBuilder.h"
+#include "Linear.h"
 
 #include "Decode/IR/DecodeOps.h"
 
@@ -35,6 +35,7 @@
 
 using namespace mlir;
 using namespace infer;
+using namespace infer::linear;
 
 namespace {
 
@@ -49,16 +50,6 @@ constexpr int64_t kDefaultTokenTile = 4;
 /// Shared memory for staged x per block.
 constexpr int64_t kStagingBytes = 32 * 1024;
 constexpr int64_t kReduceThreads = 256;
-
-/// What the kernels of one decode.linear need to know.
-struct LinearInfo {
-  int64_t n = 0, k = 0;
-  Type inType, outType;
-  int64_t vectorWidth = 0; ///< elements per 16-byte access of x and W
-  std::optional<unsigned> bias, residual, norm;
-  float epsilon = 0.0f;
-  StepScalar rows = StepScalar::Tokens;
-};
 
 FailureOr<LinearInfo> analyze(decode::LinearOp op, EmitContext &ctx) {
   LinearInfo info;
@@ -141,54 +132,6 @@ Value accumulate(KernelBuilder &kb, Value w, Value x, Value acc) {
     acc = kb.fma(ws, xs, acc);
   }
   return acc;
-}
-
-/// Workspace row of a split-K linear: `kSplit` partial rows of N f32, then
-/// `kSplit` partial sums of squares of the input row.
-MemRefType splitWorkspaceType(const LinearInfo &info, int64_t kSplit,
-                              Builder &b) {
-  return MemRefType::get({kDynamicExtentBound, kSplit * (info.n + 1)},
-                         b.getF32Type());
-}
-
-/// The kernel that sums split-K partials and applies the epilogue: one
-/// thread per output element, grid.y over the rows.
-void emitSplitReduce(decode::LinearOp op, EmitContext &ctx,
-                     const LinearInfo &info, int64_t maxTokens, int64_t kSplit,
-                     SmallVectorImpl<KernelLaunch> &out) {
-  KernelBuilder rb(ctx, op, "linear_reduce", maxTokens);
-  std::optional<unsigned> rBias, rResidual;
-  if (info.bias)
-    rBias = rb.addOperand(*info.bias);
-  if (info.residual)
-    rResidual = rb.addOperand(*info.residual);
-  unsigned rOut = rb.addResult(0);
-  MemRefType wsType = splitWorkspaceType(info, kSplit, rb.b());
-  unsigned rWs = rb.addWorkspace(wsType, 0, 4 * wsType.getDimSize(1));
-  rb.create({kReduceThreads, 1, 1},
-            {{int64_t(llvm::divideCeil(info.n, kReduceThreads)),
-              GridExtent::Scale::One},
-             {1, toGridScale(info.rows)}});
-  Value row = rb.blockId(gpu::Dimension::y);
-  Value n =
-      rb.add(rb.mul(rb.blockId(), rb.index(kReduceThreads)), rb.threadId());
-  auto body = [&] {
-    Value ws = rb.param(rWs);
-    Value acc = rb.f32(0.0), sumsq = rb.f32(0.0);
-    for (int64_t s = 0; s < kSplit; ++s) {
-      acc = rb.add(acc, rb.load(ws, {row, rb.add(n, rb.index(s * info.n))}));
-      if (info.norm)
-        sumsq =
-            rb.add(sumsq, rb.load(ws, {row, rb.index(kSplit * info.n + s)}));
-    }
-    Value rms = info.norm ? rmsScale(rb, info, sumsq) : Value();
-    storeOutput(rb, info, acc, rms, row, n, rb.param(rOut), rBias, rResidual);
-  };
-  if (info.n % kReduceThreads == 0)
-    body();
-  else
-    rb.ifThen(rb.cmp(arith::CmpIPredicate::ult, n, rb.index(info.n)), body);
-  out.push_back(rb.finish());
 }
 
 /// Emits the GEMV kernel of one bucket (and its split-K reduce kernel).
@@ -471,7 +414,7 @@ constexpr int64_t kMmaBlocksPerSM = 3;
 
 /// K splits for the mma grid: the fewest that fill every SM's block slots and
 /// leave at most a small partial last wave (the blocks are uniform, so a
-/// 1.1-wave grid runs at 55% of the machine).
+/// 1.1-wave grid runs at 55% of the machine). An explicit `k_split` wins.
 int64_t mmaKSplit(const LinearInfo &info, int64_t requested,
                   const KernelTarget &target) {
   if (requested > 1)
@@ -699,6 +642,51 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
 
 } // namespace
 
+MemRefType infer::linear::splitWorkspaceType(const LinearInfo &info,
+                                             int64_t kSplit, Builder &b) {
+  return MemRefType::get({kDynamicExtentBound, kSplit * (info.n + 1)},
+                         b.getF32Type());
+}
+
+void infer::linear::emitSplitReduce(decode::LinearOp op, EmitContext &ctx,
+                                    const LinearInfo &info, int64_t maxTokens,
+                                    int64_t kSplit,
+                                    SmallVectorImpl<KernelLaunch> &out) {
+  KernelBuilder rb(ctx, op, "linear_reduce", maxTokens);
+  std::optional<unsigned> rBias, rResidual;
+  if (info.bias)
+    rBias = rb.addOperand(*info.bias);
+  if (info.residual)
+    rResidual = rb.addOperand(*info.residual);
+  unsigned rOut = rb.addResult(0);
+  MemRefType wsType = splitWorkspaceType(info, kSplit, rb.b());
+  unsigned rWs = rb.addWorkspace(wsType, 0, 4 * wsType.getDimSize(1));
+  rb.create({kReduceThreads, 1, 1},
+            {{int64_t(llvm::divideCeil(info.n, kReduceThreads)),
+              GridExtent::Scale::One},
+             {1, toGridScale(info.rows)}});
+  Value row = rb.blockId(gpu::Dimension::y);
+  Value n =
+      rb.add(rb.mul(rb.blockId(), rb.index(kReduceThreads)), rb.threadId());
+  auto body = [&] {
+    Value ws = rb.param(rWs);
+    Value acc = rb.f32(0.0), sumsq = rb.f32(0.0);
+    for (int64_t s = 0; s < kSplit; ++s) {
+      acc = rb.add(acc, rb.load(ws, {row, rb.add(n, rb.index(s * info.n))}));
+      if (info.norm)
+        sumsq =
+            rb.add(sumsq, rb.load(ws, {row, rb.index(kSplit * info.n + s)}));
+    }
+    Value rms = info.norm ? rmsScale(rb, info, sumsq) : Value();
+    storeOutput(rb, info, acc, rms, row, n, rb.param(rOut), rBias, rResidual);
+  };
+  if (info.n % kReduceThreads == 0)
+    body();
+  else
+    rb.ifThen(rb.cmp(arith::CmpIPredicate::ult, n, rb.index(info.n)), body);
+  out.push_back(rb.finish());
+}
+
 LogicalResult infer::emitLinearKernels(Operation *op, EmitContext &ctx,
                                        SmallVectorImpl<KernelLaunch> &out) {
   auto linear = cast<decode::LinearOp>(op);
@@ -711,9 +699,15 @@ LogicalResult infer::emitLinearKernels(Operation *op, EmitContext &ctx,
     return success();
   }
   for (auto variant : variants->getAsRange<decode::KernelVariantAttr>()) {
-    // The tensor-core kernel needs whole k steps of 32; other shapes keep
-    // the (token-tiled) GEMV.
-    if (variant.getKind() == decode::KernelKind::Mma &&
+    // The tensor-core kernels need whole K tiles (64 for wgmma, 32 for
+    // mma); other shapes fall back to mma, then to the (token-tiled) GEMV.
+    if (variant.getKind() == decode::KernelKind::Wgmma &&
+        info->k % kWgmmaKTile == 0) {
+      emitWgmma(linear, ctx, *info, variant.getMaxTokens(), variant.getKSplit(),
+                out);
+      continue;
+    }
+    if (variant.getKind() != decode::KernelKind::Gemv &&
         info->k % kMmaKPerStep == 0) {
       emitMma(linear, ctx, *info, variant.getMaxTokens(), variant.getKSplit(),
               out);

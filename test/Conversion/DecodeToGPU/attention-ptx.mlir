@@ -3,7 +3,7 @@
 // RUN: %python %infer_src/bench/attention/extract.py %t.mlir %t
 // RUN: FileCheck %s < %t.ptx
 // RUN: not grep -E "\.local|__nv_[a-z0-9_]+;" %t.ptx
-// RUN: %ptxas -arch=sm_90 -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
+// RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 
 // The decode attention kernel in PTX: 16-byte K/V loads, lane butterflies,
 // exp2 on the SFU; the merge kernel
@@ -25,9 +25,9 @@ func.func @decode(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl
 // CHECK-LABEL: .entry paged_attention_merge_1(
 // CHECK: ex2.approx
 
-// PTXAS: Compiling entry function 'paged_attention_{{(merge_1|0)}}' for 'sm_90'
+// PTXAS: Compiling entry function 'paged_attention_{{(merge_1|0)}}' for 'sm_90a'
 // PTXAS-NEXT: Function properties for
 // PTXAS-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
-// PTXAS: Compiling entry function 'paged_attention_{{(merge_1|0)}}' for 'sm_90'
+// PTXAS: Compiling entry function 'paged_attention_{{(merge_1|0)}}' for 'sm_90a'
 // PTXAS-NEXT: Function properties for
 // PTXAS-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads

@@ -2,7 +2,7 @@
 // RUN: infer-opt %s --infer-decode-to-cuda-pipeline="format=isa toolkit=%cuda_root" -o %t.mlir
 // RUN: %python %infer_src/bench/attention/extract.py %t.mlir %t
 // RUN: FileCheck %s < %t.ptx
-// RUN: %ptxas -arch=sm_90 -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
+// RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 
 // rope_append in PTX: the inverse-frequency table is a global constant, the
 // libdevice sin/cos are linked (no unresolved __nv_ externs), the packed row
@@ -21,6 +21,6 @@ func.func @step(%tokens: tensor<?xi32>, %pos: tensor<?xi32>, %slots: tensor<?xi3
 // CHECK: ld.global{{(.nc)?}}.v4.b32
 // CHECK: st.global.v4.b32
 
-// PTXAS: Compiling entry function 'rope_append_0' for 'sm_90'
+// PTXAS: Compiling entry function 'rope_append_0' for 'sm_90a'
 // PTXAS-NEXT: Function properties for
 // PTXAS-NEXT: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads

@@ -1,5 +1,6 @@
 // RUN: infer-opt %s --decode-optimize | FileCheck %s
 // RUN: infer-opt %s --decode-optimize="num-sms=16 buckets=4,64" | FileCheck %s --check-prefix=OPT
+// RUN: infer-opt %s --decode-optimize="buckets=4,64 wgmma=1" | FileCheck %s --check-prefix=WGMMA
 
 // One complete Llama layer (hidden 256, 4 heads, 2 kv heads of 64,
 // intermediate 512) with the embedding, the final norm and lm_head, as the
@@ -14,7 +15,7 @@
 // CHECK-NEXT: %[[X:.*]] = decode.embed %[[TOK]], %[[EMB]]
 // CHECK-NEXT: %[[LN1:.*]] = decode.weight ["model.layers.0.input_layernorm.weight"]
 // CHECK-NEXT: %[[WQKV:.*]] = decode.weight ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight", "model.layers.0.self_attn.v_proj.weight"] : tensor<512x256xbf16>
-// CHECK-NEXT: %[[QKV:.*]] = decode.linear %[[X]], %[[WQKV]] norm(%[[LN1]] : tensor<256xbf16>) {norm_epsilon = 9.99999974E-6 : f32, variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]} : (tensor<?x256xbf16>, tensor<512x256xbf16>) -> tensor<?x512xbf16>
+// CHECK-NEXT: %[[QKV:.*]] = decode.linear %[[X]], %[[WQKV]] norm(%[[LN1]] : tensor<256xbf16>) {norm_epsilon = 9.99999974E-6 : f32, variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 128, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]} : (tensor<?x256xbf16>, tensor<512x256xbf16>) -> tensor<?x512xbf16>
 // CHECK-NEXT: %[[Q:.*]], %[[C1:.*]] = decode.rope_append %[[C]][%[[SLOTS]]], %[[QKV]], %[[POS]] {layer = 0 : i64, num_heads = 4 : i64, theta = 5.000000e+05 : f32}
 // CHECK-NEXT: %[[ATTN:.*]] = decode.paged_attention %[[Q]], %[[C1]][%[[BT]], %[[CL]], %[[QS]]] {layer = 0 : i64, num_heads = 4 : i64, scale = 1.250000e-01 : f32, split_kv = 64 : i64}
 // CHECK-NEXT: %[[WO:.*]] = decode.weight ["model.layers.0.self_attn.o_proj.weight"]
@@ -34,6 +35,9 @@
 // OPT-LABEL: func.func @llama_step
 // OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>]{{.*}}tensor<512x256xbf16>
 // OPT: decode.paged_attention {{.*}}split_kv = 16 : i64
+
+// WGMMA-LABEL: func.func @llama_step
+// WGMMA: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 64, kind = wgmma>]{{.*}}tensor<512x256xbf16>
 func.func @llama_step(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %slots: tensor<?xi32>, %block_tables: tensor<?x?xi32>, %context_lens: tensor<?xi32>, %query_start: tensor<?xi32>, %logits_indices: tensor<?xi32>, %cache: !cache) -> (tensor<?x1024xf32>, !cache) attributes {decode.role = #decode.role<decode>} {
   %emb = decode.weight ["model.embed_tokens.weight"] : tensor<1024x256xbf16>
   %x = decode.embed %tokens, %emb : (tensor<?xi32>, tensor<1024x256xbf16>) -> tensor<?x256xbf16>

@@ -1,10 +1,11 @@
 // RUN: infer-opt %s --decode-select-kernels | FileCheck %s
 // RUN: infer-opt %s --decode-select-kernels="buckets=32,4,16 num-sms=16" | FileCheck %s --check-prefix=OPT
+// RUN: infer-opt %s --decode-select-kernels="buckets=1,64 wgmma=1" | FileCheck %s --check-prefix=WGMMA
 // RUN: not infer-opt %s --decode-select-kernels="buckets=0,8" 2>&1 | FileCheck %s --check-prefix=ERR
 
 // ERR: decode-select-kernels: buckets and num-sms must be positive
 
-// Default buckets 1, 4 (gemv) and 16, 64, 256 (mma) on 132 SMs; 8 rows per gemv
+// Default buckets 1, 4 (gemv) and 16, 64, 128, 256 (mma) on 132 SMs; 8 rows per gemv
 // block.
 // - 512x256 (packed qkv): K < 512, no K split.
 // - 1024x4096: 128 row blocks; 2 splits give 256 >= 132.
@@ -15,12 +16,12 @@
 // - 64x4096: 8 row blocks would need 32 splits; 1. On 16 SMs, 2 splits.
 
 // CHECK-LABEL: func.func @shapes
-// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<512x256xbf16>
-// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 2>, #decode.variant<max_tokens = 4, kind = gemv, k_split = 2>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<1024x4096xbf16>
-// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 8>, #decode.variant<max_tokens = 4, kind = gemv, k_split = 8>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<256x4096xbf16>
-// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<4096x4096xbf16>
-// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<128x2048xbf16>
-// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<64x4096xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 128, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<512x256xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 2>, #decode.variant<max_tokens = 4, kind = gemv, k_split = 2>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 128, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<1024x4096xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 8>, #decode.variant<max_tokens = 4, kind = gemv, k_split = 8>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 128, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<256x4096xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 128, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<4096x4096xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 128, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<128x2048xbf16>
+// CHECK: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 128, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]{{.*}}tensor<64x4096xbf16>
 
 // Buckets are sorted; more than 4 tokens take the mma kernel.
 // OPT-LABEL: func.func @shapes
@@ -30,6 +31,12 @@
 // OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 32, kind = mma>]{{.*}}tensor<4096x4096xbf16>
 // OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 32, kind = mma>]{{.*}}tensor<128x2048xbf16>
 // OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv, k_split = 2>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 32, kind = mma>]{{.*}}tensor<64x4096xbf16>
+// With wgmma (sm_90a), tensor-core buckets take it where K is a multiple of
+// its 64-column stage, mma elsewhere.
+// WGMMA-LABEL: func.func @shapes
+// WGMMA: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 64, kind = wgmma>]{{.*}}tensor<512x256xbf16>
+// WGMMA-LABEL: func.func @odd_k
+// WGMMA: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>]{{.*}}tensor<256x544xbf16>
 func.func @shapes(%h: tensor<?x256xbf16>, %x: tensor<?x4096xbf16>, %y: tensor<?x2048xbf16>) -> (tensor<?x512xbf16>, tensor<?x1024xbf16>, tensor<?x256xbf16>, tensor<?x4096xbf16>, tensor<?x128xbf16>, tensor<?x64xbf16>) {
   %w0 = decode.weight ["qkv"] : tensor<512x256xbf16>
   %w1 = decode.weight ["w1"] : tensor<1024x4096xbf16>
@@ -44,4 +51,10 @@ func.func @shapes(%h: tensor<?x256xbf16>, %x: tensor<?x4096xbf16>, %y: tensor<?x
   %4 = decode.linear %y, %w4 : (tensor<?x2048xbf16>, tensor<128x2048xbf16>) -> tensor<?x128xbf16>
   %5 = decode.linear %x, %w5 : (tensor<?x4096xbf16>, tensor<64x4096xbf16>) -> tensor<?x64xbf16>
   return %0, %1, %2, %3, %4, %5 : tensor<?x512xbf16>, tensor<?x1024xbf16>, tensor<?x256xbf16>, tensor<?x4096xbf16>, tensor<?x128xbf16>, tensor<?x64xbf16>
+}
+
+func.func @odd_k(%x: tensor<?x544xbf16>) -> tensor<?x256xbf16> {
+  %w = decode.weight ["w"] : tensor<256x544xbf16>
+  %0 = decode.linear %x, %w : (tensor<?x544xbf16>, tensor<256x544xbf16>) -> tensor<?x256xbf16>
+  return %0 : tensor<?x256xbf16>
 }

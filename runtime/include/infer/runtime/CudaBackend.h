@@ -164,6 +164,12 @@ private:
   Status init(const SafeTensors &weights);
   Status loadKernels();
   Status planNodes();
+  /// Encodes the TMA descriptor of a `tma:operand<i>:<rows>x<cols>` kernel
+  /// argument into tensorMapHost; `index` gets its position.
+  Status encodeTensorMap(const std::string &where, const std::string &arg,
+                         const std::vector<int64_t> &operands,
+                         const std::vector<cu::DevicePtr> &addrs,
+                         int64_t &index);
   Status uploadWeights(const SafeTensors &weights);
   Status planBuffers();
   Status allocateKvPool();
@@ -217,6 +223,9 @@ private:
   size_t inputBytes = 0;
 
   DeviceBuffer weightArena, activationArena, inputArea, workspace, kvPool;
+  /// TMA descriptors of `tma:` kernel arguments (weights), in device memory.
+  std::vector<cu::TensorMap> tensorMapHost;
+  DeviceBuffer tensorMaps;
   PinnedBuffer staging, outputStaging;
   int64_t tokensOutput = -1, logitsOutput = -1;
   DType logitsDType = DType::F32;

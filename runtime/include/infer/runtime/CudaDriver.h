@@ -98,6 +98,19 @@ enum StreamCaptureMode : int {
   CAPTURE_MODE_THREAD_LOCAL = 1,
   CAPTURE_MODE_RELAXED = 2,
 };
+/// CUtensorMap: an opaque TMA descriptor (128 bytes, 64-byte aligned).
+struct alignas(64) TensorMap {
+  uint64_t words[16];
+};
+/// CUtensorMapDataType / Swizzle / L2promotion values used by infer.
+enum TensorMapEnum : int {
+  TENSOR_MAP_DATA_TYPE_FLOAT16 = 6,
+  TENSOR_MAP_DATA_TYPE_BFLOAT16 = 9,
+  TENSOR_MAP_INTERLEAVE_NONE = 0,
+  TENSOR_MAP_SWIZZLE_128B = 3,
+  TENSOR_MAP_L2_PROMOTION_L2_256B = 3,
+  TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0,
+};
 } // namespace cu
 
 //===----------------------------------------------------------------------===//
@@ -184,7 +197,12 @@ enum StreamCaptureMode : int {
     cu::Stream stream)                                                         \
   X(cuEventSynchronize, "cuEventSynchronize", nullptr, cu::Event event)        \
   X(cuEventElapsedTime, "cuEventElapsedTime_v2", "cuEventElapsedTime",         \
-    float *ms, cu::Event start, cu::Event end)
+    float *ms, cu::Event start, cu::Event end)                                 \
+  X(cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", nullptr,                 \
+    cu::TensorMap *map, int dataType, unsigned rank, void *globalAddress,      \
+    const uint64_t *globalDim, const uint64_t *globalStrides,                  \
+    const unsigned *boxDim, const unsigned *elementStrides, int interleave,    \
+    int swizzle, int l2Promotion, int oobFill)
 
 /// The loaded driver: one per process, never unloaded.
 class CudaDriver {

@@ -1,0 +1,51 @@
+//===- Linear.h - decode.linear kernel families (internal) ------*- C++ -*-===//
+//
+// Shared by Linear.cpp (GEMV, mma.sync, the split-K reduce) and
+// LinearWgmma.cpp (the sm_90a warpgroup kernel).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef INFER_LIB_CONVERSION_DECODETOGPU_LINEAR_H
+#define INFER_LIB_CONVERSION_DECODETOGPU_LINEAR_H
+
+#include "KernelBuilder.h"
+
+#include "Decode/IR/DecodeOps.h"
+
+#include <optional>
+
+namespace infer::linear {
+
+/// What the kernels of one decode.linear need to know.
+struct LinearInfo {
+  int64_t n = 0, k = 0;
+  mlir::Type inType, outType;
+  int64_t vectorWidth = 0; ///< elements per 16-byte access of x and W
+  std::optional<unsigned> bias, residual, norm;
+  float epsilon = 0.0f;
+  StepScalar rows = StepScalar::Tokens;
+};
+
+/// K elements per pipeline stage of the wgmma kernel (K must be a multiple).
+inline constexpr int64_t kWgmmaKTile = 64;
+
+/// Workspace row of a split-K linear: `kSplit` partial rows of N f32, then
+/// `kSplit` partial sums of squares of the input row.
+mlir::MemRefType splitWorkspaceType(const LinearInfo &info, int64_t kSplit,
+                                    mlir::Builder &b);
+
+/// The kernel that sums split-K partials and applies the epilogue
+/// (`round(acc * rsqrt(mean(x^2) + eps) + bias + residual)`): one thread
+/// per output element, grid.y over the rows.
+void emitSplitReduce(mlir::decode::LinearOp op, EmitContext &ctx,
+                     const LinearInfo &info, int64_t maxTokens, int64_t kSplit,
+                     llvm::SmallVectorImpl<KernelLaunch> &out);
+
+/// The sm_90a tensor-core kernel of one bucket (and its split-K reduce).
+void emitWgmma(mlir::decode::LinearOp op, EmitContext &ctx,
+               const LinearInfo &info, int64_t maxTokens, int64_t kSplit,
+               llvm::SmallVectorImpl<KernelLaunch> &out);
+
+} // namespace infer::linear
+
+#endif // INFER_LIB_CONVERSION_DECODETOGPU_LINEAR_H

@@ -1,0 +1,651 @@
+//===- LinearWgmma.cpp - decode.linear on sm_90a warpgroup MMA ------------===//
+//
+// The `wgmma` variant of decode.linear (16-256 tokens): y^T = W x^T on the
+// asynchronous warpgroup tensor cores, W as the M x K operand (M = 64 rows
+// per warpgroup), the token tile of x as the K x N operand (N = tokens).
+//
+// Block: 2 warpgroups (256 threads), 128 rows of W (1 with
+// `wgmma-warpgroups=1`). Both operands stream through a ring of `stages`
+// shared-memory stages of 64 columns, `prefetch = stages - 2` stages ahead:
+//
+// - By TMA (default): thread 0 arms the slot's mbarrier with the stage's
+//   bytes and issues two 2-D tensor copies (W rows [r, r + 128), tokens
+//   [t, t + tile)) through runtime-made tensor maps (`tma:` arguments,
+//   docs/launch-plan.md) in the 128-byte swizzled layout: rows of 128 bytes,
+//   chunk c of row r at c ^ (r % 8); descriptors: 8-row groups 1024 bytes
+//   apart, a k16 step is +32 bytes. One instruction moves 16 KB, so the
+//   bytes in flight are bounded by shared memory only.
+// - By 16-byte cp.async (`wgmma-cp-async`): the unswizzled canonical layout,
+//   8x16-byte core matrices, chunk c of row r at
+//   ((r / 8) * 8 + c) * 128 + (r % 8) * 16 = 16 * (copy index), LBO 128,
+//   SBO 1024. Measured at half the TMA figures: each thread's LDGSTS batch
+//   holds its address registers until the LSU takes it, which caps the
+//   bytes in flight (docs/performance.md).
+//
+// A fused RMSNorm prologue scales the staged tokens by the norm weight in
+// shared memory (and sums x^2) before the stage is released to the tensor
+// cores (fence.proxy.async); the split-K reduce applies rsqrt(mean(x^2) +
+// eps), the bias and the residual, as for the other linear kernels.
+//
+// Loop over stage i (one barrier per stage):
+//   wait for stage i (mbarrier parity, or my cp.async group); norm prologue;
+//   fence.proxy.async; barrier; copy stage i + prefetch into the slot of
+//   stage i - 2; wgmma.fence; 4 x k16 wgmma per token sub-tile; commit;
+//   wait for <= 1 group (stage i - 1 is then done, for the next copies).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Linear.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace infer;
+using namespace infer::linear;
+
+namespace {
+
+constexpr int64_t kWarpgroupThreads = 128;
+constexpr int64_t kWarpgroupRows = 64; // wgmma M
+constexpr int64_t kMmaK = 16;          // wgmma K for 16-bit inputs
+constexpr int64_t kSubTile = 64;       // largest wgmma N issued at once
+constexpr int64_t kMaxTokenTile = 256;
+constexpr int64_t kChunkElements = 8;     // one 16-byte copy
+constexpr int64_t kCoreMatrixBytes = 128; // 8 rows x 16 bytes
+constexpr int64_t kMaxStages = 8;
+/// 128-byte swizzled TMA tiles repeat every 8 rows of 128 bytes; their
+/// stages start on 1024-byte boundaries.
+constexpr int64_t kSwizzleBytes = 128;
+constexpr int64_t kSwizzleAtomBytes = 8 * kSwizzleBytes;
+
+struct WgmmaPlan {
+  bool tma = true;        ///< W by TMA (128B swizzle), else by cp.async
+  int64_t kTile = 0;      ///< K columns per stage
+  int64_t warpgroups = 0; ///< 64 W rows each
+  int64_t threads = 0, blockRows = 0;
+  int64_t chunksPerRow = 0;  ///< 16-byte chunks of a row in a stage
+  int64_t rowGroupBytes = 0; ///< bytes of 8 rows of a stage (the SBO)
+  int64_t tokens = 0;        ///< token tile (N of the block), multiple of 8
+  int64_t subTile = 0;       ///< wgmma N
+  int64_t subTiles = 0;      ///< tokens / subTile
+  int64_t wBytes = 0, xBytes = 0, stageBytes = 0;
+  int64_t stages = 0, prefetch = 0, blocksPerSM = 0;
+  int64_t kSplit = 1, splitLength = 0;
+};
+
+/// K split of the grid: the one with the least estimated traffic time, W
+/// bytes over the fraction of the machine the grid keeps streaming, plus the
+/// f32 partials it writes and the reduce reads back (mostly from L2, counted
+/// at half price). Memory-bound blocks progress together, so a single wave
+/// is full once every SM has a block; more waves lose their partial tail.
+int64_t chooseKSplit(const LinearInfo &info, const WgmmaPlan &p,
+                     int64_t numSMs) {
+  int64_t blocks = llvm::divideCeil(info.n, p.blockRows);
+  int64_t slots = p.blocksPerSM * numSMs;
+  int64_t minLength = p.kTile * std::max<int64_t>(p.prefetch, 2);
+  double weightBytes = 2.0 * double(info.n) * double(info.k);
+  int64_t best = 1;
+  double bestCost = 0.0;
+  for (int64_t split = 1; split <= 16; ++split) {
+    if (split > 1 && info.k / split < minLength)
+      break;
+    int64_t grid = blocks * split;
+    double efficiency =
+        grid <= slots
+            ? std::min(1.0, double(grid) / double(numSMs))
+            : double(grid) / double(llvm::divideCeil(grid, slots) * slots);
+    double partialBytes = split > 1 ? 2.0 * 4.0 * double(split) *
+                                          double(info.n) * double(p.tokens)
+                                    : 0.0;
+    double cost = weightBytes / efficiency + 0.5 * partialBytes;
+    if (split == 1 || cost < bestCost) {
+      best = split;
+      bestCost = cost;
+    }
+  }
+  return best;
+}
+
+WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
+                    int64_t requestedSplit, const EmitContext &ctx) {
+  const KernelTarget &target = ctx.target;
+  WgmmaPlan p;
+  p.warpgroups = ctx.options.wgmmaWarpgroups ? ctx.options.wgmmaWarpgroups : 2;
+  p.threads = p.warpgroups * kWarpgroupThreads;
+  p.blockRows = p.warpgroups * kWarpgroupRows;
+  int64_t tile = std::min(std::max<int64_t>(maxTokens, 8), kMaxTokenTile);
+  p.subTile = std::min<int64_t>(llvm::alignTo(tile, 8), kSubTile);
+  p.tokens = llvm::alignTo(tile, p.subTile);
+  p.subTiles = p.tokens / p.subTile;
+  // Two resident blocks when 4 stages each fit (their barriers interleave);
+  // else one block with as deep a ring as fits. Static shared (the norm's
+  // per-token sums) is kept out of the budget. The K tile halves until the
+  // ring has 3 stages (one copied ahead) and divides K.
+  int64_t budget = target.maxSharedBytesPerBlock - 4 * kMaxTokenTile;
+  // TMA tiles are one swizzle span (64 bf16) wide.
+  p.tma = !ctx.options.wgmmaCpAsync;
+  p.kTile =
+      ctx.options.wgmmaKTile && !p.tma ? ctx.options.wgmmaKTile : kWgmmaKTile;
+  budget -= kSwizzleAtomBytes; // alignment of the ring
+  for (;; p.kTile /= 2) {
+    p.chunksPerRow = p.kTile / kChunkElements;
+    p.rowGroupBytes = p.chunksPerRow * kCoreMatrixBytes;
+    p.wBytes = p.blockRows * p.kTile * 2;
+    p.xBytes = p.tokens * p.kTile * 2;
+    p.stageBytes = p.wBytes + p.xBytes;
+    p.blocksPerSM = budget / 2 / p.stageBytes >= 4 ? 2 : 1;
+    p.stages = std::min(kMaxStages, budget / p.blocksPerSM / p.stageBytes);
+    p.prefetch = p.stages - 2;
+    if (p.kTile == kWgmmaKTile || (p.stages >= 3 && info.k % p.kTile == 0))
+      break;
+  }
+  p.kSplit = requestedSplit > 1 ? requestedSplit
+                                : chooseKSplit(info, p, target.numSMs);
+  p.splitLength = llvm::alignTo(llvm::divideCeil(info.k, p.kSplit), p.kTile);
+  return p;
+}
+
+/// Emits the body; `kb` has its parameters and launch already.
+class WgmmaEmitter {
+public:
+  WgmmaEmitter(KernelBuilder &kb, const LinearInfo &info, const WgmmaPlan &p)
+      : kb(kb), b(kb.b()), info(info), p(p) {}
+
+  void emit(Value x, Value w, Value xMap, Value wMap, Value gamma, Value ws,
+            Value numRows);
+
+private:
+  /// Linear copy indices of this thread for `chunks` chunks of a stage.
+  SmallVector<std::pair<int64_t, Value>> myChunks(int64_t chunks);
+  /// Row (within its tile) and column chunk of the x chunk at byte 16 i of
+  /// a stage.
+  std::pair<Value, Value> chunkPosition(Value i);
+  /// Starts the copies of the stage at columns [k0, k0 + kTile) into
+  /// `slot`: W by one TMA (thread 0) or cp.async, x by cp.async.
+  void issueStage(Value k0, Value slot);
+  /// Waits until W of the stage in `slot` (the `stage`-th) has landed.
+  void waitWeights(Value stage, Value slot);
+  /// Ring offsets (bytes from the aligned start) of the W and x slots.
+  Value wSlotBytes(Value slot) { return kb.mul(slot, kb.index(p.wBytes)); }
+  Value xSlotBytes(Value slot) {
+    return kb.add(kb.index(p.stages * p.wBytes),
+                  kb.mul(slot, kb.index(p.xBytes)));
+  }
+  /// Element index into `ring` of a byte offset from the aligned start.
+  Value ringElement(Value bytes) {
+    return kb.divIndex(kb.add(alignShift, bytes), kb.index(2));
+  }
+  /// Scales this thread's x chunks of `slot` by the norm weight; returns
+  /// the updated sums of squares.
+  SmallVector<Value> normPrologue(Value k0, Value slot, ValueRange sumsq);
+  /// The wgmma shared-memory descriptor of the operand at `byteOffset` in
+  /// the ring.
+  Value descriptor(Value byteOffset, bool swizzled);
+  /// `desc` moved by `bytes` (a multiple of 16 within the ring).
+  Value offsetDescriptor(Value desc, int64_t bytes);
+  Value wgmma(Value acc, Value descA, Value descB);
+  void storePartials(ArrayRef<Value> acc, Value splitId);
+  void storeSumsOfSquares(ArrayRef<Value> sumsq, Value splitId);
+
+  KernelBuilder &kb;
+  ImplicitLocOpBuilder &b;
+  const LinearInfo &info;
+  const WgmmaPlan &p;
+  Value x, w, xMap, wMap, gamma, ws, numRows, blockRow, t0;
+  /// The ring: raw bytes, as bf16, its aligned start (a shared-window
+  /// address) and that start's distance from the raw start.
+  Value ringBytes, ring, ringBase, alignShift;
+  Value barriers; ///< one mbarrier per slot (TMA)
+  Type accType;
+};
+
+SmallVector<std::pair<int64_t, Value>> WgmmaEmitter::myChunks(int64_t chunks) {
+  SmallVector<std::pair<int64_t, Value>> result;
+  for (int64_t base = 0; base < chunks; base += p.threads)
+    result.push_back({base, kb.add(kb.threadId(), kb.index(base))});
+  return result;
+}
+
+std::pair<Value, Value> WgmmaEmitter::chunkPosition(Value i) {
+  if (p.tma) {
+    // x by TMA: rows of 128 bytes, chunk c of row r at position c ^ (r % 8).
+    Value row = kb.divIndex(i, kb.index(8));
+    Value chunk = arith::XOrIOp::create(b, kb.remIndex(i, kb.index(8)),
+                                        kb.remIndex(row, kb.index(8)));
+    return {row, chunk};
+  }
+  Value group = kb.divIndex(i, kb.index(p.chunksPerRow * 8));
+  Value row = kb.add(kb.mul(group, kb.index(8)), kb.remIndex(i, kb.index(8)));
+  Value chunk =
+      kb.remIndex(kb.divIndex(i, kb.index(8)), kb.index(p.chunksPerRow));
+  return {row, chunk};
+}
+
+void WgmmaEmitter::issueStage(Value k0, Value slot) {
+  SmallVector<Value> copies;
+  auto copy = [&](Value src, Value row, Value chunk, Value dstElement,
+                  Value srcElements) {
+    Value col = kb.add(k0, kb.mul(chunk, kb.index(kChunkElements)));
+    copies.push_back(kb.asyncCopy(src, {row, col}, ring, {dstElement},
+                                  kChunkElements, srcElements));
+  };
+  Value full = kb.index(kChunkElements);
+  if (p.tma) {
+    // One thread arms the slot's barrier with the tiles' bytes and starts
+    // both copies; rows past the tensors' ends arrive as zeros. (x rows
+    // between T and the buffer's end are stale; their columns of the
+    // product are never stored.)
+    kb.ifThen(
+        kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)), [&] {
+          nvgpu::MBarrierArriveExpectTxOp::create(
+              b, barriers, kb.index(p.wBytes + p.xBytes), slot,
+              /*predicate=*/Value());
+          auto load = [&](Value map, int64_t rows, Value byteOffset,
+                          Value row) {
+            auto tileType = MemRefType::get(
+                {rows, p.kTile}, info.inType, MemRefLayoutAttrInterface(),
+                gpu::AddressSpaceAttr::get(b.getContext(),
+                                           gpu::AddressSpace::Workgroup));
+            Value tile = memref::ViewOp::create(b, tileType, ringBytes,
+                                                kb.add(alignShift, byteOffset),
+                                                ValueRange());
+            nvgpu::TmaAsyncLoadOp::create(b, tile, barriers, map,
+                                          ValueRange{k0, row}, slot,
+                                          /*multicastMask=*/Value(),
+                                          /*predicate=*/Value());
+          };
+          load(wMap, p.blockRows, wSlotBytes(slot), blockRow);
+          load(xMap, p.tokens, xSlotBytes(slot), t0);
+        });
+    return;
+  } else {
+    Value wElements = ringElement(wSlotBytes(slot));
+    for (const auto &[base, i] : myChunks(p.blockRows * p.chunksPerRow)) {
+      auto [row, chunk] = chunkPosition(i);
+      row = kb.add(blockRow, row);
+      if (info.n % p.blockRows != 0)
+        row = kb.minIndex(row, kb.index(info.n - 1));
+      copy(w, row, chunk, kb.add(wElements, kb.mul(i, full)), full);
+    }
+  }
+  int64_t xChunks = p.tokens * p.chunksPerRow;
+  Value xElements = ringElement(xSlotBytes(slot));
+  Value lastRow = kb.sub(numRows, kb.index(1));
+  for (const auto &chunkAndIndex : myChunks(xChunks)) {
+    int64_t base = chunkAndIndex.first;
+    Value i = chunkAndIndex.second;
+    auto issue = [&] {
+      auto [row, chunk] = chunkPosition(i);
+      Value token = kb.add(t0, row);
+      // Tokens past T are zero-filled (no global read).
+      Value valid = kb.cmp(arith::CmpIPredicate::ult, token, numRows);
+      Value n = kb.select(valid, full, kb.index(0));
+      copy(x, kb.minIndex(token, lastRow), chunk,
+           kb.add(xElements, kb.mul(i, full)), n);
+    };
+    if (base + p.threads <= xChunks)
+      issue();
+    else
+      kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, i, kb.index(xChunks)), issue);
+  }
+}
+
+void WgmmaEmitter::waitWeights(Value stage, Value slot) {
+  if (!p.tma)
+    return;
+  // The slot's barrier completes a phase per use: parity (stage / S) % 2.
+  Value parity = arith::TruncIOp::create(
+      b, b.getI1Type(),
+      arith::IndexCastUIOp::create(
+          b, b.getI64Type(),
+          kb.remIndex(kb.divIndex(stage, kb.index(p.stages)), kb.index(2))));
+  nvgpu::MBarrierTryWaitParityOp::create(b, barriers, parity,
+                                         kb.index(10000000), slot);
+}
+
+SmallVector<Value> WgmmaEmitter::normPrologue(Value k0, Value slot,
+                                              ValueRange sumsq) {
+  SmallVector<Value> next(sumsq);
+  Value xElements = ringElement(xSlotBytes(slot));
+  int64_t xChunks = p.tokens * p.chunksPerRow;
+  for (auto [j, chunkAndIndex] : llvm::enumerate(myChunks(xChunks))) {
+    int64_t base = chunkAndIndex.first;
+    Value i = chunkAndIndex.second;
+    size_t sum = j;
+    auto scale = [&]() -> SmallVector<Value> {
+      auto [row, chunk] = chunkPosition(i);
+      Value at = kb.add(xElements, kb.mul(i, kb.index(kChunkElements)));
+      Value xv = kb.toF32(kb.loadVector(ring, at, kChunkElements));
+      Value col = kb.add(k0, kb.mul(chunk, kb.index(kChunkElements)));
+      Value g = kb.toF32(kb.loadVector(gamma, col, kChunkElements));
+      kb.storeVector(kb.fromF32(kb.mul(xv, g), info.inType), ring, at);
+      return {
+          kb.add(next[sum], kb.reduceVector(kb.mul(xv, xv), ReduceKind::Add))};
+    };
+    if (base + p.threads <= xChunks) {
+      next[sum] = scale().front();
+      continue;
+    }
+    Type f32 = b.getF32Type();
+    next[sum] =
+        kb.ifThenElse(kb.cmp(arith::CmpIPredicate::ult, i, kb.index(xChunks)),
+                      f32, scale,
+                      [&]() -> SmallVector<Value> { return {next[sum]}; })
+            .front();
+  }
+  return next;
+}
+
+Value WgmmaEmitter::descriptor(Value byteOffset, bool swizzled) {
+  // Bits 0-13: address >> 4; 16-29: leading (K) byte offset >> 4; 32-45:
+  // stride (M/N) byte offset >> 4; 62-63: swizzle (0: none, 1: 128 bytes).
+  // Unswizzled: core matrices 128 bytes apart along K, row groups
+  // rowGroupBytes apart. 128B-swizzled K-major: rows of 128 bytes, 8-row
+  // groups 1024 bytes apart (the leading offset is unused, 1 by convention).
+  const uint64_t strides = swizzled
+                               ? (uint64_t(1) << 16) |
+                                     (uint64_t(kSwizzleAtomBytes >> 4) << 32) |
+                                     (uint64_t(1) << 62)
+                               : (uint64_t(kCoreMatrixBytes >> 4) << 16) |
+                                     (uint64_t(p.rowGroupBytes >> 4) << 32);
+  Value address = kb.add(ringBase, byteOffset);
+  Value encoded = arith::ShRUIOp::create(
+      b, arith::IndexCastUIOp::create(b, b.getI64Type(), address),
+      arith::ConstantIntOp::create(b, b.getI64Type(), 4));
+  return arith::OrIOp::create(
+      b, encoded, arith::ConstantIntOp::create(b, b.getI64Type(), strides));
+}
+
+Value WgmmaEmitter::offsetDescriptor(Value desc, int64_t bytes) {
+  if (bytes == 0)
+    return desc;
+  return arith::AddIOp::create(
+      b, desc, arith::ConstantIntOp::create(b, b.getI64Type(), bytes >> 4));
+}
+
+Value WgmmaEmitter::wgmma(Value acc, Value descA, Value descB) {
+  return NVVM::WgmmaMmaAsyncOp::create(
+      b, accType, acc, descA, descB,
+      NVVM::MMAShapeAttr::get(b.getContext(), kWarpgroupRows, p.subTile, kMmaK),
+      NVVM::WGMMATypes::bf16, NVVM::WGMMATypes::bf16, NVVM::WGMMATypes::f32,
+      NVVM::WGMMAScaleOut::one, NVVM::WGMMAScaleIn::one,
+      NVVM::WGMMAScaleIn::one, NVVM::MMALayout::row, NVVM::MMALayout::col,
+      /*satfinite=*/nullptr);
+}
+
+void WgmmaEmitter::storePartials(ArrayRef<Value> acc, Value splitId) {
+  // Accumulator element e of a thread (warp v of its warpgroup, lane
+  // 4 g + q): row 16 v + g + 8 ((e / 2) % 2), token 8 (e / 4) + 2 q + e % 2.
+  Value lane = kb.laneId();
+  Value g = kb.divIndex(lane, kb.index(4));
+  Value q = kb.remIndex(lane, kb.index(4));
+  Value warp = kb.warpId();
+  Value rowBase = kb.add(
+      blockRow,
+      kb.add(kb.mul(kb.divIndex(warp, kb.index(4)), kb.index(kWarpgroupRows)),
+             kb.add(kb.mul(kb.remIndex(warp, kb.index(4)), kb.index(16)), g)));
+  Value splitCol = kb.add(kb.mul(splitId, kb.index(info.n)), rowBase);
+  Value tokenBase = kb.add(t0, kb.mul(q, kb.index(2)));
+  for (auto [s, tile] : llvm::enumerate(acc)) {
+    for (int64_t e = 0; e < p.subTile / 2; ++e) {
+      int64_t rowOffset = 8 * ((e / 2) % 2);
+      Value token = kb.add(
+          tokenBase, kb.index(int64_t(s) * p.subTile + 8 * (e / 4) + e % 2));
+      Value valid = kb.cmp(arith::CmpIPredicate::ult, token, numRows);
+      if (info.n % p.blockRows != 0)
+        valid = arith::AndIOp::create(
+            b, valid,
+            kb.cmp(arith::CmpIPredicate::ult,
+                   kb.add(rowBase, kb.index(rowOffset)), kb.index(info.n)));
+      Value v = LLVM::ExtractValueOp::create(b, tile, e);
+      kb.ifThen(valid, [&] {
+        kb.store(v, ws, {token, kb.add(splitCol, kb.index(rowOffset))});
+      });
+    }
+  }
+}
+
+void WgmmaEmitter::storeSumsOfSquares(ArrayRef<Value> sumsq, Value splitId) {
+  // The 8 chunks of a token's row are 8 consecutive threads (TMA layout),
+  // or threads t + 8 c of one 64-thread group: add lanes 8 apart, then the
+  // two warps through shared.
+  Value sums = kb.addShared({p.tokens}, b.getF32Type());
+  Value first = kb.cmp(arith::CmpIPredicate::eq, kb.blockId(), kb.index(0));
+  kb.ifThen(first, [&] {
+    kb.forEachThread(p.tokens,
+                     [&](Value t) { kb.store(kb.f32(0.0), sums, t); });
+    kb.barrier();
+    int64_t xChunks = p.tokens * p.chunksPerRow;
+    for (auto [j, chunkAndIndex] : llvm::enumerate(myChunks(xChunks))) {
+      int64_t base = chunkAndIndex.first;
+      Value i = chunkAndIndex.second;
+      Value v = sumsq[j];
+      SmallVector<int64_t> offsets =
+          p.tma ? SmallVector<int64_t>{1, 2, 4} : SmallVector<int64_t>{8, 16};
+      for (int64_t offset : offsets)
+        v = kb.add(v, kb.shuffleXor(v, offset));
+      Value leader =
+          p.tma ? kb.cmp(arith::CmpIPredicate::eq,
+                         kb.remIndex(kb.laneId(), kb.index(8)), kb.index(0))
+                : kb.cmp(arith::CmpIPredicate::ult, kb.laneId(), kb.index(8));
+      if (base + p.threads > xChunks)
+        leader = arith::AndIOp::create(
+            b, leader, kb.cmp(arith::CmpIPredicate::ult, i, kb.index(xChunks)));
+      kb.ifThen(leader, [&] {
+        Value row = chunkPosition(i).first;
+        memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addf, v, sums,
+                                    ValueRange{row});
+      });
+    }
+    kb.barrier();
+    kb.forEachThread(p.tokens, [&](Value t) {
+      Value token = kb.add(t0, t);
+      kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, token, numRows), [&] {
+        kb.store(kb.load(sums, t), ws,
+                 {token, kb.add(kb.index(p.kSplit * info.n), splitId)});
+      });
+    });
+  });
+}
+
+void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
+                        Value gammaArg, Value wsArg, Value rows) {
+  x = xArg, w = wArg, xMap = xMapArg, wMap = wMapArg, gamma = gammaArg,
+  ws = wsArg, numRows = rows;
+  accType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(p.subTile / 2, b.getF32Type()));
+  int64_t totalBytes = p.stages * p.stageBytes + kSwizzleAtomBytes;
+  ringBytes = kb.addDynamicShared({totalBytes}, b.getI8Type());
+  ring = memref::ViewOp::create(
+      b,
+      MemRefType::get({totalBytes / 2}, info.inType,
+                      MemRefLayoutAttrInterface(),
+                      cast<MemRefType>(ringBytes.getType()).getMemorySpace()),
+      ringBytes, kb.index(0), ValueRange());
+  Value rawBase = memref::ExtractAlignedPointerAsIndexOp::create(b, ringBytes);
+  alignShift =
+      kb.remIndex(kb.sub(kb.index(kSwizzleAtomBytes),
+                         kb.remIndex(rawBase, kb.index(kSwizzleAtomBytes))),
+                  kb.index(kSwizzleAtomBytes));
+  ringBase = kb.add(rawBase, alignShift);
+  if (p.tma) {
+    barriers = nvgpu::MBarrierCreateOp::create(
+        b, nvgpu::MBarrierGroupType::get(
+               b.getContext(),
+               gpu::AddressSpaceAttr::get(b.getContext(),
+                                          gpu::AddressSpace::Workgroup),
+               p.stages));
+    kb.ifThen(
+        kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)), [&] {
+          for (int64_t s = 0; s < p.stages; ++s)
+            nvgpu::MBarrierInitOp::create(b, barriers, kb.index(1), kb.index(s),
+                                          /*predicate=*/Value());
+        });
+    kb.barrier();
+  }
+  blockRow = kb.mul(kb.blockId(), kb.index(p.blockRows));
+  Value splitId = kb.blockId(gpu::Dimension::y);
+  Value kStart = kb.mul(splitId, kb.index(p.splitLength));
+  Value kEnd =
+      kb.minIndex(kb.add(kStart, kb.index(p.splitLength)), kb.index(info.k));
+  Value numStages = kb.ceilDivIndex(kb.sub(kb.maxIndex(kEnd, kStart), kStart),
+                                    kb.index(p.kTile));
+  Value warpgroup = kb.divIndex(kb.threadId(), kb.index(kWarpgroupThreads));
+  Value aBase =
+      kb.mul(warpgroup, kb.index(kWarpgroupRows / 8 * p.rowGroupBytes));
+  int64_t normSums =
+      info.norm ? llvm::divideCeil(p.tokens * p.chunksPerRow, p.threads) : 0;
+
+  kb.forLoop(kb.index(0), numRows, kb.index(p.tokens), [&](Value tile) {
+    t0 = tile;
+    auto stageColumn = [&](Value s) {
+      return kb.add(kStart, kb.mul(s, kb.index(p.kTile)));
+    };
+    Value group;
+    for (int64_t s = 0; s < p.prefetch; ++s) {
+      kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, kb.index(s), numStages),
+                [&] { issueStage(stageColumn(kb.index(s)), kb.index(s)); });
+      if (!p.tma)
+        group = kb.asyncCommit({});
+    }
+
+    SmallVector<Value> init;
+    for (int64_t s = 0; s < p.subTiles; ++s)
+      init.push_back(LLVM::ZeroOp::create(b, accType));
+    for (int64_t j = 0; j < normSums; ++j)
+      init.push_back(kb.f32(0.0));
+    SmallVector<Value> state = kb.forLoop(
+        kb.index(0), numStages, kb.index(1), init,
+        [&](Value i, ValueRange carried) -> SmallVector<Value> {
+          SmallVector<Value> acc(carried.take_front(p.subTiles));
+          SmallVector<Value> sumsq(carried.drop_front(p.subTiles));
+          Value slot = kb.remIndex(i, kb.index(p.stages));
+          if (p.tma)
+            waitWeights(i, slot);
+          else
+            kb.asyncWait(group, p.prefetch - 1);
+          if (info.norm)
+            sumsq = normPrologue(stageColumn(i), slot, sumsq);
+          // Shared memory written by threads (cp.async, the norm) is made
+          // visible to the tensor cores' async proxy.
+          if (!p.tma || info.norm)
+            NVVM::FenceProxyOp::create(
+                b, NVVM::ProxyKind::async_shared,
+                NVVM::SharedSpaceAttr::get(b.getContext(),
+                                           NVVM::SharedSpace::shared_cta));
+          kb.barrier();
+          Value ahead = kb.add(i, kb.index(p.prefetch));
+          kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, ahead, numStages), [&] {
+            issueStage(stageColumn(ahead),
+                       kb.remIndex(ahead, kb.index(p.stages)));
+          });
+          if (!p.tma)
+            kb.asyncCommit({});
+
+          // Descriptors of this slot's operands; the k16 steps and token
+          // sub-tiles are constant offsets of their address fields.
+          Value aDesc = descriptor(kb.add(wSlotBytes(slot), aBase), p.tma);
+          Value bDesc = descriptor(xSlotBytes(slot), p.tma);
+          NVVM::WgmmaFenceAlignedOp::create(b);
+          for (int64_t s = 0; s < p.subTiles; ++s) {
+            auto issue = [&]() -> SmallVector<Value> {
+              Value d = acc[s];
+              for (int64_t kk = 0; kk < p.kTile / kMmaK; ++kk) {
+                // A k16 step is 32 bytes of a swizzled row, or 2 core
+                // matrices (both operands have the same layout).
+                int64_t kBytes = kk * 2 * kCoreMatrixBytes;
+                int64_t aBytes = p.tma ? kk * kMmaK * 2 : kBytes;
+                int64_t bBytes = s * (p.subTile / 8) * p.rowGroupBytes + aBytes;
+                d = wgmma(d, offsetDescriptor(aDesc, aBytes),
+                          offsetDescriptor(bDesc, bBytes));
+              }
+              return {d};
+            };
+            // Sub-tiles past the step's tokens are skipped (uniform branch).
+            acc[s] =
+                s == 0 ? issue().front()
+                       : kb.ifThenElse(
+                               kb.cmp(arith::CmpIPredicate::ult,
+                                      kb.add(t0, kb.index(s * p.subTile)),
+                                      numRows),
+                               accType, issue,
+                               [&]() -> SmallVector<Value> { return {acc[s]}; })
+                             .front();
+          }
+          NVVM::WgmmaGroupSyncAlignedOp::create(b);
+          NVVM::WgmmaWaitGroupSyncOp::create(b, 1);
+          SmallVector<Value> next(acc);
+          next.append(sumsq);
+          return next;
+        });
+    NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+    // No copy may target the ring once the next token tile starts.
+    if (!p.tma)
+      kb.asyncWait(kb.asyncCommit({}), 0);
+    kb.barrier();
+    ArrayRef<Value> results(state);
+    storePartials(results.take_front(p.subTiles), splitId);
+    if (info.norm)
+      storeSumsOfSquares(results.drop_front(p.subTiles), splitId);
+  });
+}
+
+} // namespace
+
+void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
+                              const LinearInfo &info, int64_t maxTokens,
+                              int64_t requestedSplit,
+                              SmallVectorImpl<KernelLaunch> &out) {
+  WgmmaPlan plan = planWgmma(info, maxTokens, requestedSplit, ctx);
+  KernelBuilder kb(ctx, op, "linear_wgmma", maxTokens);
+  // With TMA the kernel reads x and W only through their tensor maps.
+  unsigned xSlot = kb.addOperand(0);
+  std::optional<unsigned> wSlot;
+  if (!plan.tma)
+    wSlot = kb.addOperand(1);
+  std::optional<unsigned> normSlot;
+  if (info.norm)
+    normSlot = kb.addOperand(*info.norm);
+  std::optional<unsigned> xMapSlot, wMapSlot;
+  if (plan.tma) {
+    xMapSlot = kb.addTensorMap(0, plan.tokens, plan.kTile);
+    wMapSlot = kb.addTensorMap(1, plan.blockRows, plan.kTile);
+  }
+  MemRefType wsType = splitWorkspaceType(info, plan.kSplit, kb.b());
+  unsigned wsSlot = kb.addWorkspace(wsType, 0, 4 * wsType.getDimSize(1));
+  unsigned rowsSlot = kb.addScalar(info.rows);
+  kb.create({plan.threads, 1, 1},
+            {{int64_t(llvm::divideCeil(info.n, plan.blockRows)),
+              GridExtent::Scale::One},
+             {plan.kSplit, GridExtent::Scale::One}});
+  kb.setMinBlocksPerSM(plan.blocksPerSM);
+  // The descriptors travel as pointers to the runtime's CUtensorMaps.
+  auto tensorMap = [&](std::optional<unsigned> slot, int64_t rows) -> Value {
+    if (!slot)
+      return Value();
+    MLIRContext *context = kb.b().getContext();
+    auto mapType = nvgpu::TensorMapDescriptorType::get(
+        context,
+        MemRefType::get(
+            {rows, plan.kTile}, info.inType, MemRefLayoutAttrInterface(),
+            gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup)),
+        nvgpu::TensorMapSwizzleKind::SWIZZLE_128B,
+        nvgpu::TensorMapL2PromoKind::L2PROMO_256B,
+        nvgpu::TensorMapOOBKind::OOB_ZERO,
+        nvgpu::TensorMapInterleaveKind::INTERLEAVE_NONE);
+    return UnrealizedConversionCastOp::create(kb.b(), mapType, kb.param(*slot))
+        .getResult(0);
+  };
+  WgmmaEmitter(kb, info, plan)
+      .emit(kb.param(xSlot), wSlot ? kb.param(*wSlot) : Value(),
+            tensorMap(xMapSlot, plan.tokens),
+            tensorMap(wMapSlot, plan.blockRows),
+            normSlot ? kb.param(*normSlot) : Value(), kb.param(wsSlot),
+            kb.scalarIndex(rowsSlot));
+  out.push_back(kb.finish());
+  emitSplitReduce(op, ctx, info, maxTokens, plan.kSplit, out);
+}
