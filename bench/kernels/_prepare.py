@@ -201,7 +201,7 @@ VARIANTS = [
 
 DICT = re.compile(r'\{args = \[(?P<args>[^\]]*)\], block = array<i64: (?P<block>[^>]*)>, '
                   r'grid = array<i64: (?P<grid>[^>]*)>, grid_scale = \[(?P<scale>[^\]]*)\], '
-                  r'kernel = @decode_kernels::@(?P<kernel>\w+), max_tokens = (?P<max>\d+) : i64, '
+                  r'kernel = @decode_kernels::@(?P<kernel>\w+), max_tokens = (?P<max>\d+) : i64, (?:programmatic = true, )?'
                   r'shared_bytes = (?P<shared>\d+) : i64, workspace_bytes = (?P<ws>\d+) : i64, '
                   r'workspace_bytes_per_token = (?P<wst>\d+) : i64\}')
 

@@ -54,6 +54,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.wgmmaKTile = options.wgmmaKTile;
   convert.wgmmaWarpgroups = options.wgmmaWarpgroups;
   convert.wgmmaCpAsync = options.wgmmaCpAsync;
+  convert.programmaticLaunch = options.programmaticLaunch;
   pm.addPass(createConvertDecodeToGPU(convert));
 
   std::string toolkit = options.toolkit.empty() ? std::string(INFER_CUDA_ROOT)

@@ -174,6 +174,7 @@ struct CudaBackend::Launch {
   int64_t sharedBytes = 0;
   int64_t workspaceBytes = 0;
   int64_t workspaceBytesPerToken = 0;
+  bool programmatic = false; ///< may overlap the previous kernel (PDL)
   struct Param {
     bool isScalar = false;
     ScalarKind scalar = ScalarKind::Tokens;
@@ -351,6 +352,8 @@ CudaBackendOptions cudaOptionsFrom(const BackendOptions &options) {
     o.useGraphs = x != 0;
   if (envInt("INFER_CUDA_FORCE_PTX", x))
     o.forcePtx = x != 0;
+  if (envInt("INFER_CUDA_PDL", x))
+    o.programmaticLaunch = x != 0;
   if (envInt("INFER_CUDA_MAX_TOKENS", x) && x > 0)
     o.maxNumTokens = static_cast<int32_t>(x);
   if (envInt("INFER_CUDA_MAX_SEQS", x) && x > 0)
@@ -976,6 +979,12 @@ Status CudaBackend::planNodes() {
       launch.sharedBytes = intOr(l, "shared_bytes", 0);
       launch.workspaceBytes = intOr(l, "workspace_bytes", 0);
       launch.workspaceBytesPerToken = intOr(l, "workspace_bytes_per_token", 0);
+      if (auto pdl = l.find("programmatic"); pdl != l.end()) {
+        if (!pdl->is_boolean())
+          return invalidArgumentError(where + ": 'programmatic' must be a "
+                                              "boolean");
+        launch.programmatic = pdl->get<bool>() && opts.programmaticLaunch;
+      }
       if (launch.sharedBytes > ctx.info().maxSharedPerBlockOptin)
         return invalidArgumentError(
             where + ": '" + launch.kernel + "' asks for " +
@@ -1246,12 +1255,33 @@ Status CudaBackend::issueLaunches(const StepShape &shape) {
         }
         paramPtrs[i] = &paramStorage[i];
       }
-      cu::Result r = d.cuLaunchKernel(
-          l.function, grid[0], grid[1], grid[2],
-          static_cast<unsigned>(l.block[0]), static_cast<unsigned>(l.block[1]),
-          static_cast<unsigned>(l.block[2]),
-          static_cast<unsigned>(l.sharedBytes), stream.get(),
-          paramPtrs.empty() ? nullptr : paramPtrs.data(), nullptr);
+      void **params = paramPtrs.empty() ? nullptr : paramPtrs.data();
+      cu::Result r;
+      if (l.programmatic) {
+        // The kernel begins with griddepcontrol.wait: it may be scheduled
+        // while the previous kernel finishes.
+        cu::LaunchAttribute pdl;
+        pdl.id = cu::LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+        pdl.value.programmaticStreamSerializationAllowed = 1;
+        cu::LaunchConfig config{grid[0],
+                                grid[1],
+                                grid[2],
+                                static_cast<unsigned>(l.block[0]),
+                                static_cast<unsigned>(l.block[1]),
+                                static_cast<unsigned>(l.block[2]),
+                                static_cast<unsigned>(l.sharedBytes),
+                                stream.get(),
+                                &pdl,
+                                1};
+        r = d.cuLaunchKernelEx(&config, l.function, params, nullptr);
+      } else {
+        r = d.cuLaunchKernel(l.function, grid[0], grid[1], grid[2],
+                             static_cast<unsigned>(l.block[0]),
+                             static_cast<unsigned>(l.block[1]),
+                             static_cast<unsigned>(l.block[2]),
+                             static_cast<unsigned>(l.sharedBytes), stream.get(),
+                             params, nullptr);
+      }
       if (r != cu::SUCCESS)
         return d.check(r, ("cuLaunchKernel(" + l.kernel + ", node " +
                            std::to_string(plan.node) + " " + plan.op + ")")

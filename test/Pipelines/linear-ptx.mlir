@@ -19,6 +19,8 @@
 // 1-token GEMV: 16-byte weight loads (read-only path), x from shared memory,
 // butterfly reductions, one bf16 store per output.
 // PTX-LABEL: .visible .entry linear_gemv_0(
+// PTX: griddepcontrol.wait;
+// PTX: griddepcontrol.launch_dependents;
 // PTX-COUNT-8: ld.global.nc.v4.b32
 // PTX: ld.shared.v4.b32
 // PTX: fma.rn.f32

@@ -13,9 +13,9 @@
 // The sm_90a tensor-core linear: two warpgroups of 64 W rows; W and the
 // token tile arrive by TMA (tensor-map arguments) in a ring of 64-column
 // stages in dynamic shared memory.
-// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "workspace", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 48, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_0, max_tokens = 64 : i64, shared_bytes = 99328
+// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "workspace", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 48, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_0, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328
 // PLAN-SAME: kernel = @decode_kernels::@linear_reduce_1, max_tokens = 64
-// PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:128x64"{{.*}}kernel = @decode_kernels::@linear_wgmma_2, max_tokens = 128 : i64, shared_bytes = 230400
+// PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:128x64"{{.*}}kernel = @decode_kernels::@linear_wgmma_2, max_tokens = 128 : i64, programmatic = true, shared_bytes = 230400
 
 // PTX: .target sm_90a
 // PTX-LABEL: .visible .entry linear_wgmma_0(

@@ -38,6 +38,9 @@ struct EmitOptions {
   int64_t wgmmaWarpgroups = 0;
   /// Stream W through cp.async instead of TMA (no tensor maps needed).
   bool wgmmaCpAsync = false;
+  /// Kernels start with griddepcontrol.wait + launch_dependents and are
+  /// marked `programmatic` in their launches.
+  bool programmaticLaunch = true;
 };
 
 /// A grid extent: `constant` times the step's runtime quantity `scale`.
@@ -79,7 +82,11 @@ struct KernelLaunch {
   int64_t sharedBytes = 0;            ///< dynamic shared memory
   int64_t workspaceBytes = 0;         ///< fixed scratch bytes
   int64_t workspaceBytesPerToken = 0; ///< scratch per row (e.g. partials)
-  llvm::SmallVector<KernelArg> args;  ///< parameters, in ABI order
+  /// The kernel waits for the previous grid (griddepcontrol.wait) before it
+  /// touches memory: it may be launched with programmatic stream
+  /// serialization, overlapping its launch with the previous kernel's tail.
+  bool programmatic = false;
+  llvm::SmallVector<KernelArg> args; ///< parameters, in ABI order
 };
 
 /// Context handed to each family emitter.

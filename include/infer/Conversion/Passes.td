@@ -42,6 +42,11 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
     Option<"wgmmaCpAsync", "wgmma-cp-async", "bool", /*default=*/"false",
            "Stream the wgmma linear's weights with cp.async instead of TMA "
            "(no tensor-map arguments)">,
+    Option<"programmaticLaunch", "programmatic-launch", "bool",
+           /*default=*/"true",
+           "Start every kernel with griddepcontrol.wait and "
+           "launch_dependents, and mark its launches `programmatic` "
+           "(programmatic dependent launch, sm_90+)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

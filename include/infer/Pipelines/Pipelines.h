@@ -59,6 +59,11 @@ struct DecodeToCUDAPipelineOptions
       *this, "wgmma-cp-async",
       llvm::cl::desc("wgmma linear: weights by cp.async, not TMA"),
       llvm::cl::init(false)};
+  Option<bool> programmaticLaunch{
+      *this, "programmatic-launch",
+      llvm::cl::desc("Kernels wait for the previous grid and allow "
+                     "programmatic dependent launch"),
+      llvm::cl::init(true)};
   Option<unsigned> optLevel{*this, "opt-level",
                             llvm::cl::desc("LLVM optimization level"),
                             llvm::cl::init(3)};

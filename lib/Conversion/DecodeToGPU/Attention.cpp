@@ -23,8 +23,10 @@
 //  * Pages: the split's pages go round-robin to the warps. At the end the
 //    lane groups merge by shuffles and the warps through shared memory.
 //  * Splits: `split_kv` is the upper bound; at run time an item uses
-//    min(split_kv, ceil(keys / 256), ceil(3 * SMs / (items * kv_heads)))
-//    splits, so short contexts and large batches do not split. With one
+//    min(split_kv, ceil(3 * SMs / blocks), max(ceil(keys / 256),
+//        min(ceil(keys / 64), ceil(SMs / blocks)))) splits (blocks = items *
+//    kv_heads): splits of at least 256 keys, or down to 64 where that fills
+//    one wave (batch 1 at short contexts); large batches do not split. With one
 //    split the block writes the normalized bf16 output itself; otherwise it
 //    writes (o, m, l) partials (unnormalized o, log2-domain max, sum) to the
 //    workspace and the merge kernel combines them with a stable log-sum-exp.
@@ -50,8 +52,10 @@ namespace infer {
 namespace {
 
 constexpr int64_t kAttentionWarps = 4;
-/// A split gets at least this many keys.
+/// A split gets at least this many keys, or kShortSplitKeys where fewer
+/// splits would leave SMs without a block (short contexts at batch 1).
 constexpr int64_t kMinKeysPerSplit = 256;
+constexpr int64_t kShortSplitKeys = 64;
 /// Splitting stops once items * kv_heads * splits reaches this many blocks
 /// per SM.
 constexpr int64_t kSplitBlocksPerSM = 3;
@@ -193,9 +197,13 @@ Value numSplits(KernelBuilder &kb, const AttentionPlan &plan, Value keys,
                 Value items, int64_t numSMs) {
   if (plan.maxSplits == 1)
     return kb.index(1);
-  Value byLength = kb.ceilDivIndex(keys, kb.index(kMinKeysPerSplit));
-  Value byOccupancy = kb.ceilDivIndex(kb.index(kSplitBlocksPerSM * numSMs),
-                                      kb.mul(items, kb.index(plan.kvHeads)));
+  Value blocksPerSplit = kb.mul(items, kb.index(plan.kvHeads));
+  Value oneWave = kb.ceilDivIndex(kb.index(numSMs), blocksPerSplit);
+  Value byLength = kb.maxIndex(
+      kb.ceilDivIndex(keys, kb.index(kMinKeysPerSplit)),
+      kb.minIndex(kb.ceilDivIndex(keys, kb.index(kShortSplitKeys)), oneWave));
+  Value byOccupancy =
+      kb.ceilDivIndex(kb.index(kSplitBlocksPerSM * numSMs), blocksPerSplit);
   Value splits =
       kb.minIndex(kb.index(plan.maxSplits), kb.minIndex(byLength, byOccupancy));
   return kb.maxIndex(splits, kb.index(1));

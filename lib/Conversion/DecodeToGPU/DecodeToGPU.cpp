@@ -166,7 +166,7 @@ DictionaryAttr serialize(const KernelLaunch &launch, StringAttr moduleName,
     block.push_back(threads);
   for (const KernelArg &arg : launch.args)
     args.push_back(b.getStringAttr(argName(arg)));
-  NamedAttribute fields[] = {
+  SmallVector<NamedAttribute> fields = {
       b.getNamedAttr(
           "kernel",
           SymbolRefAttr::get(moduleName, {FlatSymbolRefAttr::get(
@@ -182,6 +182,8 @@ DictionaryAttr serialize(const KernelLaunch &launch, StringAttr moduleName,
                      b.getI64IntegerAttr(launch.workspaceBytesPerToken)),
       b.getNamedAttr("args", b.getArrayAttr(args)),
   };
+  if (launch.programmatic)
+    fields.push_back(b.getNamedAttr("programmatic", b.getBoolAttr(true)));
   return b.getDictionaryAttr(fields);
 }
 
@@ -300,6 +302,7 @@ struct ConvertDecodeToGPUPass
     ctx.options.wgmmaKTile = wgmmaKTile;
     ctx.options.wgmmaWarpgroups = wgmmaWarpgroups;
     ctx.options.wgmmaCpAsync = wgmmaCpAsync;
+    ctx.options.programmaticLaunch = programmaticLaunch;
     ctx.counter = std::distance(kernels.getOps<gpu::GPUFuncOp>().begin(),
                                 kernels.getOps<gpu::GPUFuncOp>().end());
     auto moduleName = b.getStringAttr(kKernelsModuleName);

@@ -118,6 +118,14 @@ void KernelBuilder::create(std::array<int64_t, 3> block,
     if (isa<MemRefType>(type))
       kernel.setArgAttr(i, "llvm.noalias", builder.getUnitAttr());
   builder.setInsertionPointToStart(&kernel.getBody().front());
+  if (ctx.options.programmaticLaunch) {
+    // Nothing before the previous grid's results are visible; then let the
+    // next kernel's blocks be scheduled while this one runs.
+    NVVM::GriddepcontrolOp::create(builder, NVVM::GridDepActionKind::wait);
+    NVVM::GriddepcontrolOp::create(builder,
+                                   NVVM::GridDepActionKind::launch_dependents);
+    launch.programmatic = true;
+  }
 }
 
 void KernelBuilder::setMinBlocksPerSM(int64_t blocks) {

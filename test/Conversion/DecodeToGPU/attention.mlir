@@ -13,8 +13,8 @@
 // CHECK-LABEL: func.func @decode
 // CHECK: decode.paged_attention
 // CHECK-SAME: decode.launches = [
-// CHECK-SAME: {args = ["operand0", "operand1", "operand2", "operand3", "operand4", "result0", "workspace", "tokens", "seqs", "block_table_width", "layer"], block = array<i64: 128, 1, 1>, grid = array<i64: 32, 8, 1>, grid_scale = ["one", "one", "tokens"], kernel = @decode_kernels::@paged_attention_0, max_tokens = 0 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}
-// CHECK-SAME: {args = ["operand3", "operand4", "result0", "workspace", "tokens", "seqs"], block = array<i64: 128, 1, 1>, grid = array<i64: 1, 8, 1>, grid_scale = ["one", "one", "tokens"], kernel = @decode_kernels::@paged_attention_merge_1, max_tokens = 0 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}]
+// CHECK-SAME: {args = ["operand0", "operand1", "operand2", "operand3", "operand4", "result0", "workspace", "tokens", "seqs", "block_table_width", "layer"], block = array<i64: 128, 1, 1>, grid = array<i64: 32, 8, 1>, grid_scale = ["one", "one", "tokens"], kernel = @decode_kernels::@paged_attention_0, max_tokens = 0 : i64, programmatic = true, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}
+// CHECK-SAME: {args = ["operand3", "operand4", "result0", "workspace", "tokens", "seqs"], block = array<i64: 128, 1, 1>, grid = array<i64: 1, 8, 1>, grid_scale = ["one", "one", "tokens"], kernel = @decode_kernels::@paged_attention_merge_1, max_tokens = 0 : i64, programmatic = true, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}]
 // CHECK: decode.paged_attention
 // CHECK-SAME: kernel = @decode_kernels::@paged_attention_0,
 // CHECK-SAME: kernel = @decode_kernels::@paged_attention_merge_1,
@@ -50,7 +50,7 @@ func.func @decode(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl
 !cache = !decode.kv_cache<layers = 1, kv_heads = 4, head_dim = 64, block_size = 16, dtype = bf16>
 
 // CHECK-LABEL: func.func @verify
-// CHECK: decode.launches = [{args = ["operand0", "operand1", "operand2", "operand3", "operand4", "result0", "tokens", "seqs", "block_table_width", "layer"], block = array<i64: 128, 1, 1>, grid = array<i64: 1, 4, 1>, grid_scale = ["one", "one", "tokens"], kernel = @decode_kernels::@paged_attention_0, max_tokens = 0 : i64, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
+// CHECK: decode.launches = [{args = ["operand0", "operand1", "operand2", "operand3", "operand4", "result0", "tokens", "seqs", "block_table_width", "layer"], block = array<i64: 128, 1, 1>, grid = array<i64: 1, 4, 1>, grid_scale = ["one", "one", "tokens"], kernel = @decode_kernels::@paged_attention_0, max_tokens = 0 : i64, programmatic = true, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
 // CHECK: gpu.func @paged_attention_0(
 // CHECK: scf.while
 // CHECK: scf.condition

@@ -60,6 +60,10 @@ struct CudaBackendOptions {
   bool captureAtCreation = true;
   /// Load the PTX even when a cubin for the device exists (tests the JIT).
   bool forcePtx = false;
+  /// Launch kernels marked `programmatic` with programmatic stream
+  /// serialization (they wait for the previous grid themselves), so each
+  /// one's launch overlaps the previous kernel's tail.
+  bool programmaticLaunch = true;
   /// Copy the S x V logits back after every step (StepOutputs::logits).
   /// Off, only the sampled tokens come back (benchmarks).
   bool copyLogits = true;

@@ -98,6 +98,26 @@ enum StreamCaptureMode : int {
   CAPTURE_MODE_THREAD_LOCAL = 1,
   CAPTURE_MODE_RELAXED = 2,
 };
+/// CUlaunchAttribute (id, padding, a 64-byte value union) and CUlaunchConfig
+/// for cuLaunchKernelEx.
+struct LaunchAttribute {
+  int id = 0;
+  char pad[4] = {};
+  union {
+    char raw[64];
+    int programmaticStreamSerializationAllowed;
+  } value = {};
+};
+struct LaunchConfig {
+  unsigned gridDimX, gridDimY, gridDimZ;
+  unsigned blockDimX, blockDimY, blockDimZ;
+  unsigned sharedMemBytes;
+  Stream stream;
+  LaunchAttribute *attrs;
+  unsigned numAttrs;
+};
+constexpr int LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
 /// CUtensorMap: an opaque TMA descriptor (128 bytes, 64-byte aligned).
 struct alignas(64) TensorMap {
   uint64_t words[16];
@@ -198,6 +218,9 @@ enum TensorMapEnum : int {
   X(cuEventSynchronize, "cuEventSynchronize", nullptr, cu::Event event)        \
   X(cuEventElapsedTime, "cuEventElapsedTime_v2", "cuEventElapsedTime",         \
     float *ms, cu::Event start, cu::Event end)                                 \
+  X(cuLaunchKernelEx, "cuLaunchKernelEx", nullptr,                             \
+    const cu::LaunchConfig *config, cu::Function f, void **kernelParams,       \
+    void **extra)                                                              \
   X(cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", nullptr,                 \
     cu::TensorMap *map, int dataType, unsigned rank, void *globalAddress,      \
     const uint64_t *globalDim, const uint64_t *globalStrides,                  \
