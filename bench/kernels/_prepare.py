@@ -197,7 +197,9 @@ VARIANTS = [
      lambda meta: meta.get('variant')),
 ] + [(tag, opts, lambda meta: meta.get('kind') == 'wgmma' and meta.get('bench'))
      for tag, opts in (('cpasync', 'wgmma-cp-async=1'),
-                       ('wg1', 'wgmma-warpgroups=1'))]
+                       ('wg1', 'wgmma-warpgroups=1'),
+                       ('bps2', 'wgmma-blocks-per-sm=2'),
+                       ('bps1', 'wgmma-blocks-per-sm=1'))]
 
 DICT = re.compile(r'\{args = \[(?P<args>[^\]]*)\], block = array<i64: (?P<block>[^>]*)>, '
                   r'grid = array<i64: (?P<grid>[^>]*)>, grid_scale = \[(?P<scale>[^\]]*)\], '

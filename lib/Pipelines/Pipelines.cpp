@@ -54,6 +54,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.wgmmaKTile = options.wgmmaKTile;
   convert.wgmmaWarpgroups = options.wgmmaWarpgroups;
   convert.wgmmaCpAsync = options.wgmmaCpAsync;
+  convert.wgmmaBlocksPerSM = options.wgmmaBlocksPerSM;
   convert.programmaticLaunch = options.programmaticLaunch;
   pm.addPass(createConvertDecodeToGPU(convert));
 

@@ -36,6 +36,9 @@ struct EmitOptions {
   /// chosen per shape).
   int64_t wgmmaKTile = 0;
   int64_t wgmmaWarpgroups = 0;
+  /// Resident blocks per SM the wgmma linear is planned for (0: chosen per
+  /// shape).
+  int64_t wgmmaBlocksPerSM = 0;
   /// Stream W through cp.async instead of TMA (no tensor maps needed).
   bool wgmmaCpAsync = false;
   /// Kernels start with griddepcontrol.wait + launch_dependents and are

@@ -39,6 +39,10 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
            /*default=*/"0",
            "Warpgroups (64 weight rows each) per block of the wgmma linear: "
            "1 or 2 (0: chosen per shape)">,
+    Option<"wgmmaBlocksPerSM", "wgmma-blocks-per-sm", "int64_t",
+           /*default=*/"0",
+           "Resident blocks per SM the wgmma linear's ring is sized for: 1 "
+           "or 2 (0: chosen per shape)">,
     Option<"wgmmaCpAsync", "wgmma-cp-async", "bool", /*default=*/"false",
            "Stream the wgmma linear's weights with cp.async instead of TMA "
            "(no tensor-map arguments)">,
