@@ -198,8 +198,8 @@ VARIANTS = [
 ] + [(tag, opts, lambda meta: meta.get('kind') == 'wgmma' and meta.get('bench'))
      for tag, opts in (('cpasync', 'wgmma-cp-async=1'),
                        ('wg1', 'wgmma-warpgroups=1'),
-                       ('bps2', 'wgmma-blocks-per-sm=2'),
-                       ('bps1', 'wgmma-blocks-per-sm=1'))]
+                       ('wg3', 'wgmma-warpgroups=3'),
+                       ('n128', 'wgmma-n-tile=128'))]
 
 DICT = re.compile(r'\{args = \[(?P<args>[^\]]*)\], block = array<i64: (?P<block>[^>]*)>, '
                   r'grid = array<i64: (?P<grid>[^>]*)>, grid_scale = \[(?P<scale>[^\]]*)\], '

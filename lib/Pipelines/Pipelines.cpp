@@ -55,6 +55,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.wgmmaWarpgroups = options.wgmmaWarpgroups;
   convert.wgmmaCpAsync = options.wgmmaCpAsync;
   convert.wgmmaBlocksPerSM = options.wgmmaBlocksPerSM;
+  convert.wgmmaNTile = options.wgmmaNTile;
   convert.programmaticLaunch = options.programmaticLaunch;
   pm.addPass(createConvertDecodeToGPU(convert));
 

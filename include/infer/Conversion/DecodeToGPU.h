@@ -39,6 +39,8 @@ struct EmitOptions {
   /// Resident blocks per SM the wgmma linear is planned for (0: chosen per
   /// shape).
   int64_t wgmmaBlocksPerSM = 0;
+  /// Largest wgmma N (tokens) issued at once (0: 64).
+  int64_t wgmmaNTile = 0;
   /// Stream W through cp.async instead of TMA (no tensor maps needed).
   bool wgmmaCpAsync = false;
   /// Kernels start with griddepcontrol.wait + launch_dependents and are

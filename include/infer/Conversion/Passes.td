@@ -38,7 +38,10 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
     Option<"wgmmaWarpgroups", "wgmma-warpgroups", "int64_t",
            /*default=*/"0",
            "Warpgroups (64 weight rows each) per block of the wgmma linear: "
-           "1 or 2 (0: chosen per shape)">,
+           "1 to 3 (0: chosen per shape)">,
+    Option<"wgmmaNTile", "wgmma-n-tile", "int64_t", /*default=*/"0",
+           "Largest token count one wgmma of the linear covers: 64, 128 "
+           "or 256 (0: 64; later token sub-tiles are skipped past T)">,
     Option<"wgmmaBlocksPerSM", "wgmma-blocks-per-sm", "int64_t",
            /*default=*/"0",
            "Resident blocks per SM the wgmma linear's ring is sized for: 1 "

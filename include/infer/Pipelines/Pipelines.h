@@ -55,6 +55,10 @@ struct DecodeToCUDAPipelineOptions
       *this, "wgmma-warpgroups",
       llvm::cl::desc("Warpgroups per block of the wgmma linear (0: auto)"),
       llvm::cl::init(0)};
+  Option<int64_t> wgmmaNTile{
+      *this, "wgmma-n-tile",
+      llvm::cl::desc("Largest wgmma N of the linear (0: 64)"),
+      llvm::cl::init(0)};
   Option<int64_t> wgmmaBlocksPerSM{
       *this, "wgmma-blocks-per-sm",
       llvm::cl::desc("Blocks per SM the wgmma linear is sized for (0: auto)"),

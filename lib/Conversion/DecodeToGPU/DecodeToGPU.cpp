@@ -294,16 +294,19 @@ struct ConvertDecodeToGPUPass
     ctx.options.gemvRowsPerWarp = gemvRowsPerWarp;
     ctx.options.gemvUnroll = gemvUnroll;
     if (!llvm::is_contained({0, 64, 128, 256}, wgmmaKTile) ||
-        !llvm::is_contained({0, 1, 2}, wgmmaWarpgroups) ||
+        !llvm::is_contained({0, 1, 2, 3}, wgmmaWarpgroups) ||
+        !llvm::is_contained({0, 64, 128, 256}, wgmmaNTile) ||
         !llvm::is_contained({0, 1, 2}, wgmmaBlocksPerSM)) {
-      module.emitError("wgmma-k-tile must be 0, 64, 128 or 256, and "
-                       "wgmma-warpgroups and wgmma-blocks-per-sm 0, 1 or 2");
+      module.emitError("wgmma-k-tile and wgmma-n-tile must be 0, 64, 128 or "
+                       "256, wgmma-warpgroups 0 to 3 and wgmma-blocks-per-sm "
+                       "0, 1 or 2");
       return signalPassFailure();
     }
     ctx.options.wgmmaKTile = wgmmaKTile;
     ctx.options.wgmmaWarpgroups = wgmmaWarpgroups;
     ctx.options.wgmmaCpAsync = wgmmaCpAsync;
     ctx.options.wgmmaBlocksPerSM = wgmmaBlocksPerSM;
+    ctx.options.wgmmaNTile = wgmmaNTile;
     ctx.options.programmaticLaunch = programmaticLaunch;
     ctx.counter = std::distance(kernels.getOps<gpu::GPUFuncOp>().begin(),
                                 kernels.getOps<gpu::GPUFuncOp>().end());

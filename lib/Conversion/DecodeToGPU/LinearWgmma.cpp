@@ -52,7 +52,7 @@ namespace {
 constexpr int64_t kWarpgroupThreads = 128;
 constexpr int64_t kWarpgroupRows = 64; // wgmma M
 constexpr int64_t kMmaK = 16;          // wgmma K for 16-bit inputs
-constexpr int64_t kSubTile = 64;       // largest wgmma N issued at once
+constexpr int64_t kSubTile = 64;       // default largest wgmma N at once
 constexpr int64_t kMaxTokenTile = 256;
 constexpr int64_t kChunkElements = 8;     // one 16-byte copy
 constexpr int64_t kCoreMatrixBytes = 128; // 8 rows x 16 bytes
@@ -118,7 +118,9 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   p.threads = p.warpgroups * kWarpgroupThreads;
   p.blockRows = p.warpgroups * kWarpgroupRows;
   int64_t tile = std::min(std::max<int64_t>(maxTokens, 8), kMaxTokenTile);
-  p.subTile = std::min<int64_t>(llvm::alignTo(tile, 8), kSubTile);
+  p.subTile = std::min<int64_t>(
+      llvm::alignTo(tile, 8),
+      ctx.options.wgmmaNTile ? ctx.options.wgmmaNTile : kSubTile);
   p.tokens = llvm::alignTo(tile, p.subTile);
   p.subTiles = p.tokens / p.subTile;
   // Two resident blocks when 4 stages each fit (their barriers interleave);
