@@ -118,9 +118,9 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   p.threads = p.warpgroups * kWarpgroupThreads;
   p.blockRows = p.warpgroups * kWarpgroupRows;
   int64_t tile = std::min(std::max<int64_t>(maxTokens, 8), kMaxTokenTile);
-  p.subTile = std::min<int64_t>(
-      llvm::alignTo(tile, 8),
-      ctx.options.wgmmaNTile ? ctx.options.wgmmaNTile : kSubTile);
+  p.subTile = std::min<int64_t>(llvm::alignTo(tile, 8),
+                                ctx.options.wgmmaNTile ? ctx.options.wgmmaNTile
+                                                       : kSubTile);
   p.tokens = llvm::alignTo(tile, p.subTile);
   p.subTiles = p.tokens / p.subTile;
   // Two resident blocks when 4 stages each fit (their barriers interleave);
