@@ -858,6 +858,9 @@ Status CudaBackend::encodeTensorMap(const std::string &where,
       rows == 0 || rows > 256 || cols == 0 || cols > 256)
     return invalidArgumentError(where + ": bad tensor-map argument '" + arg +
                                 "' (expected tma:operand<i>:<rows>x<cols>)");
+  if (cols * 2 != 128)
+    return invalidArgumentError(
+        where + ": " + arg + ": a 128-byte swizzled box is 64 elements wide");
   if (operand >= operands.size())
     return invalidArgumentError(where + ": " + arg + " out of range");
   int64_t id = operands[operand];
@@ -869,9 +872,6 @@ Status CudaBackend::encodeTensorMap(const std::string &where,
     return invalidArgumentError(where + ": " + arg +
                                 " needs a static 2-D bf16/f16 operand with a "
                                 "device buffer");
-  if (cols * 2 != 128)
-    return invalidArgumentError(
-        where + ": " + arg + ": a 128-byte swizzled box is 64 elements wide");
   // A dynamic row count (activations) spans the buffer's capacity.
   int64_t rowsCap = v->shape[0] < 0 ? opts.maxNumTokens : v->shape[0];
   const uint64_t dims[2] = {static_cast<uint64_t>(v->shape[1]),

@@ -123,6 +123,7 @@ TEST(CudaDriverTest, BadModuleImageIsAnError) {
 #include "infer/runtime/SafeTensors.h"
 
 #include <cmath>
+#include <functional>
 #include <random>
 #include <tuple>
 
@@ -188,8 +189,11 @@ std::vector<uint8_t> buildArtifactBytes(
 
 /// `withAttention` adds a decode-role style attention node (one query per
 /// sequence), so that multi-token steps run by position.
-std::shared_ptr<Artifact> makeSyntheticArtifact(bool withKernels = true,
-                                                bool withAttention = false) {
+/// `tweakLaunch`, when set, edits the 1-token linear launch (malformed-plan
+/// tests).
+std::shared_ptr<Artifact> makeSyntheticArtifact(
+    bool withKernels = true, bool withAttention = false,
+    const std::function<void(nlohmann::json &)> &tweakLaunch = nullptr) {
   using nlohmann::json;
   json values = json::array();
   auto value = [&](int64_t id, json shape, const char *dtype) {
@@ -259,8 +263,14 @@ std::shared_ptr<Artifact> makeSyntheticArtifact(bool withKernels = true,
                {"operand0", "operand1", "workspace", "sampled"}, 2 * kV * 4),
         launch("linear_reduce_k", 0, {1, 1, 1}, {"sampled", "one", "one"}, kV,
                {"workspace", "result0", "sampled"}, 2 * kV * 4),
-        launch("linear_small_k", 1, {1, 1, 1}, {"sampled", "one", "one"}, kV,
-               {"operand0", "operand1", "result0", "sampled"})});
+        [&] {
+          nlohmann::json small =
+              launch("linear_small_k", 1, {1, 1, 1}, {"sampled", "one", "one"},
+                     kV, {"operand0", "operand1", "result0", "sampled"});
+          if (tweakLaunch)
+            tweakLaunch(small);
+          return small;
+        }()});
   node("sample", {17, 7, 8, 9, 10}, {18}, json::object(),
        {launch("argmax_k", 0, {1, 1, 1}, {"sampled", "one", "one"}, 32,
                {"operand0", "result0", "sampled"})});
@@ -441,6 +451,40 @@ TEST(CudaBackendTest, ArtifactWithoutKernelsIsRejected) {
   ASSERT_FALSE(b.ok());
   EXPECT_NE(b.status().message().find("--target cuda"), std::string::npos)
       << b.status().message();
+}
+
+/// Malformed tensor-map arguments and `programmatic` flags are rejected with
+/// the node named, before anything runs.
+TEST(CudaBackendTest, MalformedLaunchFieldsAreRejected) {
+  SKIP_WITHOUT_GPU();
+  SyntheticWeights w = writeSyntheticWeights(3);
+  struct Case {
+    std::function<void(nlohmann::json &)> tweak;
+    const char *expected;
+  };
+  const Case cases[] = {
+      {[](nlohmann::json &l) { l["args"][1] = "tma:operand1:128x63"; },
+       "64 elements wide"},
+      {[](nlohmann::json &l) { l["args"][1] = "tma:operand1"; },
+       "bad tensor-map argument"},
+      {[](nlohmann::json &l) { l["args"][1] = "tma:operand0:16x64"; },
+       "bf16/f16"},
+      {[](nlohmann::json &l) { l["programmatic"] = "yes"; },
+       "'programmatic' must be a boolean"},
+  };
+  for (const Case &c : cases) {
+    std::shared_ptr<Artifact> art =
+        makeSyntheticArtifact(/*withKernels=*/true, false, c.tweak);
+    ASSERT_TRUE(art);
+    StatusOr<std::unique_ptr<CudaBackend>> b = CudaBackend::open(art, w.path);
+    ASSERT_FALSE(b.ok()) << c.expected;
+    EXPECT_EQ(b.status().code(), StatusCode::InvalidArgument)
+        << b.status().toString();
+    EXPECT_NE(b.status().message().find(c.expected), std::string::npos)
+        << b.status().message();
+    EXPECT_NE(b.status().message().find("(linear)"), std::string::npos)
+        << b.status().message();
+  }
 }
 
 /// Parameters: (load the PTX instead of the cubin, add a one-query-per-
