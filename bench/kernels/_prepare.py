@@ -253,16 +253,19 @@ def main():
         'extract_ptx', os.path.join(ROOT, 'utils', 'extract-ptx.py'))
     extract = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(extract)
-    for fmt, ext in (('bin', 'cubin'), ('isa', 'ptx')):
+    def compile_to(path, fmt, opts=''):
         text = subprocess.run(
             [args.infer_opt,
-             f'--infer-decode-to-cuda-pipeline=format={fmt} optimize=false',
-             src], check=True, capture_output=True, text=True).stdout
+             f'--infer-decode-to-cuda-pipeline=format={fmt} optimize=false '
+             f'{opts}', src], check=True, capture_output=True, text=True).stdout
         (_, _, data), = list(extract.objects(text))
-        with open(os.path.join(OUT, f'kernels.{ext}'), 'wb') as f:
+        with open(path, 'wb') as f:
             f.write(data)
-    # GEMV tuning variants (same kernel names and launches except grids):
-    # kernels.py --variants compares them on the 1-token shapes.
+
+    for fmt, ext in (('bin', 'cubin'), ('isa', 'ptx')):
+        compile_to(os.path.join(OUT, f'kernels.{ext}'), fmt)
+    # Tuning variants (same kernel names; grids, launches and kernels may
+    # differ): kernels.py checks and times each on the cases it applies to.
     variants = {}
     for stale in os.listdir(OUT):
         if stale.startswith('kernels_') and stale.endswith('.cubin'):
@@ -271,13 +274,7 @@ def main():
         conv = subprocess.run(
             [args.infer_opt, f'--convert-decode-to-gpu={opts}', src],
             check=True, capture_output=True, text=True).stdout
-        text = subprocess.run(
-            [args.infer_opt,
-             f'--infer-decode-to-cuda-pipeline=format=bin optimize=false {opts}',
-             src], check=True, capture_output=True, text=True).stdout
-        (_, _, data), = list(extract.objects(text))
-        with open(os.path.join(OUT, f'kernels_{tag}.cubin'), 'wb') as f:
-            f.write(data)
+        compile_to(os.path.join(OUT, f'kernels_{tag}.cubin'), 'bin', opts)
         variants[tag] = parse_launches(
             conv, [c[0] for c in all_cases if applies(c[2])])
     manifest = [dict(name=name, launches=launches[name],

@@ -844,7 +844,6 @@ Status CudaBackend::allocateKvPool() {
 Status CudaBackend::encodeTensorMap(const std::string &where,
                                     const std::string &arg,
                                     const std::vector<int64_t> &operands,
-                                    const std::vector<cu::DevicePtr> &addrs,
                                     int64_t &index) {
   // "tma:operand<i>:<rows>x<cols>": boxes of rows x cols elements of the
   // 2-D bf16/f16 operand i (weights, or activations at their fixed arena
@@ -867,8 +866,8 @@ Status CudaBackend::encodeTensorMap(const std::string &where,
   const ValueInfo *v = art->value(id);
   if (!v || v->shape.size() != 2 || v->shape[0] == 0 || v->shape[1] <= 0 ||
       (v->dtype != DType::BF16 && v->dtype != DType::F16) ||
-      static_cast<size_t>(id) >= addrs.size() ||
-      !addrs[static_cast<size_t>(id)])
+      static_cast<size_t>(id) >= valueAddr.size() ||
+      !valueAddr[static_cast<size_t>(id)])
     return invalidArgumentError(where + ": " + arg +
                                 " needs a static 2-D bf16/f16 operand with a "
                                 "device buffer");
@@ -885,8 +884,8 @@ Status CudaBackend::encodeTensorMap(const std::string &where,
              &map,
              v->dtype == DType::BF16 ? cu::TENSOR_MAP_DATA_TYPE_BFLOAT16
                                      : cu::TENSOR_MAP_DATA_TYPE_FLOAT16,
-             2, reinterpret_cast<void *>(addrs[static_cast<size_t>(id)]), dims,
-             strides, box, unit, cu::TENSOR_MAP_INTERLEAVE_NONE,
+             2, reinterpret_cast<void *>(valueAddr[static_cast<size_t>(id)]),
+             dims, strides, box, unit, cu::TENSOR_MAP_INTERLEAVE_NONE,
              cu::TENSOR_MAP_SWIZZLE_128B, cu::TENSOR_MAP_L2_PROMOTION_L2_256B,
              cu::TENSOR_MAP_FLOAT_OOB_FILL_NONE));
   index = static_cast<int64_t>(tensorMapHost.size());
@@ -1012,7 +1011,7 @@ Status CudaBackend::planNodes() {
           INFER_RETURN_IF_ERROR(addrOf(p.valueId, p.ptr));
         } else if (arg.compare(0, 4, "tma:") == 0) {
           INFER_RETURN_IF_ERROR(
-              encodeTensorMap(where, arg, operands, valueAddr, p.tensorMap));
+              encodeTensorMap(where, arg, operands, p.tensorMap));
         } else if (arg == "workspace") {
           p.ptr = workspace.ptr();
         } else if (parseScalar(arg, p.scalar)) {

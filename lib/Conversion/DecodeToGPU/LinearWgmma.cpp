@@ -133,17 +133,21 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   p.kTile =
       ctx.options.wgmmaKTile && !p.tma ? ctx.options.wgmmaKTile : kWgmmaKTile;
   budget -= kSwizzleAtomBytes; // alignment of the ring
+  // The ring of `blocksPerSM` blocks sharing an SM's shared memory.
+  auto sizeRing = [&](int64_t blocksPerSM) {
+    p.blocksPerSM = blocksPerSM;
+    p.stages = std::min(kMaxStages, budget / blocksPerSM / p.stageBytes);
+    p.prefetch = p.stages - 2;
+  };
   for (;; p.kTile /= 2) {
     p.chunksPerRow = p.kTile / kChunkElements;
     p.rowGroupBytes = p.chunksPerRow * kCoreMatrixBytes;
     p.wBytes = p.blockRows * p.kTile * 2;
     p.xBytes = p.tokens * p.kTile * 2;
     p.stageBytes = p.wBytes + p.xBytes;
-    p.blocksPerSM = ctx.options.wgmmaBlocksPerSM
-                        ? ctx.options.wgmmaBlocksPerSM
-                        : (budget / 2 / p.stageBytes >= 4 ? 2 : 1);
-    p.stages = std::min(kMaxStages, budget / p.blocksPerSM / p.stageBytes);
-    p.prefetch = p.stages - 2;
+    sizeRing(ctx.options.wgmmaBlocksPerSM
+                 ? ctx.options.wgmmaBlocksPerSM
+                 : (budget / 2 / p.stageBytes >= 4 ? 2 : 1));
     if (p.kTile == kWgmmaKTile || (p.stages >= 3 && info.k % p.kTile == 0))
       break;
   }
@@ -159,9 +163,7 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
       oneWaveSplit >= 1 && rowBlocks * oneWaveSplit <= target.numSMs &&
       10 * rowBlocks * oneWaveSplit >= 9 * target.numSMs &&
       info.k / oneWaveSplit >= p.kTile * p.prefetch) {
-    p.blocksPerSM = 1;
-    p.stages = std::min(kMaxStages, budget / p.stageBytes);
-    p.prefetch = p.stages - 2;
+    sizeRing(1);
     p.kSplit = oneWaveSplit;
   }
   p.splitLength = llvm::alignTo(llvm::divideCeil(info.k, p.kSplit), p.kTile);
@@ -245,14 +247,6 @@ std::pair<Value, Value> WgmmaEmitter::chunkPosition(Value i) {
 }
 
 void WgmmaEmitter::issueStage(Value k0, Value slot) {
-  SmallVector<Value> copies;
-  auto copy = [&](Value src, Value row, Value chunk, Value dstElement,
-                  Value srcElements) {
-    Value col = kb.add(k0, kb.mul(chunk, kb.index(kChunkElements)));
-    copies.push_back(kb.asyncCopy(src, {row, col}, ring, {dstElement},
-                                  kChunkElements, srcElements));
-  };
-  Value full = kb.index(kChunkElements);
   if (p.tma) {
     // One thread arms the slot's barrier with the tiles' bytes and starts
     // both copies; rows past the tensors' ends arrive as zeros. (x rows
@@ -281,36 +275,32 @@ void WgmmaEmitter::issueStage(Value k0, Value slot) {
           load(xMap, p.tokens, xSlotBytes(slot), t0);
         });
     return;
-  } else {
-    Value wElements = ringElement(wSlotBytes(slot));
-    for (const auto &[base, i] : myChunks(p.blockRows * p.chunksPerRow)) {
-      auto [row, chunk] = chunkPosition(i);
-      row = kb.add(blockRow, row);
-      if (info.n % p.blockRows != 0)
-        row = kb.minIndex(row, kb.index(info.n - 1));
-      copy(w, row, chunk, kb.add(wElements, kb.mul(i, full)), full);
-    }
   }
-  int64_t xChunks = p.tokens * p.chunksPerRow;
-  Value xElements = ringElement(xSlotBytes(slot));
+  // cp.async: W chunks, then x chunks (tokens past T are zero-filled: no
+  // global read), each thread taking copy indices t, t + threads, ...
+  Value full = kb.index(kChunkElements);
+  auto copy = [&](Value src, Value row, Value chunk, Value i, Value dstBytes,
+                  Value srcElements) {
+    Value col = kb.add(k0, kb.mul(chunk, kb.index(kChunkElements)));
+    kb.asyncCopy(src, {row, col}, ring,
+                 {kb.add(ringElement(dstBytes), kb.mul(i, full))},
+                 kChunkElements, srcElements);
+  };
+  kb.forEachThread(p.blockRows * p.chunksPerRow, [&](Value i) {
+    auto [row, chunk] = chunkPosition(i);
+    row = kb.add(blockRow, row);
+    if (info.n % p.blockRows != 0)
+      row = kb.minIndex(row, kb.index(info.n - 1));
+    copy(w, row, chunk, i, wSlotBytes(slot), full);
+  });
   Value lastRow = kb.sub(numRows, kb.index(1));
-  for (const auto &chunkAndIndex : myChunks(xChunks)) {
-    int64_t base = chunkAndIndex.first;
-    Value i = chunkAndIndex.second;
-    auto issue = [&] {
-      auto [row, chunk] = chunkPosition(i);
-      Value token = kb.add(t0, row);
-      // Tokens past T are zero-filled (no global read).
-      Value valid = kb.cmp(arith::CmpIPredicate::ult, token, numRows);
-      Value n = kb.select(valid, full, kb.index(0));
-      copy(x, kb.minIndex(token, lastRow), chunk,
-           kb.add(xElements, kb.mul(i, full)), n);
-    };
-    if (base + p.threads <= xChunks)
-      issue();
-    else
-      kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, i, kb.index(xChunks)), issue);
-  }
+  kb.forEachThread(p.tokens * p.chunksPerRow, [&](Value i) {
+    auto [row, chunk] = chunkPosition(i);
+    Value token = kb.add(t0, row);
+    Value valid = kb.cmp(arith::CmpIPredicate::ult, token, numRows);
+    copy(x, kb.minIndex(token, lastRow), chunk, i, xSlotBytes(slot),
+         kb.select(valid, full, kb.index(0)));
+  });
 }
 
 void WgmmaEmitter::waitWeights(Value stage, Value slot) {

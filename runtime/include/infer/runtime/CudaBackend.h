@@ -169,11 +169,10 @@ private:
   Status loadKernels();
   Status planNodes();
   /// Encodes the TMA descriptor of a `tma:operand<i>:<rows>x<cols>` kernel
-  /// argument into tensorMapHost; `index` gets its position.
+  /// argument (over the operand's buffer in valueAddr) into tensorMapHost;
+  /// `index` gets its position.
   Status encodeTensorMap(const std::string &where, const std::string &arg,
-                         const std::vector<int64_t> &operands,
-                         const std::vector<cu::DevicePtr> &addrs,
-                         int64_t &index);
+                         const std::vector<int64_t> &operands, int64_t &index);
   Status uploadWeights(const SafeTensors &weights);
   Status planBuffers();
   Status allocateKvPool();
