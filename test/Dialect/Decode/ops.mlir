@@ -59,7 +59,7 @@ func.func @silu_mul(%g: tensor<?x256xbf16>, %u: tensor<?x256xbf16>, %gu: tensor<
 // CHECK: decode.linear %[[X]], %[[W]] residual(%[[R]] : tensor<?x256xbf16>) : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
 // CHECK: decode.linear %[[X]], %[[W]] norm(%[[NW]] : tensor<128xbf16>) {norm_epsilon = 9.99999997E-7 : f32} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
 // CHECK: decode.linear %[[X]], %[[W]] bias(%[[B]] : tensor<256xbf16>) residual(%[[R]] : tensor<?x256xbf16>) norm(%[[NW]] : tensor<128xbf16>) {norm_epsilon = 9.99999974E-6 : f32} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
-// CHECK: decode.linear %[[X]], %[[W]] {variants = [#decode.variant<max_tokens = 8, kind = gemv>, #decode.variant<max_tokens = 64, kind = gemv, k_split = 4>, #decode.variant<max_tokens = 4096, kind = mma>]} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
+// CHECK: decode.linear %[[X]], %[[W]] {variants = [#decode.variant<max_tokens = 8, kind = gemv>, #decode.variant<max_tokens = 64, kind = gemv, k_split = 4>, #decode.variant<max_tokens = 256, kind = wgmma, k_split = 2>, #decode.variant<max_tokens = 4096, kind = mma>]} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
 // CHECK: decode.linear %[[X]], %[[W8]] : (tensor<?x128xbf16>, tensor<256x128xi8>) -> tensor<?x256xbf16>
 // CHECK: decode.linear %[[X]], %[[WF8]] : (tensor<?x128xbf16>, tensor<256x128xf8E4M3FN>) -> tensor<?x256xf32>
 // GENERIC-LABEL: sym_name = "linear"
@@ -71,7 +71,7 @@ func.func @linear(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>, %b: tensor<2
   %2 = decode.linear %x, %w residual(%r : tensor<?x256xbf16>) : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
   %3 = decode.linear %x, %w norm(%nw : tensor<128xbf16>) {norm_epsilon = 1.0e-06 : f32} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
   %4 = decode.linear %x, %w bias(%b : tensor<256xbf16>) residual(%r : tensor<?x256xbf16>) norm(%nw : tensor<128xbf16>) {norm_epsilon = 1.0e-05 : f32} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
-  %5 = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 8, kind = gemv, k_split = 1>, #decode.variant<max_tokens = 64, kind = gemv, k_split = 4>, #decode.variant<max_tokens = 4096, kind = mma>]} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
+  %5 = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 8, kind = gemv, k_split = 1>, #decode.variant<max_tokens = 64, kind = gemv, k_split = 4>, #decode.variant<max_tokens = 256, kind = wgmma, k_split = 2>, #decode.variant<max_tokens = 4096, kind = mma>]} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
   %6 = decode.linear %x, %w8 : (tensor<?x128xbf16>, tensor<256x128xi8>) -> tensor<?x256xbf16>
   %7 = decode.linear %x, %wf8 : (tensor<?x128xbf16>, tensor<256x128xf8E4M3FN>) -> tensor<?x256xf32>
   return %0, %1, %2, %3, %4, %5, %6, %7 : tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xf32>
