@@ -19,6 +19,9 @@
 #                  reused when present, shared with hf_check.py), ~1-2 min
 #         infer    infer-run --device cuda --bench (copy bandwidth measured)
 #         torch    torch_decode.py --model-dir <the same weights>
+#         profile  (not by default) infer-run --bench --bench-kernels: each
+#                  kernel's time per step at --profile-batches, eagerly and
+#                  one kernel at a time (state/infer_kernels.json)
 #         (merge   always, last: JSON + table from whatever exists)
 #
 # Options:
@@ -26,6 +29,7 @@
 #                      else ./decode.json)
 #   --only LIST        phases to run (default weights,infer,torch)
 #   --batches LIST     default 1,16,64,128
+#   --profile-batches LIST  default 1,64,128 (phase profile)
 #   --context N        default 512
 #   --steps N          timed decode steps per batch (default 50)
 #   --torch-modes LIST default compile,graph
@@ -49,11 +53,13 @@ CASE=bench/e2e/cases/llama3-8b
 WEIGHTS=/tmp/infer-e2e/llama3-8b
 INFER_RUN=bench/e2e/cases/bin/infer-run
 STATE=/tmp/infer-decode
+PROFILE_BATCHES=1,64,128
 while [ $# -gt 0 ]; do
   case "$1" in
   --json) JSON=$2; shift ;;
   --only) ONLY=$2; shift ;;
   --batches) BATCHES=$2; shift ;;
+  --profile-batches) PROFILE_BATCHES=$2; shift ;;
   --context) CONTEXT=$2; shift ;;
   --steps) STEPS=$2; shift ;;
   --torch-modes) TORCH_MODES=$2; shift ;;
@@ -61,7 +67,7 @@ while [ $# -gt 0 ]; do
   --weights) WEIGHTS=$2; shift ;;
   --infer-run) INFER_RUN=$2; shift ;;
   --state) STATE=$2; shift ;;
-  -h | --help) sed -n '2,40p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,44p' "$0"; exit 0 ;;
   *) echo "decode.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -195,6 +201,17 @@ if has infer; then
   else
     echo "decode.sh: no weights in $WEIGHTS (phase 'weights' first)" | tee -a "$LOG"
     FAILED+=(infer)
+  fi
+fi
+if has profile; then
+  if [ -f "$WEIGHTS/infer_recipe.json" ]; then
+    phase profile "$INFER_RUN" "$CASE/model.art" --weights "$WEIGHTS" \
+      --device cuda --bench --bench-kernels --batch "$PROFILE_BATCHES" \
+      --context "$CONTEXT" --bench-steps 5 \
+      --bench-json "${OUT:-$STATE}/infer_kernels.json"
+  else
+    echo "decode.sh: no weights in $WEIGHTS (phase 'weights' first)" | tee -a "$LOG"
+    FAILED+=(profile)
   fi
 fi
 if has torch; then

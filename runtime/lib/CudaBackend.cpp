@@ -334,6 +334,7 @@ CudaBackendOptions cudaOptionsFrom(const BackendOptions &options) {
   CudaBackendOptions o;
   o.numKvBlocks = std::max(options.numKvBlocks, 0);
   o.progress = options.progress;
+  o.profileKernels = options.profileKernels;
   auto envInt = [](const char *name, int64_t &out) {
     const char *v = std::getenv(name);
     if (!v || !*v)
@@ -360,6 +361,8 @@ CudaBackendOptions cudaOptionsFrom(const BackendOptions &options) {
     o.maxNumSeqs = static_cast<int32_t>(x);
   if (envInt("INFER_CUDA_LOGITS", x))
     o.copyLogits = x != 0;
+  if (envInt("INFER_CUDA_PROFILE", x))
+    o.profileKernels = x != 0;
   if (const char *f = std::getenv("INFER_CUDA_KV_FRACTION"); f && *f) {
     double v = std::strtod(f, nullptr);
     if (v > 0 && v <= 1)
@@ -445,7 +448,7 @@ Status CudaBackend::init(const SafeTensors &weights) {
   INFER_RETURN_IF_ERROR(planBuffers());
   INFER_RETURN_IF_ERROR(allocateKvPool());
   INFER_RETURN_IF_ERROR(planNodes());
-  if (opts.useGraphs && opts.captureAtCreation) {
+  if (opts.useGraphs && opts.captureAtCreation && !opts.profileKernels) {
     for (size_t i = 0; i < opts.graphBuckets.size(); ++i) {
       Status st = captureBucket(opts.graphBuckets[i]);
       if (st.code() == StatusCode::InvalidArgument) {
@@ -982,7 +985,8 @@ Status CudaBackend::planNodes() {
         if (!pdl->is_boolean())
           return invalidArgumentError(where + ": 'programmatic' must be a "
                                               "boolean");
-        launch.programmatic = pdl->get<bool>() && opts.programmaticLaunch;
+        launch.programmatic =
+            pdl->get<bool>() && opts.programmaticLaunch && !opts.profileKernels;
       }
       if (launch.sharedBytes > ctx.info().maxSharedPerBlockOptin)
         return invalidArgumentError(
@@ -1207,6 +1211,15 @@ Status CudaBackend::packInputs(const StepBatch &batch, bool pad, int32_t bucket,
 Status CudaBackend::issueLaunches(const StepShape &shape) {
   const CudaDriver &d = ctx.driver();
   const int64_t scale[4] = {1, shape.tokens, shape.seqs, shape.sampled};
+  launchedKernels.clear();
+  // Records profile event `i` (created on first use).
+  auto mark = [&](size_t i) -> Status {
+    if (profileEvents.size() <= i) {
+      INFER_ASSIGN_OR_RETURN(CudaEvent e, CudaEvent::create(d));
+      profileEvents.push_back(std::move(e));
+    }
+    return profileEvents[i].record(stream.get());
+  };
   for (const NodePlan &plan : plans) {
     const NodeGroup *group = selectGroup(plan, shape.tokens);
     if (!group)
@@ -1255,6 +1268,10 @@ Status CudaBackend::issueLaunches(const StepShape &shape) {
         paramPtrs[i] = &paramStorage[i];
       }
       void **params = paramPtrs.empty() ? nullptr : paramPtrs.data();
+      if (opts.profileKernels) {
+        INFER_RETURN_IF_ERROR(mark(launchedKernels.size()));
+        launchedKernels.emplace_back(&l.kernel, &plan.op);
+      }
       cu::Result r;
       if (l.programmatic) {
         // The kernel begins with griddepcontrol.wait: it may be scheduled
@@ -1288,7 +1305,36 @@ Status CudaBackend::issueLaunches(const StepShape &shape) {
       ++backendStats.kernelLaunches;
     }
   }
+  if (opts.profileKernels)
+    return mark(launchedKernels.size());
   return okStatus();
+}
+
+Status CudaBackend::collectKernelTimes() {
+  for (size_t i = 0; i < launchedKernels.size(); ++i) {
+    INFER_ASSIGN_OR_RETURN(
+        float ms, CudaEvent::elapsedMs(profileEvents[i], profileEvents[i + 1]));
+    const auto &[kernel, op] = launchedKernels[i];
+    KernelTime &t = kernelTimes[*kernel];
+    if (t.launches == 0) {
+      t.kernel = *kernel;
+      t.op = *op;
+    }
+    ++t.launches;
+    t.ms += ms;
+  }
+  launchedKernels.clear();
+  return okStatus();
+}
+
+std::vector<KernelTime> CudaBackend::kernelProfile() const {
+  std::vector<KernelTime> out;
+  for (const auto &entry : kernelTimes)
+    out.push_back(entry.second);
+  std::stable_sort(
+      out.begin(), out.end(),
+      [](const KernelTime &a, const KernelTime &b) { return a.ms > b.ms; });
+  return out;
 }
 
 Status CudaBackend::step(const StepBatch &batch, StepOutputs &out,
@@ -1529,7 +1575,7 @@ Status CudaBackend::runStep(const StepBatch &batch, StepOutputs &out) {
   // A pure decode step (one query token per sequence, every row sampled in
   // order) runs from the graph of its bucket.
   int32_t bucket = 0;
-  if (opts.useGraphs && T == B && S == B) {
+  if (opts.useGraphs && !opts.profileKernels && T == B && S == B) {
     bool decode = true;
     for (int32_t i = 0; i < B && decode; ++i)
       decode = batch.queryStartLoc[static_cast<size_t>(i)] == i &&
@@ -1605,6 +1651,8 @@ Status CudaBackend::runStep(const StepBatch &batch, StepOutputs &out) {
   INFER_RETURN_IF_ERROR(stream.synchronize());
   StatusOr<float> ms = CudaEvent::elapsedMs(startEvent, endEvent);
   lastDeviceMs = ms.ok() ? *ms : 0.0f;
+  if (opts.profileKernels)
+    INFER_RETURN_IF_ERROR(collectKernelTimes());
   out.tokens.assign(outputStaging.as<int32_t>(),
                     outputStaging.as<int32_t>() + S);
   widenLogits(logitsDType, halfLogits.data(), out.logits.data(),

@@ -281,6 +281,8 @@ infer::runtime::benchmarkDecode(Backend &backend, const DecodeBenchOptions &o) {
 
   int64_t kvTokens = 0;
   for (int32_t i = 0; i < o.warmupSteps + o.steps; ++i) {
+    if (i == o.warmupSteps && o.beforeTimedSteps)
+      o.beforeTimedSteps();
     const EngineStats before = engine.stats();
     auto s0 = std::chrono::steady_clock::now();
     INFER_RETURN_IF_ERROR(engine.step(finished));

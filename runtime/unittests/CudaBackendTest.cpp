@@ -836,6 +836,57 @@ TEST(CompiledModelBench, DecodeStepLatency) {
   }
 }
 
+TEST(CompiledModelBench, KernelProfileTimesEveryLaunch) {
+  SKIP_WITHOUT_GPU();
+  CompiledModel m;
+  std::string why;
+  if (!loadCompiledModel(m, why))
+    GTEST_SKIP() << why;
+  CudaBackendOptions opts;
+  opts.numKvBlocks = 256;
+  opts.maxNumTokens = 256;
+  opts.maxNumSeqs = 16;
+  opts.profileKernels = true;
+  StatusOr<std::unique_ptr<CudaBackend>> gpu =
+      CudaBackend::create(m.art, *m.weights, opts);
+  ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+  StepOutputs out;
+  auto decodeStep = [&](int pos) {
+    std::vector<SeqSpec> seqs;
+    for (int s = 0; s < 4; ++s)
+      seqs.push_back({{s * 4, s * 4 + 1, s * 4 + 2, s * 4 + 3}, {5 + s}, pos});
+    Status st = (*gpu)->step(makeBatch(seqs), out);
+    ASSERT_TRUE(st.ok()) << st.toString();
+  };
+  decodeStep(20); // Not counted: the profile is reset below.
+  (*gpu)->resetKernelProfile();
+  const int64_t launchesBefore = (*gpu)->stats().kernelLaunches;
+  double deviceMs = 0;
+  for (int pos = 21; pos < 24; ++pos) {
+    decodeStep(pos);
+    deviceMs += (*gpu)->lastStepDeviceMs();
+  }
+  std::vector<KernelTime> profile = (*gpu)->kernelProfile();
+  ASSERT_FALSE(profile.empty());
+  int64_t launches = 0;
+  double ms = 0;
+  for (size_t i = 0; i < profile.size(); ++i) {
+    EXPECT_FALSE(profile[i].kernel.empty());
+    EXPECT_FALSE(profile[i].op.empty()) << profile[i].kernel;
+    EXPECT_GT(profile[i].ms, 0.0) << profile[i].kernel;
+    if (i > 0)
+      EXPECT_LE(profile[i].ms, profile[i - 1].ms); // Longest first.
+    launches += profile[i].launches;
+    ms += profile[i].ms;
+  }
+  // Every launch of the three steps, eagerly (no graph), within their time.
+  EXPECT_EQ(launches, (*gpu)->stats().kernelLaunches - launchesBefore);
+  EXPECT_EQ((*gpu)->stats().graphReplays, 0);
+  EXPECT_LE(ms, deviceMs * 1.01);
+  (*gpu)->resetKernelProfile();
+  EXPECT_TRUE((*gpu)->kernelProfile().empty());
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//

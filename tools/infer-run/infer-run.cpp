@@ -62,6 +62,8 @@ Decode benchmark (random prompts; weights still come from --weights):
   --bench-steps N           timed decode steps per batch (default 50)
   --bench-warmup N          untimed decode steps first (default 3)
   --bench-json out.json     write the results as JSON
+  --bench-kernels           cuda: also time each kernel of the timed steps
+                            (they then run eagerly, one kernel at a time)
   --copy-tbps X             device copy bandwidth in TB/s for the roofline
                             (default: measured on cuda, n/a on cpu)
 )";
@@ -72,6 +74,7 @@ struct Options {
   int32_t maxTokens = 16;
   SamplingParams sampling;
   bool ignoreEos = false, realTime = false, progress = false;
+  bool benchKernels = false;
   DeviceKind device = DeviceKind::Cpu;
   bool prefixCaching = true;
   int32_t kvBlocks = 0, maxBatchedTokens = 2048, threads = 0;
@@ -198,6 +201,8 @@ Options parseArgs(int argc, char **argv) {
       o.benchWarmup = static_cast<int32_t>(parseInt(a, value(), 0, 1 << 20));
     } else if (a == "--bench-json") {
       o.benchJson = value();
+    } else if (a == "--bench-kernels") {
+      o.benchKernels = true;
     } else if (a == "--copy-tbps") {
       o.copyTBps = parseFloat(a, value(), 1e-6, 1e6);
     } else if (!a.empty() && a[0] == '-') {
@@ -221,8 +226,10 @@ Options parseArgs(int argc, char **argv) {
                  "--prompt-ids, --dump-logits and --trace-output");
     if (o.batches.empty())
       o.batches = {1};
-  } else if (!o.batches.empty() || !o.benchJson.empty() || o.copyTBps > 0) {
-    usageError("--batch, --bench-json and --copy-tbps need --bench");
+  } else if (!o.batches.empty() || !o.benchJson.empty() || o.copyTBps > 0 ||
+             o.benchKernels) {
+    usageError("--batch, --bench-json, --bench-kernels and --copy-tbps need "
+               "--bench");
   }
   return o;
 }
@@ -297,6 +304,35 @@ std::string fmtOrNa(double v, const char *fmt) {
   return buf;
 }
 
+/// Prints the kernels of `profile` per step (longest first, the top 24) and
+/// returns them all as JSON.
+nlohmann::json reportKernels(const std::vector<KernelTime> &profile,
+                             int32_t steps) {
+  double total = 0;
+  for (const KernelTime &k : profile)
+    total += k.ms;
+  nlohmann::json all = nlohmann::json::array();
+  std::printf("  %-52s %-22s %8s %10s %6s\n", "kernel", "op", "launches",
+              "us/step", "share");
+  for (size_t i = 0; i < profile.size(); ++i) {
+    const KernelTime &k = profile[i];
+    const double us = k.ms * 1e3 / steps;
+    if (i < 24)
+      std::printf("  %-52.52s %-22.22s %8.1f %10.1f %5.1f%%\n",
+                  k.kernel.c_str(), k.op.c_str(),
+                  static_cast<double>(k.launches) / steps, us,
+                  total > 0 ? k.ms / total * 100 : 0.0);
+    all.push_back(
+        {{"kernel", k.kernel},
+         {"op", k.op},
+         {"launches_per_step", static_cast<double>(k.launches) / steps},
+         {"us_per_step", us}});
+  }
+  std::printf("  %-52s %-22s %8s %10.1f\n", "(all kernels)", "", "",
+              total * 1e3 / steps);
+  return all;
+}
+
 /// --bench: one backend, one engine per batch size.
 int runBench(const Options &opt, std::shared_ptr<const Artifact> art,
              std::shared_ptr<const SafeTensors> weights,
@@ -323,6 +359,7 @@ int runBench(const Options &opt, std::shared_ptr<const Artifact> art,
                " leaves no room below the model's max_position " +
                std::to_string(model.maxPosition));
   BackendOptions bo = baseOptions;
+  bo.profileKernels = opt.benchKernels;
   bo.numKvBlocks =
       opt.kvBlocks
           ? opt.kvBlocks
@@ -339,6 +376,7 @@ int runBench(const Options &opt, std::shared_ptr<const Artifact> art,
     base.lastStepDeviceMs = [cuda] {
       return static_cast<double>(cuda->lastStepDeviceMs());
     };
+    base.beforeTimedSteps = [cuda] { cuda->resetKernelProfile(); };
     if (copyTBps <= 0) {
       for (size_t bytes : {size_t(1) << 30, size_t(256) << 20}) {
         StatusOr<double> bw = measureCopyTBps(cuda->context(), bytes);
@@ -420,6 +458,8 @@ int runBench(const Options &opt, std::shared_ptr<const Artifact> art,
       j["device_ms_median"] = r->medianDeviceMs();
     j["floor_ms"] = floorMs > 0 ? nlohmann::json(floorMs) : nullptr;
     j["roofline_frac"] = frac > 0 ? nlohmann::json(frac) : nullptr;
+    if (cuda && opt.benchKernels)
+      j["kernels"] = reportKernels(cuda->kernelProfile(), opt.benchSteps);
     out["batches"].push_back(j);
     out["b" + std::to_string(b) + "_ms"] = ms;
   }

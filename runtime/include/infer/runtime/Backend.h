@@ -44,6 +44,8 @@ using ProgressFn = std::function<void(size_t done, size_t total)>;
 struct BackendOptions {
   int32_t numKvBlocks = 0; ///< Blocks in the KV pool (> 0).
   int numThreads = 0;      ///< 0: std::thread::hardware_concurrency().
+  /// Time each kernel (CUDA: steps run eagerly; see CudaBackend).
+  bool profileKernels = false;
   ProgressFn progress;
 };
 

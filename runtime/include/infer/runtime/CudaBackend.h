@@ -67,6 +67,9 @@ struct CudaBackendOptions {
   /// Copy the S x V logits back after every step (StepOutputs::logits).
   /// Off, only the sampled tokens come back (benchmarks).
   bool copyLogits = true;
+  /// Time every kernel between events (steps run eagerly, without graphs or
+  /// programmatic launch, so each kernel runs alone); see kernelProfile().
+  bool profileKernels = false;
   /// Weight binding progress.
   ProgressFn progress;
 };
@@ -92,6 +95,14 @@ Status splitStepByPosition(const StepBatch &batch, std::vector<SubStep> &out);
 /// range ends at the range's last token). The first carries the block copies.
 Status splitStepInChunks(const StepBatch &batch, int32_t maxTokens,
                          std::vector<SubStep> &out);
+
+/// Device time of one kernel over the steps profiled so far.
+struct KernelTime {
+  std::string kernel;
+  std::string op; ///< The decode op of the first node that launched it.
+  int64_t launches = 0;
+  double ms = 0;
+};
 
 struct CudaBackendStats {
   int64_t eagerSteps = 0;
@@ -151,6 +162,10 @@ public:
   /// Bytes of one block of all layers.
   size_t kvBlockBytes() const { return bytesPerBlock; }
 
+  /// Kernel times since the last reset (profileKernels), longest first.
+  std::vector<KernelTime> kernelProfile() const;
+  void resetKernelProfile() { kernelTimes.clear(); }
+
   /// Time the device spent on the last step (ms, between events on the
   /// stream, copies included).
   float lastStepDeviceMs() const { return lastDeviceMs; }
@@ -187,6 +202,8 @@ private:
   Status packInputs(const StepBatch &batch, bool pad, int32_t bucket,
                     StepShape &shape);
   Status issueLaunches(const StepShape &shape);
+  /// Adds the times between the events of the last profiled step.
+  Status collectKernelTimes();
   /// Captures the graph of decode bucket `bucket`.
   Status captureBucket(int32_t bucket);
   /// Group index of node plan `n` for `tokens` tokens.
@@ -236,6 +253,12 @@ private:
   std::map<int32_t, CudaGraph> graphs; ///< By decode bucket.
   CudaBackendStats backendStats;
   float lastDeviceMs = 0.0f;
+  /// profileKernels: one event before each launch of a step and one after
+  /// the last; launchedKernels[i] is the (kernel, op) of launch i.
+  std::vector<CudaEvent> profileEvents;
+  std::vector<std::pair<const std::string *, const std::string *>>
+      launchedKernels;
+  std::map<std::string, KernelTime> kernelTimes;
   std::vector<void *> paramPtrs;
   std::vector<uint64_t> paramStorage;
 };

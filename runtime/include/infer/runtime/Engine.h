@@ -131,6 +131,8 @@ struct DecodeBenchOptions {
   EngineOptions engine;
   /// Device milliseconds of the backend's last step, when it measures them.
   std::function<double()> lastStepDeviceMs;
+  /// Called once, after the warmup steps (e.g. to reset a kernel profile).
+  std::function<void()> beforeTimedSteps;
 
   /// Tokens each request may generate: enough for the chunked prefill of
   /// every sequence (sequences prefilled first decode meanwhile), the warmup
