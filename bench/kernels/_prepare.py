@@ -129,6 +129,15 @@ def cases():
                            kind='wgmma', bias=True))
     out.append(linear_case('lin_wgmma_ks2_t16', 1000, 1088, 16,
                            kind='wgmma', k_split=2, residual=True, norm=True))
+    # In-cluster K reduce (wgmma-cluster-reduce, the default): N not a
+    # multiple of 4 (scalar epilogue) with every epilogue part, and an f32
+    # output over a cluster of 8.
+    out.append(linear_case('lin_wgmma_odd_ks3_t64', 1003, 1536, 64,
+                           kind='wgmma', k_split=3, bias=True, residual=True,
+                           norm=True))
+    out.append(linear_case('lin_wgmma_f32_ks8_t16', 4096, 4096, 16,
+                           kind='wgmma', k_split=8, out='f32',
+                           residual=True))
     # Norm and elementwise.
     out.append(simple_case('rms_norm', 'rms_norm', '''
 func.func @rms_norm(%x: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
@@ -199,7 +208,9 @@ VARIANTS = [
      for tag, opts in (('cpasync', 'wgmma-cp-async=1'),
                        ('wg1', 'wgmma-warpgroups=1'),
                        ('wg3', 'wgmma-warpgroups=3'),
-                       ('n128', 'wgmma-n-tile=128'))]
+                       ('n128', 'wgmma-n-tile=128'),
+                       # the K split through a workspace and a reduce launch
+                       ('noclu', 'wgmma-cluster-reduce=0'))]
 
 DICT = re.compile(r'\{args = \[(?P<args>[^\]]*)\], block = array<i64: (?P<block>[^>]*)>, '
                   r'grid = array<i64: (?P<grid>[^>]*)>, grid_scale = \[(?P<scale>[^\]]*)\], '

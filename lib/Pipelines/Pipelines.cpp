@@ -56,6 +56,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.wgmmaCpAsync = options.wgmmaCpAsync;
   convert.wgmmaBlocksPerSM = options.wgmmaBlocksPerSM;
   convert.wgmmaNTile = options.wgmmaNTile;
+  convert.wgmmaClusterReduce = options.wgmmaClusterReduce;
   convert.programmaticLaunch = options.programmaticLaunch;
   pm.addPass(createConvertDecodeToGPU(convert));
 

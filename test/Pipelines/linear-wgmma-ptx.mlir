@@ -5,6 +5,12 @@
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
 // RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: not grep -q "\.local" %t.ptx
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-cluster-reduce=0 toolkit=%cuda_root" %s -o %t.noclu.mlir
+// RUN: FileCheck %s --check-prefix=NOCLU-PLAN < %t.noclu.mlir
+// RUN: %python %infer_src/utils/extract-ptx.py %t.noclu.mlir -o %t.noclu.ptx
+// RUN: FileCheck %s --check-prefix=NOCLU < %t.noclu.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.noclu.ptx -o %t.noclu.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
+// RUN: not grep -q "\.local" %t.noclu.ptx
 // RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-cp-async=1 toolkit=%cuda_root" %s -o %t.cp.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.cp.mlir -o %t.cp.ptx
 // RUN: cat %t.cp.mlir %t.cp.ptx | FileCheck %s --check-prefix=CPASYNC
@@ -12,53 +18,124 @@
 
 // The sm_90a tensor-core linear: two warpgroups of 64 W rows; W and the
 // token tile arrive by TMA (tensor-map arguments) in a ring of 64-column
-// stages in dynamic shared memory.
-// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "workspace", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 48, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_0, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328
-// PLAN-SAME: kernel = @decode_kernels::@linear_reduce_1, max_tokens = 64
-// PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:128x64"{{.*}}kernel = @decode_kernels::@linear_wgmma_2, max_tokens = 128 : i64, programmatic = true, shared_bytes = 230400
+// stages in dynamic shared memory. The K splits of a row block (grid y) form
+// one thread-block cluster and reduce in distributed shared memory: one
+// launch, writing the result, no workspace.
+// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 48, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_0, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
+// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:128x64", "tma:operand1:128x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 32, 4, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_1, max_tokens = 128 : i64, programmatic = true, shared_bytes = 230400 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
+// Without a K split the block applies the epilogue alone.
+// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_2, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
+// PLAN-NOT: linear_reduce
 
 // PTX: .target sm_90a
-// PTX-LABEL: .visible .entry linear_wgmma_0(
+// PTX-LABEL: .visible .entry linear_wgmma_cluster_0(
 // PTX: .minnctapersm 2
-// One mbarrier per slot; thread 0 arms it with both tiles' bytes and starts
-// the two 2-D tensor copies, 2 stages ahead.
+// PTX: .explicitcluster
+// PTX: .reqnctapercluster 1, 3, 1
 // PTX: mbarrier.init.shared.b64
-// PTX: mbarrier.arrive.expect_tx.shared.b64
-// PTX-COUNT-2: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
-// (LLVM lays the epilogue out before the rotated stage loop.) f32 partials.
+// Every rank's staged tile and sums of x^2, as shared::cluster addresses.
+// PTX-COUNT-6: mapa.shared::cluster.u64
+// End of a token tile: the ring goes back to TMA, and no block leaves while
+// the cluster may still read it. (LLVM lays the epilogue out before the
+// rotated stage loop.)
+// PTX: fence.proxy.async.shared::cta;
+// PTX-NEXT: barrier.cluster.arrive.aligned;
+// PTX-NEXT: barrier.cluster.wait.aligned;
+// PTX: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
 // PTX: wgmma.wait_group.sync.aligned 0;
-// PTX: st.global.b32
-// 4 k16 steps per stage, K-major A and B (no transpose), one group in
-// flight.
+// The norm's sums of x^2, then the f32 tile staged in the ring.
+// PTX: atom.shared.add.f32
+// PTX: st.shared.b32
+// PTX: barrier.cluster.arrive.aligned;
+// PTX-NEXT: barrier.cluster.wait.aligned;
+// This block's share: 16-byte reads of the 3 ranks' tiles, their sums of
+// x^2, the norm scale, 4 bf16 stored at once.
+// PTX-COUNT-3: ld.shared::cluster.v4.b32
+// PTX-COUNT-2: ld.shared::cluster.b32
+// PTX: rsqrt.approx.f32
+// PTX: st.global.v2.b32
+// The stage loop: 4 k16 steps per stage, K-major A and B (no transpose),
+// one group in flight.
 // PTX: wgmma.fence.sync.aligned;
 // PTX-COUNT-4: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, 1, 1, 0, 0;
 // PTX: wgmma.commit_group.sync.aligned;
 // PTX: wgmma.wait_group.sync.aligned 1;
-// Wait for the stage; the norm weight scales the staged tokens, which are
-// then handed back to the async proxy.
 // PTX: mbarrier.try_wait.parity.shared.b64
 // PTX: ld.shared.v4.b32
 // PTX: st.shared.v4.b32
 // PTX: fence.proxy.async.shared::cta;
 // PTX: bar.sync 0;
 // PTX: cp.async.bulk.tensor.2d
-// PTX-LABEL: .visible .entry linear_wgmma_2(
+// PTX-LABEL: .visible .entry linear_wgmma_cluster_1(
 // PTX: .minnctapersm 1
+// PTX: .explicitcluster
+// PTX: .reqnctapercluster 1, 4, 1
+// PTX: barrier.cluster.arrive.aligned;
+// PTX-NEXT: barrier.cluster.wait.aligned;
+// PTX-COUNT-4: ld.shared::cluster.v4.b32
+// The residual, 4 bf16 at once.
+// PTX: ld.global.nc.v4.b16
+// PTX: st.global.v2.b32
+// PTX-LABEL: .visible .entry linear_wgmma_direct_2(
+// PTX-NOT: .reqnctapercluster
+// PTX-NOT: barrier.cluster
+// PTX-NOT: mapa
+// PTX: ld.shared.v4.b32
+// The bias, 4 bf16 at once.
+// PTX: ld.global.nc.v4.b16
+// PTX: st.global.v2.b32
+// PTX-NOT: barrier.cluster
+// PTX-NOT: .entry
+
+// wgmma-cluster-reduce=0: the K splits write f32 partials to the workspace
+// and a linear_reduce launch sums them and applies the epilogue.
+// NOCLU-PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "workspace", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 48, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_0, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328
+// NOCLU-PLAN-SAME: kernel = @decode_kernels::@linear_reduce_1, max_tokens = 64
+// NOCLU-PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:128x64"{{.*}}kernel = @decode_kernels::@linear_wgmma_2, max_tokens = 128 : i64, programmatic = true, shared_bytes = 230400
+
+// NOCLU: .target sm_90a
+// NOCLU-LABEL: .visible .entry linear_wgmma_0(
+// NOCLU: .minnctapersm 2
+// One mbarrier per slot; thread 0 arms it with both tiles' bytes and starts
+// the two 2-D tensor copies, 2 stages ahead.
+// NOCLU: mbarrier.init.shared.b64
+// NOCLU: mbarrier.arrive.expect_tx.shared.b64
+// NOCLU-COUNT-2: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
+// (LLVM lays the epilogue out before the rotated stage loop.) f32 partials.
+// NOCLU: wgmma.wait_group.sync.aligned 0;
+// NOCLU: st.global.b32
+// 4 k16 steps per stage, K-major A and B (no transpose), one group in
+// flight.
+// NOCLU: wgmma.fence.sync.aligned;
+// NOCLU-COUNT-4: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, 1, 1, 0, 0;
+// NOCLU: wgmma.commit_group.sync.aligned;
+// NOCLU: wgmma.wait_group.sync.aligned 1;
+// Wait for the stage; the norm weight scales the staged tokens, which are
+// then handed back to the async proxy.
+// NOCLU: mbarrier.try_wait.parity.shared.b64
+// NOCLU: ld.shared.v4.b32
+// NOCLU: st.shared.v4.b32
+// NOCLU: fence.proxy.async.shared::cta;
+// NOCLU: bar.sync 0;
+// NOCLU: cp.async.bulk.tensor.2d
+// NOCLU-LABEL: .visible .entry linear_wgmma_2(
+// NOCLU: .minnctapersm 1
 // No norm: no proxy fence.
-// PTX-NOT: fence.proxy.async
-// PTX: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
-// PTX-NOT: fence.proxy.async
-// PTX: .entry
+// NOCLU-NOT: fence.proxy.async
+// NOCLU: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
+// NOCLU-NOT: fence.proxy.async
+// NOCLU: .entry
 
 // Without tensor maps (wgmma-cp-async), 16-byte cp.async copies feed the
 // unswizzled layout (tokens past T are zero-filled: a register source size).
-// CPASYNC: args = ["operand0", "operand1", "operand2", "workspace", "tokens"]
-// CPASYNC-LABEL: .visible .entry linear_wgmma_0(
+// CPASYNC: args = ["operand0", "operand1", "operand2", "result0", "tokens"]
+// CPASYNC-LABEL: .visible .entry linear_wgmma_cluster_0(
 // CPASYNC: cp.async.cg.shared.global [{{.*}}], [{{.*}}], 16, 16;
 // CPASYNC: cp.async.cg.shared.global [{{.*}}], [{{.*}}], 16, %r{{[0-9]+}};
 // CPASYNC: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, 1, 1, 0, 0;
 // CPASYNC: cp.async.wait_group 1;
 // CPASYNC: fence.proxy.async.shared::cta;
+// CPASYNC-NOT: linear_reduce
 
 // PTXAS-NOT: {{[1-9][0-9]*}} bytes spill
 // PTXAS: Compiling entry function
@@ -77,4 +154,11 @@ func.func @down(%x: tensor<?x14336xbf16>, %r: tensor<?x4096xbf16>) -> tensor<?x4
   %w = decode.weight ["w"] : tensor<4096x14336xbf16>
   %y = decode.linear %x, %w residual(%r : tensor<?x4096xbf16>) {variants = [#decode.variant<max_tokens = 128, kind = wgmma>]} : (tensor<?x14336xbf16>, tensor<4096x14336xbf16>) -> tensor<?x4096xbf16>
   return %y : tensor<?x4096xbf16>
+}
+
+func.func @gate_up(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] : tensor<28672x4096xbf16>
+  %b = decode.weight ["b"] : tensor<28672xbf16>
+  %y = decode.linear %x, %w bias(%b : tensor<28672xbf16>) {variants = [#decode.variant<max_tokens = 64, kind = wgmma>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
 }

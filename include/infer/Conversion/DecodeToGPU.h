@@ -43,6 +43,10 @@ struct EmitOptions {
   int64_t wgmmaNTile = 0;
   /// Stream W through cp.async instead of TMA (no tensor maps needed).
   bool wgmmaCpAsync = false;
+  /// Reduce the wgmma linear's K splits inside a thread-block cluster
+  /// (distributed shared memory) and apply the epilogue in the kernel,
+  /// instead of partials in the workspace and a `linear_reduce` launch.
+  bool wgmmaClusterReduce = true;
   /// Kernels start with griddepcontrol.wait + launch_dependents and are
   /// marked `programmatic` in their launches.
   bool programmaticLaunch = true;

@@ -49,6 +49,12 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
     Option<"wgmmaCpAsync", "wgmma-cp-async", "bool", /*default=*/"false",
            "Stream the wgmma linear's weights with cp.async instead of TMA "
            "(no tensor-map arguments)">,
+    Option<"wgmmaClusterReduce", "wgmma-cluster-reduce", "bool",
+           /*default=*/"true",
+           "Reduce the wgmma linear's K splits (at most 8) inside a "
+           "thread-block cluster through distributed shared memory and "
+           "apply the epilogue in the kernel (no workspace, no "
+           "linear_reduce launch); 0: partials and a reduce launch">,
     Option<"programmaticLaunch", "programmatic-launch", "bool",
            /*default=*/"true",
            "Start every kernel with griddepcontrol.wait and "

@@ -67,6 +67,11 @@ struct DecodeToCUDAPipelineOptions
       *this, "wgmma-cp-async",
       llvm::cl::desc("wgmma linear: weights by cp.async, not TMA"),
       llvm::cl::init(false)};
+  Option<bool> wgmmaClusterReduce{
+      *this, "wgmma-cluster-reduce",
+      llvm::cl::desc("wgmma linear: reduce K splits in a thread-block "
+                     "cluster, epilogue in the kernel (0: reduce launch)"),
+      llvm::cl::init(true)};
   Option<bool> programmaticLaunch{
       *this, "programmatic-launch",
       llvm::cl::desc("Kernels wait for the previous grid and allow "

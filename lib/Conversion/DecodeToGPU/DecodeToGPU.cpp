@@ -307,6 +307,7 @@ struct ConvertDecodeToGPUPass
     ctx.options.wgmmaCpAsync = wgmmaCpAsync;
     ctx.options.wgmmaBlocksPerSM = wgmmaBlocksPerSM;
     ctx.options.wgmmaNTile = wgmmaNTile;
+    ctx.options.wgmmaClusterReduce = wgmmaClusterReduce;
     ctx.options.programmaticLaunch = programmaticLaunch;
     ctx.counter = std::distance(kernels.getOps<gpu::GPUFuncOp>().begin(),
                                 kernels.getOps<gpu::GPUFuncOp>().end());

@@ -522,6 +522,50 @@ void KernelBuilder::forEachThread(int64_t total,
 }
 
 //===----------------------------------------------------------------------===//
+// Thread-block clusters
+//===----------------------------------------------------------------------===//
+
+void KernelBuilder::setClusterDims(std::array<int64_t, 3> dims) {
+  assert(kernel && "cluster dimensions are set on the created kernel");
+  kernel->setAttr(NVVM::NVVMDialect::getClusterDimAttrName(),
+                  builder.getDenseI32ArrayAttr(
+                      {int32_t(dims[0]), int32_t(dims[1]), int32_t(dims[2])}));
+}
+
+void KernelBuilder::clusterBarrier() {
+  NVVM::ClusterArriveOp::create(builder, builder.getUnitAttr());
+  NVVM::ClusterWaitOp::create(builder, builder.getUnitAttr());
+}
+
+Value KernelBuilder::sharedPointer(Value address, Value rank) {
+  MLIRContext *context = builder.getContext();
+  auto pointerType = [&](NVVM::NVVMMemorySpace space) {
+    return LLVM::LLVMPointerType::get(context, unsigned(space));
+  };
+  Value bits =
+      arith::IndexCastUIOp::create(builder, builder.getI64Type(), address);
+  Value pointer = LLVM::IntToPtrOp::create(
+      builder, pointerType(NVVM::NVVMMemorySpace::Shared), bits);
+  if (!rank)
+    return pointer;
+  Value rank32 =
+      arith::IndexCastUIOp::create(builder, builder.getI32Type(), rank);
+  return NVVM::MapaOp::create(builder,
+                              pointerType(NVVM::NVVMMemorySpace::SharedCluster),
+                              pointer, rank32);
+}
+
+Value KernelBuilder::loadPointer(Value pointer, Value byteOffset, Type type,
+                                 int64_t alignment) {
+  Value offset =
+      arith::IndexCastUIOp::create(builder, builder.getI64Type(), byteOffset);
+  Value at =
+      LLVM::GEPOp::create(builder, pointer.getType(), builder.getI8Type(),
+                          pointer, ValueRange{offset});
+  return LLVM::LoadOp::create(builder, type, at, alignment);
+}
+
+//===----------------------------------------------------------------------===//
 // Rowwise kernels
 //===----------------------------------------------------------------------===//
 

@@ -234,6 +234,30 @@ public:
   /// the (1-D) block: thread t takes t, t + blockSize(), ...
   void forEachThread(int64_t total, llvm::function_ref<void(mlir::Value)> body);
 
+  //===--------------------------------------------------------------------===//
+  // Thread-block clusters (sm_90).
+  //===--------------------------------------------------------------------===//
+
+  /// Compiles the kernel for clusters of `dims` blocks (`nvvm.cluster_dim`,
+  /// PTX `.reqnctapercluster`): plain launches then group the grid's blocks
+  /// so. Each grid extent must be a multiple. Call after create().
+  void setClusterDims(std::array<int64_t, 3> dims);
+  /// `barrier.cluster.arrive` (release) + `barrier.cluster.wait` (acquire),
+  /// `.aligned`: every thread of every block of the cluster takes part. Call
+  /// from uniform control flow.
+  void clusterBarrier();
+  /// The shared-window address `address` (an index, e.g.
+  /// `memref.extract_aligned_pointer_as_index` of a workgroup buffer) as a
+  /// pointer: into this block's shared memory (`!llvm.ptr<3>`) when `rank`
+  /// is null, else to the same offset in the shared memory of block `rank`
+  /// (an index) of the cluster (`mapa`, `!llvm.ptr<7>`, read with
+  /// `ld.shared::cluster`).
+  mlir::Value sharedPointer(mlir::Value address, mlir::Value rank = {});
+  /// A load of `type` from `byteOffset` (an index) bytes past `pointer`,
+  /// `alignment` bytes aligned.
+  mlir::Value loadPointer(mlir::Value pointer, mlir::Value byteOffset,
+                          mlir::Type type, int64_t alignment);
+
 private:
   void addParam(KernelArg arg, mlir::Type type);
 

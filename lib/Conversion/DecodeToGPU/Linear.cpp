@@ -94,29 +94,6 @@ int64_t stagingChunk(int64_t tokenTile, int64_t splitLength, int64_t unroll) {
   return std::min<int64_t>(chunk, llvm::alignTo(splitLength, 8));
 }
 
-/// The epilogue of output element (token row `row`, column `n`): `acc` is the
-/// f32 dot product, `rms` the RMSNorm scale (or null).
-void storeOutput(KernelBuilder &kb, const LinearInfo &info, Value acc,
-                 Value rms, Value row, Value n, Value result,
-                 std::optional<unsigned> biasSlot,
-                 std::optional<unsigned> residualSlot) {
-  Value v = acc;
-  if (rms)
-    v = kb.mul(v, rms);
-  if (biasSlot)
-    v = kb.add(v, kb.toF32(kb.load(kb.param(*biasSlot), n)));
-  if (residualSlot)
-    v = kb.add(v, kb.toF32(kb.load(kb.param(*residualSlot), {row, n})));
-  kb.store(kb.fromF32(v, info.outType), result, {row, n});
-}
-
-/// rsqrt(sumsq / K + eps).
-Value rmsScale(KernelBuilder &kb, const LinearInfo &info, Value sumsq) {
-  Value mean = arith::DivFOp::create(kb.b(), sumsq, kb.f32(double(info.k)));
-  return math::RsqrtOp::create(kb.b(),
-                               kb.add(mean, kb.f32(double(info.epsilon))));
-}
-
 /// Accumulates `w * x` (vector<8xf32> each) into `acc` (vector<W x f32>,
 /// W dividing 8): 8 FMAs whatever W is.
 Value accumulate(KernelBuilder &kb, Value w, Value x, Value acc) {
@@ -641,6 +618,38 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
 }
 
 } // namespace
+
+void infer::linear::storeOutput(KernelBuilder &kb, const LinearInfo &info,
+                                Value acc, Value rms, Value row, Value n,
+                                Value result, std::optional<unsigned> biasSlot,
+                                std::optional<unsigned> residualSlot) {
+  // Vectors of `width` columns use vector accesses (aligned to their size).
+  auto vector = dyn_cast<VectorType>(acc.getType());
+  int64_t width = vector ? vector.getNumElements() : 0;
+  auto load = [&](Value memref, ValueRange indices) {
+    return width ? kb.loadVector(memref, indices, width)
+                 : kb.load(memref, indices);
+  };
+  Value v = acc;
+  if (rms)
+    v = kb.mul(v, width ? kb.splat(rms, width) : rms);
+  if (biasSlot)
+    v = kb.add(v, kb.toF32(load(kb.param(*biasSlot), n)));
+  if (residualSlot)
+    v = kb.add(v, kb.toF32(load(kb.param(*residualSlot), {row, n})));
+  Value out = kb.fromF32(v, info.outType);
+  if (width)
+    kb.storeVector(out, result, {row, n});
+  else
+    kb.store(out, result, {row, n});
+}
+
+Value infer::linear::rmsScale(KernelBuilder &kb, const LinearInfo &info,
+                              Value sumsq) {
+  Value mean = arith::DivFOp::create(kb.b(), sumsq, kb.f32(double(info.k)));
+  return math::RsqrtOp::create(kb.b(),
+                               kb.add(mean, kb.f32(double(info.epsilon))));
+}
 
 MemRefType infer::linear::splitWorkspaceType(const LinearInfo &info,
                                              int64_t kSplit, Builder &b) {

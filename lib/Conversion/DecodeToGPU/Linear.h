@@ -34,6 +34,20 @@ inline constexpr int64_t kWgmmaKTile = 64;
 mlir::MemRefType splitWorkspaceType(const LinearInfo &info, int64_t kSplit,
                                     mlir::Builder &b);
 
+/// The epilogue of output element (token row `row`, column `n`), or of
+/// `width` consecutive columns from `n` when `acc` is a vector<width x f32>
+/// (vector accesses: N must keep them aligned): `acc` is the f32 dot
+/// product, `rms` the RMSNorm scale (or null). Writes
+/// `round(acc * rms + bias + residual)` to `result`.
+void storeOutput(KernelBuilder &kb, const LinearInfo &info, mlir::Value acc,
+                 mlir::Value rms, mlir::Value row, mlir::Value n,
+                 mlir::Value result, std::optional<unsigned> biasSlot,
+                 std::optional<unsigned> residualSlot);
+
+/// rsqrt(sumsq / K + eps).
+mlir::Value rmsScale(KernelBuilder &kb, const LinearInfo &info,
+                     mlir::Value sumsq);
+
 /// The kernel that sums split-K partials and applies the epilogue
 /// (`round(acc * rsqrt(mean(x^2) + eps) + bias + residual)`): one thread
 /// per output element, grid.y over the rows.

@@ -24,8 +24,19 @@
 //
 // A fused RMSNorm prologue scales the staged tokens by the norm weight in
 // shared memory (and sums x^2) before the stage is released to the tensor
-// cores (fence.proxy.async); the split-K reduce applies rsqrt(mean(x^2) +
-// eps), the bias and the residual, as for the other linear kernels.
+// cores (fence.proxy.async); the epilogue applies rsqrt(mean(x^2) + eps),
+// the bias and the residual, as for the other linear kernels.
+//
+// Epilogue (`wgmma-cluster-reduce`, the default): the K splits of a row block
+// (grid y, at most 8) form one thread-block cluster. Each block stages its
+// f32 tile (and its sums of x^2) in its ring, then, after a cluster barrier,
+// sums a 1/kSplit share of the cluster's tiles from distributed shared
+// memory (mapa + ld.shared::cluster, 16 bytes, in split order), applies the
+// epilogue and stores the output; a second cluster barrier keeps every
+// block's shared memory alive until the others are done. Without a split
+// the same runs on the block alone. Otherwise (option off, more splits, or
+// a tile larger than the ring) the blocks write f32 partials to the
+// workspace and emitSplitReduce's launch finishes them.
 //
 // Loop over stage i (one barrier per stage):
 //   wait for stage i (mbarrier parity, or my cp.async group); norm prologue;
@@ -61,6 +72,16 @@ constexpr int64_t kMaxStages = 8;
 /// stages start on 1024-byte boundaries.
 constexpr int64_t kSwizzleBytes = 128;
 constexpr int64_t kSwizzleAtomBytes = 8 * kSwizzleBytes;
+/// Largest portable thread-block cluster (blocks).
+constexpr int64_t kMaxClusterBlocks = 8;
+/// K splits whose clusters of deep-ring blocks (one per SM, a single wave)
+/// still pack every GPC's SMs.
+constexpr int64_t kMaxDeepRingCluster = 4;
+/// f32 padding of a token's row of the staged accumulator tile: the 8 rows x
+/// 4 token pairs of one accumulator store then hit 32 different banks.
+constexpr int64_t kTilePad = 4;
+/// Rows of W per epilogue step of a thread (one 16-byte f32 vector).
+constexpr int64_t kEpilogueRows = 4;
 
 struct WgmmaPlan {
   bool tma = true;        ///< W by TMA (128B swizzle), else by cp.async
@@ -75,6 +96,13 @@ struct WgmmaPlan {
   int64_t wBytes = 0, xBytes = 0, stageBytes = 0;
   int64_t stages = 0, prefetch = 0, blocksPerSM = 0;
   int64_t kSplit = 1, splitLength = 0;
+  bool deepRing = false; ///< one block per SM, the grid one wave
+  /// The epilogue runs in this kernel: its f32 tile is staged in the ring
+  /// and the kSplit blocks of a row block, one thread-block cluster of
+  /// (1, kSplit, 1), sum each other's tiles through distributed shared
+  /// memory. Else partials go to the workspace for a `linear_reduce` launch.
+  bool fused = false;
+  int64_t tileStride = 0; ///< f32 per token of the staged tile
 };
 
 /// K split of the grid: the one with the least estimated traffic time, W
@@ -165,8 +193,15 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
       info.k / oneWaveSplit >= p.kTile * p.prefetch) {
     sizeRing(1);
     p.kSplit = oneWaveSplit;
+    p.deepRing = true;
   }
   p.splitLength = llvm::alignTo(llvm::divideCeil(info.k, p.kSplit), p.kTile);
+  // The staged tile reuses the ring once its copies and wgmmas are done.
+  p.tileStride = p.blockRows + kTilePad;
+  p.fused =
+      ctx.options.wgmmaClusterReduce &&
+      p.kSplit <= (p.deepRing ? kMaxDeepRingCluster : kMaxClusterBlocks) &&
+      p.tokens * p.tileStride * 4 <= p.stages * p.stageBytes;
   return p;
 }
 
@@ -176,8 +211,11 @@ public:
   WgmmaEmitter(KernelBuilder &kb, const LinearInfo &info, const WgmmaPlan &p)
       : kb(kb), b(kb.b()), info(info), p(p) {}
 
+  /// `ws` (the split path) or `result` with the epilogue operands' slots
+  /// (fused) is null.
   void emit(Value x, Value w, Value xMap, Value wMap, Value gamma, Value ws,
-            Value numRows);
+            Value result, std::optional<unsigned> biasSlot,
+            std::optional<unsigned> residualSlot, Value numRows);
 
 private:
   /// Linear copy indices of this thread for `chunks` chunks of a stage.
@@ -210,13 +248,21 @@ private:
   Value offsetDescriptor(Value desc, int64_t bytes);
   Value wgmma(Value acc, Value descA, Value descB);
   void storePartials(ArrayRef<Value> acc, Value splitId);
+  /// Sums the threads' sums of squares of the tile's tokens into a new
+  /// shared buffer of `tokens` f32, which it returns (contains barriers).
+  Value blockSumsOfSquares(ArrayRef<Value> sumsq);
   void storeSumsOfSquares(ArrayRef<Value> sumsq, Value splitId);
+  /// The fused epilogue: stages the tile, sums the cluster's tiles (this
+  /// block's 1/kSplit of it) and stores the output.
+  void reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
+                       Value splitId);
 
   KernelBuilder &kb;
   ImplicitLocOpBuilder &b;
   const LinearInfo &info;
   const WgmmaPlan &p;
-  Value x, w, xMap, wMap, gamma, ws, numRows, blockRow, t0;
+  Value x, w, xMap, wMap, gamma, ws, result, numRows, blockRow, t0;
+  std::optional<unsigned> biasSlot, residualSlot;
   /// The ring: raw bytes, as bf16, its aligned start (a shared-window
   /// address) and that start's distance from the raw start.
   Value ringBytes, ring, ringBase, alignShift;
@@ -418,39 +464,43 @@ void WgmmaEmitter::storePartials(ArrayRef<Value> acc, Value splitId) {
   }
 }
 
-void WgmmaEmitter::storeSumsOfSquares(ArrayRef<Value> sumsq, Value splitId) {
+Value WgmmaEmitter::blockSumsOfSquares(ArrayRef<Value> sumsq) {
   // The 8 chunks of a token's row are 8 consecutive threads (TMA layout),
   // or threads t + 8 c of one 64-thread group: add lanes 8 apart, then the
   // two warps through shared.
   Value sums = kb.addShared({p.tokens}, b.getF32Type());
+  kb.forEachThread(p.tokens, [&](Value t) { kb.store(kb.f32(0.0), sums, t); });
+  kb.barrier();
+  int64_t xChunks = p.tokens * p.chunksPerRow;
+  for (auto [j, chunkAndIndex] : llvm::enumerate(myChunks(xChunks))) {
+    int64_t base = chunkAndIndex.first;
+    Value i = chunkAndIndex.second;
+    Value v = sumsq[j];
+    SmallVector<int64_t> offsets =
+        p.tma ? SmallVector<int64_t>{1, 2, 4} : SmallVector<int64_t>{8, 16};
+    for (int64_t offset : offsets)
+      v = kb.add(v, kb.shuffleXor(v, offset));
+    Value leader =
+        p.tma ? kb.cmp(arith::CmpIPredicate::eq,
+                       kb.remIndex(kb.laneId(), kb.index(8)), kb.index(0))
+              : kb.cmp(arith::CmpIPredicate::ult, kb.laneId(), kb.index(8));
+    if (base + p.threads > xChunks)
+      leader = arith::AndIOp::create(
+          b, leader, kb.cmp(arith::CmpIPredicate::ult, i, kb.index(xChunks)));
+    kb.ifThen(leader, [&] {
+      Value row = chunkPosition(i).first;
+      memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addf, v, sums,
+                                  ValueRange{row});
+    });
+  }
+  kb.barrier();
+  return sums;
+}
+
+void WgmmaEmitter::storeSumsOfSquares(ArrayRef<Value> sumsq, Value splitId) {
   Value first = kb.cmp(arith::CmpIPredicate::eq, kb.blockId(), kb.index(0));
   kb.ifThen(first, [&] {
-    kb.forEachThread(p.tokens,
-                     [&](Value t) { kb.store(kb.f32(0.0), sums, t); });
-    kb.barrier();
-    int64_t xChunks = p.tokens * p.chunksPerRow;
-    for (auto [j, chunkAndIndex] : llvm::enumerate(myChunks(xChunks))) {
-      int64_t base = chunkAndIndex.first;
-      Value i = chunkAndIndex.second;
-      Value v = sumsq[j];
-      SmallVector<int64_t> offsets =
-          p.tma ? SmallVector<int64_t>{1, 2, 4} : SmallVector<int64_t>{8, 16};
-      for (int64_t offset : offsets)
-        v = kb.add(v, kb.shuffleXor(v, offset));
-      Value leader =
-          p.tma ? kb.cmp(arith::CmpIPredicate::eq,
-                         kb.remIndex(kb.laneId(), kb.index(8)), kb.index(0))
-                : kb.cmp(arith::CmpIPredicate::ult, kb.laneId(), kb.index(8));
-      if (base + p.threads > xChunks)
-        leader = arith::AndIOp::create(
-            b, leader, kb.cmp(arith::CmpIPredicate::ult, i, kb.index(xChunks)));
-      kb.ifThen(leader, [&] {
-        Value row = chunkPosition(i).first;
-        memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addf, v, sums,
-                                    ValueRange{row});
-      });
-    }
-    kb.barrier();
+    Value sums = blockSumsOfSquares(sumsq);
     kb.forEachThread(p.tokens, [&](Value t) {
       Value token = kb.add(t0, t);
       kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, token, numRows), [&] {
@@ -461,10 +511,131 @@ void WgmmaEmitter::storeSumsOfSquares(ArrayRef<Value> sumsq, Value splitId) {
   });
 }
 
+void WgmmaEmitter::reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
+                                   Value splitId) {
+  Value sums = info.norm ? blockSumsOfSquares(sumsq) : Value();
+  // Stage the f32 tile token-major (token t's rows at t * tileStride) in the
+  // ring, whose copies have landed and whose wgmmas are done. Accumulator
+  // element e of a thread (warp v of its warpgroup, lane 4 g + q): row
+  // 16 v + g + 8 ((e / 2) % 2), token 8 (e / 4) + 2 q + e % 2.
+  Type f32 = b.getF32Type();
+  Value tile = memref::ViewOp::create(
+      b,
+      MemRefType::get({p.tokens * p.tileStride}, f32,
+                      MemRefLayoutAttrInterface(),
+                      cast<MemRefType>(ringBytes.getType()).getMemorySpace()),
+      ringBytes, alignShift, ValueRange());
+  Value lane = kb.laneId();
+  Value g = kb.divIndex(lane, kb.index(4));
+  Value q = kb.remIndex(lane, kb.index(4));
+  Value warp = kb.warpId();
+  Value rowBase =
+      kb.add(kb.mul(kb.divIndex(warp, kb.index(4)), kb.index(kWarpgroupRows)),
+             kb.add(kb.mul(kb.remIndex(warp, kb.index(4)), kb.index(16)), g));
+  Value tokenBase = kb.mul(q, kb.index(2));
+  for (auto [s, sub] : llvm::enumerate(acc)) {
+    for (int64_t e = 0; e < p.subTile / 2; ++e) {
+      Value row = kb.add(rowBase, kb.index(8 * ((e / 2) % 2)));
+      Value token = kb.add(
+          tokenBase, kb.index(int64_t(s) * p.subTile + 8 * (e / 4) + e % 2));
+      kb.store(LLVM::ExtractValueOp::create(b, sub, e), tile,
+               kb.add(kb.mul(token, kb.index(p.tileStride)), row));
+    }
+  }
+  const bool cluster = p.kSplit > 1;
+  if (cluster)
+    kb.clusterBarrier();
+  else
+    kb.barrier();
+
+  // Block `splitId` of the cluster finishes units (token, 4 rows) u =
+  // splitId * threads + tid, + kSplit * threads, ... of the valid tokens:
+  // 16-byte reads of every block's tile (mapa + ld.shared::cluster) summed
+  // in split order, as linear_reduce does, then the epilogue.
+  int64_t quads = p.blockRows / kEpilogueRows;
+  Value sumsAddress =
+      sums ? memref::ExtractAlignedPointerAsIndexOp::create(b, sums).getResult()
+           : Value();
+  SmallVector<Value> tiles, peerSums;
+  for (int64_t s = 0; s < p.kSplit; ++s) {
+    Value rank = cluster ? kb.index(s) : Value();
+    tiles.push_back(kb.sharedPointer(ringBase, rank));
+    if (sums)
+      peerSums.push_back(kb.sharedPointer(sumsAddress, rank));
+  }
+  Value validTokens = kb.minIndex(kb.sub(numRows, t0), kb.index(p.tokens));
+  Value first = kb.add(kb.mul(splitId, kb.index(p.threads)), kb.threadId());
+  auto vectorType = VectorType::get({kEpilogueRows}, f32);
+  kb.forLoop(
+      first, kb.mul(validTokens, kb.index(quads)),
+      kb.index(p.kSplit * p.threads), [&](Value u) {
+        Value tokenInTile = kb.divIndex(u, kb.index(quads));
+        Value rowInTile =
+            kb.mul(kb.remIndex(u, kb.index(quads)), kb.index(kEpilogueRows));
+        Value token = kb.add(t0, tokenInTile);
+        Value n = kb.add(blockRow, rowInTile);
+        auto body = [&] {
+          Value offset = kb.mul(
+              kb.add(kb.mul(tokenInTile, kb.index(p.tileStride)), rowInTile),
+              kb.index(4));
+          Value sum, sumsq;
+          for (int64_t s = 0; s < p.kSplit; ++s) {
+            Value v =
+                kb.loadPointer(tiles[s], offset, vectorType, kEpilogueRows * 4);
+            sum = s == 0 ? v : kb.add(sum, v);
+          }
+          Value rms;
+          if (sums) {
+            Value at = kb.mul(tokenInTile, kb.index(4));
+            for (int64_t s = 0; s < p.kSplit; ++s) {
+              Value v = kb.loadPointer(peerSums[s], at, f32, 4);
+              sumsq = s == 0 ? v : kb.add(sumsq, v);
+            }
+            rms = rmsScale(kb, info, sumsq);
+          }
+          // Vector accesses need whole, aligned groups of 4 columns.
+          if (info.n % kEpilogueRows == 0) {
+            storeOutput(kb, info, sum, rms, token, n, result, biasSlot,
+                        residualSlot);
+            return;
+          }
+          for (int64_t j = 0; j < kEpilogueRows; ++j) {
+            Value column = kb.add(n, kb.index(j));
+            kb.ifThen(
+                kb.cmp(arith::CmpIPredicate::ult, column, kb.index(info.n)),
+                [&] {
+                  storeOutput(kb, info, vector::ExtractOp::create(b, sum, j),
+                              rms, token, column, result, biasSlot,
+                              residualSlot);
+                });
+          }
+        };
+        if (info.n % p.blockRows == 0)
+          body();
+        else
+          kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, n, kb.index(info.n)),
+                    body);
+      });
+  // No block may exit, or start the next token tile's copies into its ring,
+  // while the cluster still reads it; the tile's generic writes are ordered
+  // before those (async-proxy) copies.
+  NVVM::FenceProxyOp::create(
+      b, NVVM::ProxyKind::async_shared,
+      NVVM::SharedSpaceAttr::get(b.getContext(),
+                                 NVVM::SharedSpace::shared_cta));
+  if (cluster)
+    kb.clusterBarrier();
+  else
+    kb.barrier();
+}
+
 void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
-                        Value gammaArg, Value wsArg, Value rows) {
+                        Value gammaArg, Value wsArg, Value resultArg,
+                        std::optional<unsigned> bias,
+                        std::optional<unsigned> residual, Value rows) {
   x = xArg, w = wArg, xMap = xMapArg, wMap = wMapArg, gamma = gammaArg,
-  ws = wsArg, numRows = rows;
+  ws = wsArg, result = resultArg, biasSlot = bias, residualSlot = residual,
+  numRows = rows;
   accType = LLVM::LLVMStructType::getLiteral(
       b.getContext(), SmallVector<Type>(p.subTile / 2, b.getF32Type()));
   int64_t totalBytes = p.stages * p.stageBytes + kSwizzleAtomBytes;
@@ -597,6 +768,11 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
       kb.asyncWait(kb.asyncCommit({}), 0);
     kb.barrier();
     ArrayRef<Value> results(state);
+    if (p.fused) {
+      reduceInCluster(results.take_front(p.subTiles),
+                      results.drop_front(p.subTiles), splitId);
+      return;
+    }
     storePartials(results.take_front(p.subTiles), splitId);
     if (info.norm)
       storeSumsOfSquares(results.drop_front(p.subTiles), splitId);
@@ -610,13 +786,24 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
                               int64_t requestedSplit,
                               SmallVectorImpl<KernelLaunch> &out) {
   WgmmaPlan plan = planWgmma(info, maxTokens, requestedSplit, ctx);
-  KernelBuilder kb(ctx, op, "linear_wgmma", maxTokens);
+  // linear_wgmma (split path) writes partials for linear_reduce;
+  // linear_wgmma_cluster reduces its K splits in a cluster and
+  // linear_wgmma_direct (no split) applies the epilogue itself.
+  KernelBuilder kb(ctx, op,
+                   !plan.fused       ? "linear_wgmma"
+                   : plan.kSplit > 1 ? "linear_wgmma_cluster"
+                                     : "linear_wgmma_direct",
+                   maxTokens);
   // With TMA the kernel reads x and W only through their tensor maps.
   unsigned xSlot = kb.addOperand(0);
   std::optional<unsigned> wSlot;
   if (!plan.tma)
     wSlot = kb.addOperand(1);
-  std::optional<unsigned> normSlot;
+  std::optional<unsigned> biasSlot, residualSlot, normSlot;
+  if (plan.fused && info.bias)
+    biasSlot = kb.addOperand(*info.bias);
+  if (plan.fused && info.residual)
+    residualSlot = kb.addOperand(*info.residual);
   if (info.norm)
     normSlot = kb.addOperand(*info.norm);
   std::optional<unsigned> xMapSlot, wMapSlot;
@@ -624,14 +811,23 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
     xMapSlot = kb.addTensorMap(0, plan.tokens, plan.kTile);
     wMapSlot = kb.addTensorMap(1, plan.blockRows, plan.kTile);
   }
-  MemRefType wsType = splitWorkspaceType(info, plan.kSplit, kb.b());
-  unsigned wsSlot = kb.addWorkspace(wsType, 0, 4 * wsType.getDimSize(1));
+  std::optional<unsigned> outSlot, wsSlot;
+  if (plan.fused) {
+    outSlot = kb.addResult(0);
+  } else {
+    MemRefType wsType = splitWorkspaceType(info, plan.kSplit, kb.b());
+    wsSlot = kb.addWorkspace(wsType, 0, 4 * wsType.getDimSize(1));
+  }
   unsigned rowsSlot = kb.addScalar(info.rows);
   kb.create({plan.threads, 1, 1},
             {{int64_t(llvm::divideCeil(info.n, plan.blockRows)),
               GridExtent::Scale::One},
              {plan.kSplit, GridExtent::Scale::One}});
   kb.setMinBlocksPerSM(plan.blocksPerSM);
+  // The K splits of a row block (grid y) form one cluster; the grid's y is
+  // the cluster's.
+  if (plan.fused && plan.kSplit > 1)
+    kb.setClusterDims({1, plan.kSplit, 1});
   // The descriptors travel as pointers to the runtime's CUtensorMaps.
   auto tensorMap = [&](std::optional<unsigned> slot, int64_t rows) -> Value {
     if (!slot)
@@ -653,8 +849,11 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
       .emit(kb.param(xSlot), wSlot ? kb.param(*wSlot) : Value(),
             tensorMap(xMapSlot, plan.tokens),
             tensorMap(wMapSlot, plan.blockRows),
-            normSlot ? kb.param(*normSlot) : Value(), kb.param(wsSlot),
+            normSlot ? kb.param(*normSlot) : Value(),
+            wsSlot ? kb.param(*wsSlot) : Value(),
+            outSlot ? kb.param(*outSlot) : Value(), biasSlot, residualSlot,
             kb.scalarIndex(rowsSlot));
   out.push_back(kb.finish());
-  emitSplitReduce(op, ctx, info, maxTokens, plan.kSplit, out);
+  if (!plan.fused)
+    emitSplitReduce(op, ctx, info, maxTokens, plan.kSplit, out);
 }
