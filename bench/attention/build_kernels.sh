@@ -19,9 +19,11 @@ lower() { # name format
   python3 "$here/extract.py" "$tmp/$1.$2.mlir" "$out/$1"
 }
 
-# attention NAME ROLE HQ HKV HD SPLIT [WINDOW]
+# attention NAME ROLE HQ HKV HD SPLIT [WINDOW] [KERNEL (mma|simt, default
+# what decode-select-kernels picks: mma for GQA)]
 attention() {
   local name=$1 role=$2 hq=$3 hkv=$4 hd=$5 split=$6 window=${7:-}
+  local kernel=${8:-mma}
   local n=$((hq * hd))
   local scale
   scale=$(python3 -c "print(1/$hd**0.5)")
@@ -34,7 +36,8 @@ func.func @step(%q: tensor<?x${n}xbf16>, %cache: !cache, %bt: tensor<?x?xi32>,
     attributes {decode.role = #decode.role<$role>} {
   %o = decode.paged_attention %q, %cache[%bt, %ctx, %qs]
       {layer = 1 : i64, num_heads = $hq : i64, scale = $scale : f32,
-       split_kv = $split : i64$extra}
+       split_kv = $split : i64$extra,
+       kernel = #decode.attention_kernel<$kernel>}
       : tensor<?x${n}xbf16>, !cache, tensor<?x?xi32>, tensor<?xi32>,
         tensor<?xi32> -> tensor<?x${n}xbf16>
   return %o : tensor<?x${n}xbf16>
@@ -51,6 +54,8 @@ attention dec_32_8_64 decode 32 8 64 64
 attention dec_32_8_128_w decode 32 8 128 64 1000
 attention ver_32_8_128 verify 32 8 128 8
 attention ver_28_4_64 prefill 28 4 64 1
+# The CUDA-core kernel, for comparison (attn_bench.py --variants).
+attention dec_32_8_128_simt decode 32 8 128 64 "" simt
 
 # rope_append + rope + kv_append, Llama-3 scaling, 32/8 heads of 128.
 cat > "$tmp/rope.mlir" <<'MLIR'

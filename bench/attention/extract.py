@@ -48,6 +48,9 @@ def parse_launch(d):
             'shared_bytes': num('shared_bytes'),
             'workspace_bytes': num('workspace_bytes'),
             'workspace_bytes_per_token': num('workspace_bytes_per_token'),
+            'counter_words_per_token': (num('counter_words_per_token')
+                                        if 'counter_words_per_token' in d
+                                        else 0),
             'args': strs('args')}
 
 

@@ -84,8 +84,9 @@ def run_launches(mod, launches, operands, results, scalars, workspace):
         scale = {'one': 1, 'tokens': scalars['tokens'],
                  'seqs': scalars.get('seqs', 0),
                  'sampled': scalars.get('sampled', scalars['tokens'])}
-        grid = tuple(g * scale[s] for g, s in zip(launch['grid'],
-                                                   launch['grid_scale']))
+        grid = tuple((-(-g // scale[s[4:]]) if scale[s[4:]] > 0 else 0)
+                     if s.startswith('per_') else g * scale[s]
+                     for g, s in zip(launch['grid'], launch['grid_scale']))
         if 0 in grid:
             continue
         args = []

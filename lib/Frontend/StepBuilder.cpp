@@ -112,7 +112,7 @@ Value StepEmitter::layer(int64_t index, Value hidden, Value &cache,
       args.getArgument(kContextLens), args.getArgument(kQueryStart),
       b.getI64IntegerAttr(index), b.getI64IntegerAttr(config.numHeads),
       b.getF32FloatAttr(1.0 / std::sqrt(static_cast<double>(hd))), window,
-      IntegerAttr());
+      IntegerAttr(), decode::AttentionKernelAttr());
   Value out = linear(attended, attn + ".o_proj", h, qWidth, config.outputBias);
   hidden = decode::AddOp::create(b, hidden.getType(), hidden, out);
 

@@ -15,6 +15,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringExtras.h"
 
 #ifndef INFER_CUDA_ROOT
 #define INFER_CUDA_ROOT ""
@@ -38,15 +39,23 @@ void addDecodeOptimize(OpPassManager &pm, StringRef options) {
 
 /// Chips with warpgroup MMA (`wgmma` is sm_90a only).
 bool hasWgmma(StringRef chip) { return chip == "sm_90a"; }
+/// Chips with bf16 `mma.sync` (sm_80 and later).
+bool hasMmaSync(StringRef chip) {
+  unsigned version = 0;
+  return chip.consume_front("sm_") &&
+         !chip.take_while(llvm::isDigit).getAsInteger(10, version) &&
+         version >= 80;
+}
 } // namespace
 
 void infer::buildDecodeToCUDAPipeline(
     OpPassManager &pm, const DecodeToCUDAPipelineOptions &options) {
   if (options.optimize)
-    addDecodeOptimize(pm,
-                      (Twine("num-sms=") + Twine(options.numSMs.getValue()) +
-                       " wgmma=" + (hasWgmma(options.chip) ? "1" : "0"))
-                          .str());
+    addDecodeOptimize(
+        pm, (Twine("num-sms=") + Twine(options.numSMs.getValue()) +
+             " wgmma=" + (hasWgmma(options.chip) ? "1" : "0") +
+             " attention-mma=" + (hasMmaSync(options.chip) ? "1" : "0"))
+                .str());
   ConvertDecodeToGPUOptions convert;
   convert.numSMs = options.numSMs;
   convert.gemvRowsPerWarp = options.gemvRowsPerWarp;

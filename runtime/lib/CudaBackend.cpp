@@ -23,7 +23,8 @@ constexpr int64_t kDefaultDynamicSharedLimit = 48 * 1024;
 
 size_t alignUp(size_t n, size_t a = kAlign) { return (n + a - 1) / a * a; }
 
-enum class Scale { One, Tokens, Seqs, Sampled };
+/// Grid scales: the extent is grid * n, or ceil(grid / n) for the Per ones.
+enum class Scale { One, Tokens, Seqs, Sampled, PerTokens, PerSeqs };
 enum class ScalarKind { Tokens, Seqs, Sampled, Width, Layer };
 
 bool parseScale(const std::string &s, Scale &out) {
@@ -35,6 +36,10 @@ bool parseScale(const std::string &s, Scale &out) {
     out = Scale::Seqs;
   else if (s == "sampled")
     out = Scale::Sampled;
+  else if (s == "per_tokens")
+    out = Scale::PerTokens;
+  else if (s == "per_seqs")
+    out = Scale::PerSeqs;
   else
     return false;
   return true;
@@ -786,8 +791,9 @@ Status CudaBackend::planBuffers() {
       valueAddr[id] =
           activationArena.ptr() + static_cast<uint64_t>(plan.offset[id]);
 
-  // Workspace: the largest need of any group (they run one at a time).
-  size_t ws = kAlign;
+  // Workspace: the largest need of any group (they run one at a time); the
+  // counters likewise (each kernel leaves them zero).
+  size_t ws = kAlign, counterBytes = kAlign;
   for (size_t n = 0; n < art->nodes().size(); ++n) {
     const auto &raw = art->header()["graph"]["nodes"][n];
     auto launches = raw.find("launches");
@@ -799,6 +805,10 @@ Status CudaBackend::planBuffers() {
         continue;
       int64_t need = intOr(l, "workspace_bytes", 0) +
                      intOr(l, "workspace_bytes_per_token", 0) * maxT;
+      int64_t words = intOr(l, "counter_words_per_token", 0) * maxT;
+      counterBytes = std::max(
+          counterBytes,
+          alignUp(static_cast<size_t>(std::max<int64_t>(words * 4, 0))));
       size_t &g = perGroup[intOr(l, "max_tokens", 0)];
       g = std::max(g, static_cast<size_t>(std::max<int64_t>(need, 0)));
     }
@@ -807,6 +817,11 @@ Status CudaBackend::planBuffers() {
   }
   INFER_ASSIGN_OR_RETURN(workspace, DeviceBuffer::allocate(d, ws, "workspace"));
   backendStats.workspaceBytes = ws;
+  INFER_ASSIGN_OR_RETURN(counters,
+                         DeviceBuffer::allocate(d, counterBytes, "counters"));
+  INFER_CUDA_RETURN_IF_ERROR(
+      d, cuMemsetD8Async(counters.ptr(), 0, counterBytes, stream.get()));
+  INFER_RETURN_IF_ERROR(stream.synchronize());
   return okStatus();
 }
 
@@ -1018,6 +1033,8 @@ Status CudaBackend::planNodes() {
               encodeTensorMap(where, arg, operands, p.tensorMap));
         } else if (arg == "workspace") {
           p.ptr = workspace.ptr();
+        } else if (arg == "counters") {
+          p.ptr = counters.ptr();
         } else if (parseScalar(arg, p.scalar)) {
           p.isScalar = true;
           int64_t layer = 0;
@@ -1069,8 +1086,8 @@ Status CudaBackend::planNodes() {
       bool bySeqs = false, byTokens = false;
       for (const Launch &l : g.launches)
         for (Scale sc : l.gridScale) {
-          bySeqs = bySeqs || sc == Scale::Seqs;
-          byTokens = byTokens || sc == Scale::Tokens;
+          bySeqs = bySeqs || sc == Scale::Seqs || sc == Scale::PerSeqs;
+          byTokens = byTokens || sc == Scale::Tokens || sc == Scale::PerTokens;
         }
       if (bySeqs && !byTokens)
         oneQueryPerSeq = true;
@@ -1210,7 +1227,17 @@ Status CudaBackend::packInputs(const StepBatch &batch, bool pad, int32_t bucket,
 
 Status CudaBackend::issueLaunches(const StepShape &shape) {
   const CudaDriver &d = ctx.driver();
-  const int64_t scale[4] = {1, shape.tokens, shape.seqs, shape.sampled};
+  const int64_t quantity[4] = {1, shape.tokens, shape.seqs, shape.sampled};
+  auto extent = [&](int64_t grid, Scale s) -> int64_t {
+    switch (s) {
+    case Scale::PerTokens:
+      return shape.tokens > 0 ? (grid + shape.tokens - 1) / shape.tokens : 0;
+    case Scale::PerSeqs:
+      return shape.seqs > 0 ? (grid + shape.seqs - 1) / shape.seqs : 0;
+    default:
+      return grid * quantity[static_cast<int>(s)];
+    }
+  };
   launchedKernels.clear();
   // Records profile event `i` (created on first use).
   auto mark = [&](size_t i) -> Status {
@@ -1230,7 +1257,7 @@ Status CudaBackend::issueLaunches(const StepShape &shape) {
       unsigned grid[3];
       bool empty = false;
       for (int i = 0; i < 3; ++i) {
-        int64_t g = l.grid[i] * scale[static_cast<int>(l.gridScale[i])];
+        int64_t g = extent(l.grid[i], l.gridScale[i]);
         if (g <= 0)
           empty = true;
         grid[i] = static_cast<unsigned>(g);

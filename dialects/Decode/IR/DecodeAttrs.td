@@ -81,6 +81,26 @@ def Decode_KernelKind : I32EnumAttr<"KernelKind", "kernel family", [
   let genSpecializedAttr = 0;
 }
 
+def Decode_AttentionKernel : I32EnumAttr<"AttentionKernel",
+    "paged attention kernel family", [
+  I32EnumAttrCase<"Simt", 0, "simt">,
+  I32EnumAttrCase<"Mma", 1, "mma">
+]> {
+  let cppNamespace = "::mlir::decode";
+  let genSpecializedAttr = 0;
+}
+def Decode_AttentionKernelAttr
+    : EnumAttr<Decode_Dialect, Decode_AttentionKernel, "attention_kernel"> {
+  let summary = "Kernel family of a paged attention op";
+  let description = [{
+    Selected by `decode-select-kernels`: `simt` computes scores and the value
+    sum with FMAs on CUDA cores; `mma` with `mma.sync` m16n8k16 tensor-core
+    tiles (the query heads of a kv head are the M rows, a 16-token slice of a
+    page the K/N extent).
+  }];
+  let assemblyFormat = "`<` $value `>`";
+}
+
 def Decode_KernelVariantAttr : Decode_Attr<"KernelVariant", "variant"> {
   let summary = "Kernel chosen for a token-count bucket";
   let description = [{

@@ -335,7 +335,18 @@ LogicalResult PagedAttentionOp::verify() {
                          << seqs + 1 << " offsets, got " << starts;
   if (!(getScale().convertToFloat() > 0.0f))
     return emitOpError() << "expects a positive softmax scale";
+  if (getKernel() == AttentionKernel::Mma && !supportsMmaAttention(*this))
+    return emitOpError() << "kernel `mma` needs head_dim % 64 == 0, "
+                            "block_size % 16 == 0 and at most 16 query heads "
+                            "per kv head; use `simt`";
   return success();
+}
+
+bool mlir::decode::supportsMmaAttention(PagedAttentionOp op) {
+  KVCacheType cache = op.getCache().getType();
+  int64_t group = op.getNumHeads() / cache.getKvHeads();
+  return cache.getHeadDim() % 64 == 0 && cache.getBlockSize() % 16 == 0 &&
+         group <= 16;
 }
 
 //===----------------------------------------------------------------------===//

@@ -11,4 +11,10 @@
 #define GET_OP_CLASSES
 #include "Decode/IR/DecodeOps.h.inc"
 
+namespace mlir::decode {
+/// Whether `op`'s shapes fit the `mma` attention kernel (head_dim a multiple
+/// of 64, block_size of 16, at most 16 query heads per kv head).
+bool supportsMmaAttention(PagedAttentionOp op);
+} // namespace mlir::decode
+
 #endif // DECODE_IR_DECODEOPS_H

@@ -220,6 +220,9 @@ def Decode_PagedAttentionOp : Decode_Op<"paged_attention", [Pure]> {
     causally. `sliding_window` limits the keys to the last W positions.
     `split_kv` (set by `decode-plan-split-kv`) splits each sequence's keys
     over that many thread blocks, merged with a numerically stable reduction.
+    `kernel` (set by `decode-select-kernels`) picks the kernel family; `mma`
+    needs a head_dim that is a multiple of 64, a block_size that is a
+    multiple of 16 and at most 16 query heads per kv head.
   }];
   let arguments = (ins Decode_Activation:$query, Decode_KVCacheType:$cache,
                        Decode_BlockTables:$block_tables,
@@ -231,7 +234,8 @@ def Decode_PagedAttentionOp : Decode_Op<"paged_attention", [Pure]> {
                        OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:
                            $sliding_window,
                        OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:
-                           $split_kv);
+                           $split_kv,
+                       OptionalAttr<Decode_AttentionKernelAttr>:$kernel);
   let results = (outs Decode_Activation:$result);
   let assemblyFormat = [{
     $query `,` $cache `[` $block_tables `,` $context_lens `,` $query_start `]`

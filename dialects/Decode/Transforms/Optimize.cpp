@@ -38,6 +38,7 @@ struct OptimizePass : decode::impl::OptimizePassBase<OptimizePass> {
     select.buckets.assign(buckets.begin(), buckets.end());
     select.numSms = numSms;
     select.wgmma = wgmma;
+    select.attentionMma = attentionMma;
     pipeline.addPass(createSelectKernelsPass(select));
     return success();
   }

@@ -102,6 +102,10 @@ def SelectKernelsPass
     a tensor-core kernel with `k_split = 1` (the lowering fills the SMs):
     `wgmma` (sm_90a warpgroup MMA fed by a cp.async ring) with `wgmma`, when
     K is a multiple of 64, else `mma` (mma.sync).
+
+    Sets `kernel` on every `decode.paged_attention` without one: `mma`
+    (tensor cores) where the shapes allow it and a kv head serves at least 2
+    query heads (with `attention-mma`), else `simt`.
   }];
   let options = [
     ListOption<"buckets", "buckets", "int64_t",
@@ -111,6 +115,8 @@ def SelectKernelsPass
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
            "Target has sm_90a warpgroup MMA: use `wgmma` for tensor-core "
            "buckets">,
+    Option<"attentionMma", "attention-mma", "bool", /*default=*/"true",
+           "Use the tensor-core (mma.sync) attention kernel where it fits">,
   ];
   let dependentDialects = ["::mlir::decode::DecodeDialect"];
 }
@@ -132,6 +138,8 @@ def OptimizePass : Pass<"decode-optimize", "::mlir::func::FuncOp"> {
                "Token-count buckets (default: 1,4,16,64,128,256)">,
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
            "Target has sm_90a warpgroup MMA (forwarded)">,
+    Option<"attentionMma", "attention-mma", "bool", /*default=*/"true",
+           "Tensor-core attention where it fits (forwarded)">,
   ];
   let dependentDialects = ["::mlir::decode::DecodeDialect"];
 }

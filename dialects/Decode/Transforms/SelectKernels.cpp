@@ -2,7 +2,8 @@
 //
 // Few tokens: a GEMV streaming W once, split along K when its row blocks
 // alone cannot fill the SMs. Many tokens: a tensor-core kernel (wgmma on
-// sm_90a when K allows it, mma.sync otherwise).
+// sm_90a when K allows it, mma.sync otherwise). Attention: the tensor-core
+// kernel wherever its shapes fit and GQA gives it more than one M row.
 //
 //===----------------------------------------------------------------------===//
 
@@ -79,6 +80,14 @@ struct SelectKernelsPass
             gemv ? kSplit : 1));
       }
       op.setVariantsAttr(ArrayAttr::get(ctx, variants));
+    });
+    getOperation().walk([&](PagedAttentionOp op) {
+      if (op.getKernelAttr())
+        return; // Chosen by hand.
+      int64_t group = op.getNumHeads() / op.getCache().getType().getKvHeads();
+      bool mma = attentionMma && group >= 2 && supportsMmaAttention(op);
+      op.setKernelAttr(AttentionKernelAttr::get(
+          ctx, mma ? AttentionKernel::Mma : AttentionKernel::Simt));
     });
   }
 };

@@ -52,9 +52,18 @@ struct EmitOptions {
   bool programmaticLaunch = true;
 };
 
-/// A grid extent: `constant` times the step's runtime quantity `scale`.
+/// A grid extent: `constant` times the step's runtime quantity `scale`, or
+/// for the `Per*` scales `ceil(constant / quantity)` (a budget of blocks
+/// shared by the step's tokens or sequences; 0 when the quantity is 0).
 struct GridExtent {
-  enum class Scale { One, Tokens, Sequences, SampledRows };
+  enum class Scale {
+    One,
+    Tokens,
+    Sequences,
+    SampledRows,
+    PerToken,
+    PerSequence
+  };
   int64_t constant = 1;
   Scale scale = Scale::One;
 };
@@ -70,12 +79,15 @@ enum class StepScalar {
 };
 
 /// One kernel parameter. A launch's parameters appear in this order:
-/// operands, results, workspace, scalars (docs/launch-plan.md, "ABI").
+/// operands, results, workspace, counters, scalars (docs/launch-plan.md,
+/// "ABI").
 struct KernelArg {
   /// TensorMap: a pointer to a TMA descriptor (CUtensorMap in global memory)
   /// of 2-D operand `index`, boxes of `boxRows` x `boxCols` elements, 128-byte
   /// swizzle; the runtime encodes it when it binds the operand.
-  enum class Kind { Operand, TensorMap, Result, Workspace, Scalar };
+  /// Counters: `i32` words that are zero whenever no kernel runs (the
+  /// runtime zeroes them once; a kernel restores every word it changes).
+  enum class Kind { Operand, TensorMap, Result, Workspace, Counters, Scalar };
   Kind kind = Kind::Operand;
   unsigned index = 0;                     ///< operand or result number
   StepScalar scalar = StepScalar::Tokens; ///< for Kind::Scalar
@@ -91,6 +103,7 @@ struct KernelLaunch {
   int64_t sharedBytes = 0;            ///< dynamic shared memory
   int64_t workspaceBytes = 0;         ///< fixed scratch bytes
   int64_t workspaceBytesPerToken = 0; ///< scratch per row (e.g. partials)
+  int64_t counterWordsPerToken = 0;   ///< `counters` words per row
   /// The kernel waits for the previous grid (griddepcontrol.wait) before it
   /// touches memory: it may be launched with programmatic stream
   /// serialization, overlapping its launch with the previous kernel's tail.

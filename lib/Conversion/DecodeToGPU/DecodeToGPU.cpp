@@ -116,6 +116,10 @@ StringRef scaleName(GridExtent::Scale scale) {
     return "seqs";
   case GridExtent::Scale::SampledRows:
     return "sampled";
+  case GridExtent::Scale::PerToken:
+    return "per_tokens";
+  case GridExtent::Scale::PerSequence:
+    return "per_seqs";
   }
   llvm_unreachable("unknown grid scale");
 }
@@ -148,6 +152,8 @@ std::string argName(const KernelArg &arg) {
     return ("result" + Twine(arg.index)).str();
   case KernelArg::Kind::Workspace:
     return "workspace";
+  case KernelArg::Kind::Counters:
+    return "counters";
   case KernelArg::Kind::Scalar:
     return scalarName(arg.scalar).str();
   }
@@ -182,6 +188,10 @@ DictionaryAttr serialize(const KernelLaunch &launch, StringAttr moduleName,
                      b.getI64IntegerAttr(launch.workspaceBytesPerToken)),
       b.getNamedAttr("args", b.getArrayAttr(args)),
   };
+  if (launch.counterWordsPerToken)
+    fields.push_back(
+        b.getNamedAttr("counter_words_per_token",
+                       b.getI64IntegerAttr(launch.counterWordsPerToken)));
   if (launch.programmatic)
     fields.push_back(b.getNamedAttr("programmatic", b.getBoolAttr(true)));
   return b.getDictionaryAttr(fields);

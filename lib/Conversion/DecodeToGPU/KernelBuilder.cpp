@@ -93,6 +93,13 @@ unsigned KernelBuilder::addWorkspace(MemRefType type, int64_t fixedBytes,
   return paramTypes.size() - 1;
 }
 
+unsigned KernelBuilder::addCounters(int64_t wordsPerRow) {
+  addParam({KernelArg::Kind::Counters, 0},
+           MemRefType::get({kDynamicExtentBound}, builder.getI32Type()));
+  launch.counterWordsPerToken = wordsPerRow;
+  return paramTypes.size() - 1;
+}
+
 unsigned KernelBuilder::addScalar(StepScalar scalar) {
   addParam({KernelArg::Kind::Scalar, 0, scalar}, builder.getI32Type());
   return paramTypes.size() - 1;
@@ -374,6 +381,15 @@ Value KernelBuilder::blockReduce(Value v, ReduceKind kind, Value scratch) {
 
 void KernelBuilder::barrier() { gpu::BarrierOp::create(builder); }
 
+void KernelBuilder::fenceGpu() {
+  NVVM::MembarOp::create(builder, NVVM::MemScopeKind::GPU);
+}
+
+Value KernelBuilder::atomicAdd(Value memref, ValueRange indices, Value v) {
+  return memref::AtomicRMWOp::create(builder, arith::AtomicRMWKind::addi, v,
+                                     memref, indices);
+}
+
 Value KernelBuilder::asyncCopy(Value src, ValueRange srcIndices, Value dst,
                                ValueRange dstIndices, int64_t width,
                                Value srcElements) {
@@ -476,6 +492,41 @@ Value KernelBuilder::splat(Value scalar, int64_t n) {
 }
 
 Value KernelBuilder::exp2(Value v) { return math::Exp2Op::create(builder, v); }
+
+SmallVector<Value> KernelBuilder::packedRegisters(Value v) {
+  auto type = cast<VectorType>(v.getType());
+  assert(type.getElementTypeBitWidth() == 16 && type.getNumElements() % 2 == 0);
+  auto packed =
+      VectorType::get({type.getNumElements() / 2}, builder.getI32Type());
+  Value bits = vector::BitCastOp::create(builder, packed, v);
+  SmallVector<Value> regs;
+  for (int64_t m = 0; m < packed.getNumElements(); ++m)
+    regs.push_back(vector::ExtractOp::create(builder, bits, m));
+  return regs;
+}
+
+Value KernelBuilder::mmaSync(ValueRange a, ValueRange b, Value acc,
+                             Type elementType) {
+  assert(a.size() == 4 && b.size() == 2 && "m16n8k16 fragments");
+  Type f32 = builder.getF32Type();
+  SmallVector<Value> c;
+  for (int64_t m = 0; m < 4; ++m)
+    c.push_back(vector::ExtractOp::create(builder, acc, m));
+  NVVM::MMATypes type =
+      elementType.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+  Type resultType = LLVM::LLVMStructType::getLiteral(builder.getContext(),
+                                                     SmallVector<Type>(4, f32));
+  auto op = NVVM::MmaOp::create(
+      builder, resultType, a, b, c, ArrayRef<int64_t>{16, 8, 16},
+      /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
+      std::array<NVVM::MMATypes, 2>{type, type},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  SmallVector<Value> d;
+  for (int64_t m = 0; m < 4; ++m)
+    d.push_back(LLVM::ExtractValueOp::create(builder, op.getResult(), m));
+  return vector::FromElementsOp::create(builder, acc.getType(), d);
+}
 
 Value KernelBuilder::shuffleXor(Value v, int64_t offset) {
   auto shuffle = [&](Value x) -> Value {

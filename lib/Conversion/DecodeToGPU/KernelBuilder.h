@@ -63,7 +63,7 @@ public:
 
   //===--------------------------------------------------------------------===//
   // Parameters. Declare them before create(), in ABI order (operands,
-  // results, workspace, scalars). Each returns the parameter's slot.
+  // results, workspace, counters, scalars). Each returns its slot.
   //===--------------------------------------------------------------------===//
 
   /// Operand `i` of the op, as getKernelBufferType(type).
@@ -77,6 +77,9 @@ public:
   /// `bytesPerRow` (times the row count at run time) to the launch's needs.
   unsigned addWorkspace(mlir::MemRefType type, int64_t fixedBytes,
                         int64_t bytesPerRow);
+  /// The runtime's zeroed `i32` counters (`memref<?xi32>`), `wordsPerRow`
+  /// words per row of the step; the kernel must leave them zero.
+  unsigned addCounters(int64_t wordsPerRow);
   /// A step scalar (`i32`).
   unsigned addScalar(StepScalar scalar);
 
@@ -173,6 +176,13 @@ public:
                                              mlir::ValueRange scratch);
   mlir::Value combine(mlir::Value a, mlir::Value c, ReduceKind kind);
   void barrier();
+  /// `membar.gl`: this thread's earlier memory accesses are performed at GPU
+  /// scope before its later ones.
+  void fenceGpu();
+  /// Atomically adds the `i32` `v` to `memref[indices]`; returns the old
+  /// value.
+  mlir::Value atomicAdd(mlir::Value memref, mlir::ValueRange indices,
+                        mlir::Value v);
 
   /// Starts an asynchronous copy (`cp.async.cg`, 16 bytes) of `width`
   /// elements from global `src` at `srcIndices` to shared `dst` at
@@ -257,6 +267,19 @@ public:
   /// `alignment` bytes aligned.
   mlir::Value loadPointer(mlir::Value pointer, mlir::Value byteOffset,
                           mlir::Type type, int64_t alignment);
+
+  //===--------------------------------------------------------------------===//
+  // mma.sync fragments (Linear.cpp, Attention.cpp).
+  //===--------------------------------------------------------------------===//
+
+  /// A vector of 16-bit floats as `i32` registers: register m holds elements
+  /// 2m and 2m + 1.
+  llvm::SmallVector<mlir::Value> packedRegisters(mlir::Value v);
+  /// `acc + A x B` by one `mma.sync.aligned.m16n8k16.row.col` of
+  /// `elementType` (bf16 or f16) into f32: `a` holds the lane's 4 and `b`
+  /// its 2 fragment registers (`i32`), `acc` is a `vector<4xf32>`.
+  mlir::Value mmaSync(mlir::ValueRange a, mlir::ValueRange b, mlir::Value acc,
+                      mlir::Type elementType);
 
 private:
   void addParam(KernelArg arg, mlir::Type type);

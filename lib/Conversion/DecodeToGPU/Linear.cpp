@@ -445,9 +445,6 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
   ImplicitLocOpBuilder &b = kb.b();
   Type f32 = b.getF32Type(), elt = info.inType;
   auto accType = VectorType::get({4}, f32);
-  auto packed = VectorType::get({4}, b.getI32Type());
-  Type resultType = LLVM::LLVMStructType::getLiteral(b.getContext(),
-                                                     SmallVector<Type>(4, f32));
 
   Value x = kb.param(xSlot), w = kb.param(wSlot), ws = kb.param(wsSlot);
   Value numRows = kb.scalarIndex(rowsSlot);
@@ -472,32 +469,13 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
   Value lastRow = arith::SubIOp::create(b, numRows, kb.index(1));
 
   // 8 bf16 as 4 registers of bf16x2: register m holds columns 2m, 2m + 1.
-  auto registers = [&](Value v) {
-    Value bits = vector::BitCastOp::create(b, packed, v);
-    SmallVector<Value> regs;
-    for (int64_t m = 0; m < 4; ++m)
-      regs.push_back(vector::ExtractOp::create(b, bits, m));
-    return regs;
-  };
+  auto registers = [&](Value v) { return kb.packedRegisters(v); };
   // acc += W[rows g, g + 8] x token g, for k pairs {2h, 2h + 1} of lo/hi.
   auto mma = [&](ArrayRef<Value> lo, ArrayRef<Value> hi, ArrayRef<Value> xr,
                  int64_t h, Value acc) {
-    SmallVector<Value> c;
-    for (int64_t m = 0; m < 4; ++m)
-      c.push_back(vector::ExtractOp::create(b, acc, m));
     Value a[] = {lo[2 * h], hi[2 * h], lo[2 * h + 1], hi[2 * h + 1]};
     Value bb[] = {xr[2 * h], xr[2 * h + 1]};
-    auto op = NVVM::MmaOp::create(
-        b, resultType, a, bb, c, ArrayRef<int64_t>{16, 8, 16},
-        /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
-        std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16,
-                                      NVVM::MMATypes::bf16},
-        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                       NVVM::MMALayout::col});
-    SmallVector<Value> d;
-    for (int64_t m = 0; m < 4; ++m)
-      d.push_back(LLVM::ExtractValueOp::create(b, op.getResult(), m));
-    return vector::FromElementsOp::create(b, accType, d);
+    return kb.mmaSync(a, bb, acc, elt);
   };
 
   kb.forLoop(kb.index(0), numRows, kb.index(tile), [&](Value t0) {

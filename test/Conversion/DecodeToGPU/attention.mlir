@@ -1,10 +1,13 @@
 // RUN: infer-opt --convert-decode-to-gpu --split-input-file %s | FileCheck %s
 
-// Decode step, 32/8 heads: a split-KV kernel over (split_kv, kv_heads,
-// tokens) that reads each page once per kv head, and a merge kernel over
-// (kv_heads, tokens) sharing the op's workspace (items x heads x splits x
-// (head_dim + 4) f32 = 32 * 32 * 132 * 4 bytes per token). The cache layer is
-// the `layer` scalar, so the same op in another layer reuses both kernels.
+// Decode step, 32/8 heads: a split-KV kernel over (splits, kv_heads, tokens)
+// that reads each page once per kv head, where the step's tokens share a
+// budget of min(split_kv, ceil(3 * 132 / 8)) = 32 split blocks per kv head
+// (grid x = ceil(32 / tokens), `per_tokens`). Split partials go to the
+// op's workspace (items x heads x splits x (head_dim + 4) f32 = 32 * 32 *
+// 132 * 4 bytes per token) and the last split of an item to arrive (one
+// `counters` word per item and kv head) merges them. The cache layer is the
+// `layer` scalar, so the same op in another layer reuses the kernel.
 
 !cache = !decode.kv_cache<layers = 2, kv_heads = 8, head_dim = 128, block_size = 16, dtype = bf16>
 
@@ -13,11 +16,9 @@
 // CHECK-LABEL: func.func @decode
 // CHECK: decode.paged_attention
 // CHECK-SAME: decode.launches = [
-// CHECK-SAME: {args = ["operand0", "operand1", "operand2", "operand3", "operand4", "result0", "workspace", "tokens", "seqs", "block_table_width", "layer"], block = array<i64: 128, 1, 1>, grid = array<i64: 32, 8, 1>, grid_scale = ["one", "one", "tokens"], kernel = @decode_kernels::@paged_attention_0, max_tokens = 0 : i64, programmatic = true, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}
-// CHECK-SAME: {args = ["operand3", "operand4", "result0", "workspace", "tokens", "seqs"], block = array<i64: 128, 1, 1>, grid = array<i64: 1, 8, 1>, grid_scale = ["one", "one", "tokens"], kernel = @decode_kernels::@paged_attention_merge_1, max_tokens = 0 : i64, programmatic = true, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}]
+// CHECK-SAME: {args = ["operand0", "operand1", "operand2", "operand3", "operand4", "result0", "workspace", "counters", "tokens", "seqs", "block_table_width", "layer"], block = array<i64: 128, 1, 1>, counter_words_per_token = 8 : i64, grid = array<i64: 32, 8, 1>, grid_scale = ["per_tokens", "one", "tokens"], kernel = @decode_kernels::@paged_attention_0, max_tokens = 0 : i64, programmatic = true, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 540672 : i64}]
 // CHECK: decode.paged_attention
 // CHECK-SAME: kernel = @decode_kernels::@paged_attention_0,
-// CHECK-SAME: kernel = @decode_kernels::@paged_attention_merge_1,
 func.func @decode(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl: tensor<?xi32>, %qs: tensor<?xi32>) -> tensor<?x4096xbf16> attributes {decode.role = #decode.role<decode>} {
   %o = decode.paged_attention %q, %c[%bt, %cl, %qs] {layer = 1 : i64, num_heads = 32 : i64, scale = 0.0883883461 : f32, split_kv = 32 : i64} : tensor<?x4096xbf16>, !cache, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4096xbf16>
   %o0 = decode.paged_attention %o, %c[%bt, %cl, %qs] {layer = 0 : i64, num_heads = 32 : i64, scale = 0.0883883461 : f32, split_kv = 32 : i64} : tensor<?x4096xbf16>, !cache, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4096xbf16>
@@ -29,8 +30,8 @@ func.func @decode(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl
 // (m, l, acc) of the 4 query heads, butterflies within the 16 lanes of a
 // token, exp2 in the log2 domain, and shared memory for the warp merge.
 // CHECK: gpu.module @decode_kernels
-// CHECK: gpu.func @paged_attention_0(%{{.*}}: memref<16777216x4096xbf16> {llvm.noalias}, %[[POOL:.*]]: memref<16777216x2x2x8x16x128xbf16> {llvm.noalias}, %{{.*}}: memref<16777216xi32> {llvm.noalias}, %{{.*}}: memref<16777216xi32> {llvm.noalias}, %{{.*}}: memref<16777216xi32> {llvm.noalias}, %{{.*}}: memref<16777216x4096xbf16> {llvm.noalias}, %[[WS:.*]]: memref<16777216x32x32x132xf32> {llvm.noalias}, {{.*}}%{{.*}}: i32, %{{.*}}: i32, %[[LAYER:.*]]: i32)
-// CHECK-SAME: workgroup(%[[SO:.*]] : memref<4x4x128xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SML:.*]] : memref<4x4x2xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
+// CHECK: gpu.func @paged_attention_0(%{{.*}}: memref<16777216x4096xbf16> {llvm.noalias}, %[[POOL:.*]]: memref<16777216x2x2x8x16x128xbf16> {llvm.noalias}, %{{.*}}: memref<16777216xi32> {llvm.noalias}, %{{.*}}: memref<16777216xi32> {llvm.noalias}, %{{.*}}: memref<16777216xi32> {llvm.noalias}, %{{.*}}: memref<16777216x4096xbf16> {llvm.noalias}, %[[WS:.*]]: memref<16777216x32x32x132xf32> {llvm.noalias}, %[[CNT:.*]]: memref<16777216xi32> {llvm.noalias}, {{.*}}%{{.*}}: i32, %{{.*}}: i32, %[[LAYER:.*]]: i32)
+// CHECK-SAME: workgroup(%[[SO:.*]] : memref<4x4x128xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[SML:.*]] : memref<4x4x2xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %[[FLAG:.*]] : memref<1xi32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64})
 // CHECK-SAME: known_block_size = array<i32: 128, 1, 1>
 // CHECK: scf.for {{.*}} iter_args(
 // CHECK-COUNT-16: vector.load %[[POOL]]{{.*}} {alignment = 16 : i64} : memref<16777216x2x2x8x16x128xbf16>, vector<8xbf16>
@@ -39,7 +40,12 @@ func.func @decode(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl
 // CHECK: scf.yield
 // CHECK: gpu.barrier
 // CHECK: vector.store {{.*}}, %[[WS]]
-// CHECK: gpu.func @paged_attention_merge_1(
+// CHECK: nvvm.memory.barrier <gpu>
+// CHECK: gpu.barrier
+// CHECK: memref.atomic_rmw addi {{.*}}, %[[CNT]]
+// CHECK: gpu.barrier
+// CHECK: vector.load %[[WS]]
+// CHECK-NOT: gpu.func @paged_attention_merge
 
 // -----
 
@@ -82,8 +88,23 @@ func.func @window(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl
 !cache = !decode.kv_cache<layers = 2, kv_heads = 8, head_dim = 128, block_size = 16, dtype = bf16>
 // CHECK-LABEL: func.func @draft
 // CHECK: decode.paged_attention
-// CHECK-SAME: grid_scale = ["one", "one", "seqs"], kernel = @decode_kernels::@paged_attention_0
+// CHECK-SAME: grid_scale = ["per_seqs", "one", "seqs"], kernel = @decode_kernels::@paged_attention_0
 func.func @draft(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl: tensor<?xi32>, %qs: tensor<?xi32>) -> tensor<?x4096xbf16> attributes {decode.role = #decode.role<draft>} {
   %o = decode.paged_attention %q, %c[%bt, %cl, %qs] {layer = 0 : i64, num_heads = 32 : i64, scale = 0.0883883461 : f32, split_kv = 32 : i64} : tensor<?x4096xbf16>, !cache, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4096xbf16>
+  return %o : tensor<?x4096xbf16>
+}
+
+// -----
+
+// `kernel = mma` selects the tensor-core kernel; launch, workspace and the
+// merge by the last split are those of the CUDA-core one.
+!cache = !decode.kv_cache<layers = 2, kv_heads = 8, head_dim = 128, block_size = 16, dtype = bf16>
+// CHECK-LABEL: func.func @decode_mma
+// CHECK: decode.paged_attention
+// CHECK-SAME: grid = array<i64: 32, 8, 1>, grid_scale = ["per_tokens", "one", "tokens"], kernel = @decode_kernels::@paged_attention_mma_0
+// CHECK: gpu.func @paged_attention_mma_0
+// CHECK: nvvm.mma.sync
+func.func @decode_mma(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl: tensor<?xi32>, %qs: tensor<?xi32>) -> tensor<?x4096xbf16> attributes {decode.role = #decode.role<decode>} {
+  %o = decode.paged_attention %q, %c[%bt, %cl, %qs] {layer = 1 : i64, num_heads = 32 : i64, scale = 0.0883883461 : f32, split_kv = 32 : i64, kernel = #decode.attention_kernel<mma>} : tensor<?x4096xbf16>, !cache, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4096xbf16>
   return %o : tensor<?x4096xbf16>
 }

@@ -1,6 +1,7 @@
 // RUN: infer-opt %s --decode-optimize | FileCheck %s
 // RUN: infer-opt %s --decode-optimize="num-sms=16 buckets=4,64" | FileCheck %s --check-prefix=OPT
 // RUN: infer-opt %s --decode-optimize="buckets=4,64 wgmma=1" | FileCheck %s --check-prefix=WGMMA
+// RUN: infer-opt %s --decode-optimize="attention-mma=0" | FileCheck %s --check-prefix=SIMT
 
 // One complete Llama layer (hidden 256, 4 heads, 2 kv heads of 64,
 // intermediate 512) with the embedding, the final norm and lm_head, as the
@@ -17,7 +18,7 @@
 // CHECK-NEXT: %[[WQKV:.*]] = decode.weight ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight", "model.layers.0.self_attn.v_proj.weight"] : tensor<512x256xbf16>
 // CHECK-NEXT: %[[QKV:.*]] = decode.linear %[[X]], %[[WQKV]] norm(%[[LN1]] : tensor<256xbf16>) {norm_epsilon = 9.99999974E-6 : f32, variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 128, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]} : (tensor<?x256xbf16>, tensor<512x256xbf16>) -> tensor<?x512xbf16>
 // CHECK-NEXT: %[[Q:.*]], %[[C1:.*]] = decode.rope_append %[[C]][%[[SLOTS]]], %[[QKV]], %[[POS]] {layer = 0 : i64, num_heads = 4 : i64, theta = 5.000000e+05 : f32}
-// CHECK-NEXT: %[[ATTN:.*]] = decode.paged_attention %[[Q]], %[[C1]][%[[BT]], %[[CL]], %[[QS]]] {layer = 0 : i64, num_heads = 4 : i64, scale = 1.250000e-01 : f32, split_kv = 64 : i64}
+// CHECK-NEXT: %[[ATTN:.*]] = decode.paged_attention %[[Q]], %[[C1]][%[[BT]], %[[CL]], %[[QS]]] {kernel = #decode.attention_kernel<mma>, layer = 0 : i64, num_heads = 4 : i64, scale = 1.250000e-01 : f32, split_kv = 64 : i64}
 // CHECK-NEXT: %[[WO:.*]] = decode.weight ["model.layers.0.self_attn.o_proj.weight"]
 // CHECK-NEXT: %[[H:.*]] = decode.linear %[[ATTN]], %[[WO]] residual(%[[X]] : tensor<?x256xbf16>) {variants = [{{.*}}]} : (tensor<?x256xbf16>, tensor<256x256xbf16>) -> tensor<?x256xbf16>
 // CHECK-NEXT: %[[LN2:.*]] = decode.weight ["model.layers.0.post_attention_layernorm.weight"]
@@ -73,3 +74,6 @@ func.func @llama_step(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %slots:
   %logits = decode.linear %last, %wlm : (tensor<?x256xbf16>, tensor<1024x256xbf16>) -> tensor<?x1024xf32>
   return %logits, %c1 : tensor<?x1024xf32>, !cache
 }
+
+// SIMT-LABEL: func.func @llama_step
+// SIMT: decode.paged_attention {{.*}}{kernel = #decode.attention_kernel<simt>,

@@ -2,6 +2,7 @@
 // RUN: infer-opt %s --decode-select-kernels="buckets=32,4,16 num-sms=16" | FileCheck %s --check-prefix=OPT
 // RUN: infer-opt %s --decode-select-kernels="buckets=1,64 wgmma=1" | FileCheck %s --check-prefix=WGMMA
 // RUN: not infer-opt %s --decode-select-kernels="buckets=0,8" 2>&1 | FileCheck %s --check-prefix=ERR
+// RUN: infer-opt %s --decode-select-kernels="attention-mma=0" | FileCheck %s --check-prefix=NOMMA
 
 // ERR: decode-select-kernels: buckets and num-sms must be positive
 
@@ -57,4 +58,28 @@ func.func @odd_k(%x: tensor<?x544xbf16>) -> tensor<?x256xbf16> {
   %w = decode.weight ["w"] : tensor<256x544xbf16>
   %0 = decode.linear %x, %w : (tensor<?x544xbf16>, tensor<256x544xbf16>) -> tensor<?x256xbf16>
   return %0 : tensor<?x256xbf16>
+}
+
+// Attention: tensor cores where the shapes fit and GQA gives them rows
+// (group >= 2), CUDA cores for MHA, head_dim 96 and 8-token pages; a kernel
+// chosen by hand stays.
+// CHECK-LABEL: func.func @attention
+// CHECK: decode.paged_attention {{.*}}{kernel = #decode.attention_kernel<mma>, {{.*}}tensor<?x4096xbf16>, !decode.kv_cache<layers = 1, kv_heads = 8, head_dim = 128
+// CHECK: decode.paged_attention {{.*}}{kernel = #decode.attention_kernel<simt>, {{.*}}tensor<?x1024xbf16>, !decode.kv_cache<layers = 1, kv_heads = 8, head_dim = 128
+// CHECK: decode.paged_attention {{.*}}{kernel = #decode.attention_kernel<simt>, {{.*}}!decode.kv_cache<layers = 1, kv_heads = 2, head_dim = 96
+// CHECK: decode.paged_attention {{.*}}{kernel = #decode.attention_kernel<simt>, {{.*}}!decode.kv_cache<layers = 1, kv_heads = 8, head_dim = 128, block_size = 8
+// CHECK: decode.paged_attention {{.*}}{kernel = #decode.attention_kernel<simt>, {{.*}}tensor<?x4096xbf16>, !decode.kv_cache<layers = 1, kv_heads = 8, head_dim = 128
+// NOMMA-LABEL: func.func @attention
+// NOMMA-COUNT-4: decode.paged_attention {{.*}}{kernel = #decode.attention_kernel<simt>,
+// NOMMA-NOT: attention_kernel<mma>
+!gqa = !decode.kv_cache<layers = 1, kv_heads = 8, head_dim = 128, block_size = 16, dtype = bf16>
+!hd96 = !decode.kv_cache<layers = 1, kv_heads = 2, head_dim = 96, block_size = 16, dtype = bf16>
+!page8 = !decode.kv_cache<layers = 1, kv_heads = 8, head_dim = 128, block_size = 8, dtype = bf16>
+func.func @attention(%q: tensor<?x4096xbf16>, %m: tensor<?x1024xbf16>, %q96: tensor<?x384xbf16>, %c: !gqa, %c96: !hd96, %c8: !page8, %bt: tensor<?x?xi32>, %l: tensor<?xi32>) -> (tensor<?x4096xbf16>, tensor<?x1024xbf16>, tensor<?x384xbf16>, tensor<?x4096xbf16>, tensor<?x4096xbf16>) {
+  %0 = decode.paged_attention %q, %c[%bt, %l, %l] {layer = 0 : i64, num_heads = 32 : i64, scale = 0.125 : f32} : tensor<?x4096xbf16>, !gqa, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4096xbf16>
+  %1 = decode.paged_attention %m, %c[%bt, %l, %l] {layer = 0 : i64, num_heads = 8 : i64, scale = 0.125 : f32} : tensor<?x1024xbf16>, !gqa, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x1024xbf16>
+  %2 = decode.paged_attention %q96, %c96[%bt, %l, %l] {layer = 0 : i64, num_heads = 4 : i64, scale = 0.125 : f32} : tensor<?x384xbf16>, !hd96, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x384xbf16>
+  %3 = decode.paged_attention %q, %c8[%bt, %l, %l] {layer = 0 : i64, num_heads = 32 : i64, scale = 0.125 : f32} : tensor<?x4096xbf16>, !page8, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4096xbf16>
+  %4 = decode.paged_attention %q, %c[%bt, %l, %l] {layer = 0 : i64, num_heads = 32 : i64, scale = 0.125 : f32, kernel = #decode.attention_kernel<simt>} : tensor<?x4096xbf16>, !gqa, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4096xbf16>
+  return %0, %1, %2, %3, %4 : tensor<?x4096xbf16>, tensor<?x1024xbf16>, tensor<?x384xbf16>, tensor<?x4096xbf16>, tensor<?x4096xbf16>
 }

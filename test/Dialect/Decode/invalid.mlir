@@ -671,6 +671,14 @@ func.func @attention_layer(%q: tensor<?x256xbf16>, %c: !decode.kv_cache<layers =
 
 // -----
 
+func.func @attention_mma_head_dim(%q: tensor<?x384xbf16>, %c: !decode.kv_cache<layers = 2, kv_heads = 2, head_dim = 96, block_size = 16, dtype = bf16>, %bt: tensor<?x?xi32>, %l: tensor<?xi32>) {
+  // expected-error @+1 {{'decode.paged_attention' op kernel `mma` needs head_dim % 64 == 0, block_size % 16 == 0 and at most 16 query heads per kv head; use `simt`}}
+  %0 = decode.paged_attention %q, %c[%bt, %l, %l] {layer = 0 : i64, num_heads = 4 : i64, scale = 0.125 : f32, kernel = #decode.attention_kernel<mma>} : tensor<?x384xbf16>, !decode.kv_cache<layers = 2, kv_heads = 2, head_dim = 96, block_size = 16, dtype = bf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x384xbf16>
+  return
+}
+
+// -----
+
 func.func @attention_gqa(%q: tensor<?x320xbf16>, %c: !decode.kv_cache<layers = 2, kv_heads = 2, head_dim = 64, block_size = 16, dtype = bf16>, %bt: tensor<?x?xi32>, %l: tensor<?xi32>) {
   // expected-error @+1 {{'decode.paged_attention' op num_heads (5) must be a multiple of the cache's kv_heads (2) for GQA}}
   %0 = decode.paged_attention %q, %c[%bt, %l, %l] {layer = 0 : i64, num_heads = 5 : i64, scale = 0.125 : f32} : tensor<?x320xbf16>, !decode.kv_cache<layers = 2, kv_heads = 2, head_dim = 64, block_size = 16, dtype = bf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x320xbf16>

@@ -243,6 +243,8 @@ private:
   size_t inputBytes = 0;
 
   DeviceBuffer weightArena, activationArena, inputArea, workspace, kvPool;
+  /// `counters` kernel argument: zeroed once; kernels leave it zero.
+  DeviceBuffer counters;
   /// TMA descriptors of `tma:` kernel arguments (weights), in device memory.
   std::vector<cu::TensorMap> tensorMapHost;
   DeviceBuffer tensorMaps;
