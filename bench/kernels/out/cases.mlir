@@ -257,6 +257,20 @@ func.func @lin_wgmma_ks2_t16(%x: tensor<?x1088xbf16>, %r: tensor<?x1000xbf16>) -
   return %y : tensor<?x1000xbf16>
 }
 
+func.func @lin_wgmma_odd_ks3_t64(%x: tensor<?x1536xbf16>, %r: tensor<?x1003xbf16>) -> tensor<?x1003xbf16> {
+  %w = decode.weight ["w"] : tensor<1003x1536xbf16>
+  %b = decode.weight ["b"] : tensor<1003xbf16>
+  %g = decode.weight ["g"] : tensor<1536xbf16>
+  %y = decode.linear %x, %w bias(%b : tensor<1003xbf16>) residual(%r : tensor<?x1003xbf16>) norm(%g : tensor<1536xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 64, kind = wgmma, k_split = 3>]} : (tensor<?x1536xbf16>, tensor<1003x1536xbf16>) -> tensor<?x1003xbf16>
+  return %y : tensor<?x1003xbf16>
+}
+
+func.func @lin_wgmma_f32_ks8_t16(%x: tensor<?x4096xbf16>, %r: tensor<?x4096xf32>) -> tensor<?x4096xf32> {
+  %w = decode.weight ["w"] : tensor<4096x4096xbf16>
+  %y = decode.linear %x, %w residual(%r : tensor<?x4096xf32>) {variants = [#decode.variant<max_tokens = 16, kind = wgmma, k_split = 8>]} : (tensor<?x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<?x4096xf32>
+  return %y : tensor<?x4096xf32>
+}
+
 func.func @rms_norm(%x: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
   %g = decode.weight ["g"] : tensor<4096xbf16>
   %y = decode.rms_norm %x, %g {epsilon = 1.0e-05 : f32} : tensor<?x4096xbf16>, tensor<4096xbf16>

@@ -74,9 +74,6 @@ constexpr int64_t kSwizzleBytes = 128;
 constexpr int64_t kSwizzleAtomBytes = 8 * kSwizzleBytes;
 /// Largest portable thread-block cluster (blocks).
 constexpr int64_t kMaxClusterBlocks = 8;
-/// K splits whose clusters of deep-ring blocks (one per SM, a single wave)
-/// still pack every GPC's SMs.
-constexpr int64_t kMaxDeepRingCluster = 4;
 /// f32 padding of a token's row of the staged accumulator tile: the 8 rows x
 /// 4 token pairs of one accumulator store then hit 32 different banks.
 constexpr int64_t kTilePad = 4;
@@ -198,9 +195,12 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   p.splitLength = llvm::alignTo(llvm::divideCeil(info.k, p.kSplit), p.kTile);
   // The staged tile reuses the ring once its copies and wgmmas are done.
   p.tileStride = p.blockRows + kTilePad;
+  // Blocks that fill an SM alone do not form clusters: co-scheduling them
+  // by GPC lost to the reduce launch on the H100 (down 4096x14336: 68.6% vs
+  // 78.0% of copy at T = 64, 53.5% vs 70.3% at T = 128; docs/performance.md).
   p.fused =
       ctx.options.wgmmaClusterReduce &&
-      p.kSplit <= (p.deepRing ? kMaxDeepRingCluster : kMaxClusterBlocks) &&
+      (p.kSplit == 1 || (p.blocksPerSM > 1 && p.kSplit <= kMaxClusterBlocks)) &&
       p.tokens * p.tileStride * 4 <= p.stages * p.stageBytes;
   return p;
 }
