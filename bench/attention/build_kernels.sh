@@ -12,11 +12,12 @@ mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-lower() { # name format
+lower() { # name format [extra pipeline options [output name]]
+  local dst=${4:-$1}
   "$opt" "$tmp/$1.mlir" \
-    --infer-decode-to-cuda-pipeline="format=$2 toolkit=$cuda optimize=false" \
-    -o "$tmp/$1.$2.mlir"
-  python3 "$here/extract.py" "$tmp/$1.$2.mlir" "$out/$1"
+    --infer-decode-to-cuda-pipeline="format=$2 toolkit=$cuda optimize=false ${3:-}" \
+    -o "$tmp/$dst.$2.mlir"
+  python3 "$here/extract.py" "$tmp/$dst.$2.mlir" "$out/$dst"
 }
 
 # attention NAME ROLE HQ HKV HD SPLIT [WINDOW] [KERNEL (mma|simt, default
@@ -56,6 +57,10 @@ attention ver_32_8_128 verify 32 8 128 8
 attention ver_28_4_64 prefill 28 4 64 1
 # The CUDA-core kernel, for comparison (attn_bench.py --variants).
 attention dec_32_8_128_simt decode 32 8 128 64 "" simt
+# Register caps of the tensor-core kernel (3 and 4 resident blocks per SM).
+for bps in 3 4; do
+  lower dec_32_8_128 bin "attention-blocks-per-sm=$bps" dec_32_8_128_bps$bps
+done
 
 # rope_append + rope + kv_append, Llama-3 scaling, 32/8 heads of 128.
 cat > "$tmp/rope.mlir" <<'MLIR'

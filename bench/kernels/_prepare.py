@@ -69,6 +69,7 @@ def cases():
     for n, k, tag, dt in [(6144, 4096, 'qkv', 'bf16'),
                           (28672, 4096, 'gate_up', 'bf16'),
                           (4096, 14336, 'down', 'bf16'),
+                          (4096, 4096, 'o', 'bf16'),
                           (128256, 4096, 'lm_head', 'f32')]:
         name, mlir, meta = linear_case(f'lin_{tag}_t1', n, k, 1, out=dt,
                                        bench=True)
@@ -204,7 +205,9 @@ func.func @sample(%l: tensor<?x128256xf32>, %t: tensor<?xf32>, %k: tensor<?xi32>
 VARIANTS = [
     ('r2u4', 'gemv-rows-per-warp=2 gemv-unroll=4',
      lambda meta: meta.get('variant')),
-] + [(tag, opts, lambda meta: meta.get('kind') == 'wgmma' and meta.get('bench'))
+] + [(tag, opts, lambda meta: meta.get('variant'))
+     for tag, opts in (('early0', 'gemv-early-slabs=0'),
+                       ('early4', 'gemv-early-slabs=4'))] + [(tag, opts, lambda meta: meta.get('kind') == 'wgmma' and meta.get('bench'))
      for tag, opts in (('cpasync', 'wgmma-cp-async=1'),
                        ('wg1', 'wgmma-warpgroups=1'),
                        ('wg3', 'wgmma-warpgroups=3'),

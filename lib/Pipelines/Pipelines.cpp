@@ -60,6 +60,8 @@ void infer::buildDecodeToCUDAPipeline(
   convert.numSMs = options.numSMs;
   convert.gemvRowsPerWarp = options.gemvRowsPerWarp;
   convert.gemvUnroll = options.gemvUnroll;
+  convert.gemvEarlySlabs = options.gemvEarlySlabs;
+  convert.attentionBlocksPerSM = options.attentionBlocksPerSM;
   convert.wgmmaKTile = options.wgmmaKTile;
   convert.wgmmaWarpgroups = options.wgmmaWarpgroups;
   convert.wgmmaCpAsync = options.wgmmaCpAsync;

@@ -32,6 +32,10 @@ struct EmitOptions {
   int64_t gemvRowsPerWarp = 0;
   /// 16-byte weight loads in flight per row and lane (0: chosen per shape).
   int64_t gemvUnroll = 0;
+  /// Slabs of the first weight group loaded before x is staged.
+  int64_t gemvEarlySlabs = 8;
+  /// Resident blocks per SM of the tensor-core attention kernel (0: any).
+  int64_t attentionBlocksPerSM = 0;
   /// K columns per stage and warpgroups per block of the wgmma linear (0:
   /// chosen per shape).
   int64_t wgmmaKTile = 0;

@@ -32,6 +32,14 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
     Option<"gemvUnroll", "gemv-unroll", "int64_t", /*default=*/"0",
            "16-byte weight loads in flight per row and lane in the GEMV "
            "(0: chosen per shape)">,
+    Option<"attentionBlocksPerSM", "attention-blocks-per-sm", "int64_t",
+           /*default=*/"0",
+           "Resident blocks per SM the tensor-core attention kernel is "
+           "compiled for (caps its registers; 0: no cap)">,
+    Option<"gemvEarlySlabs", "gemv-early-slabs", "int64_t", /*default=*/"8",
+           "Slabs of the GEMV's first weight group (at most its unroll) "
+           "loaded before x is staged, so that their latency overlaps the "
+           "staging (0: none)">,
     Option<"wgmmaKTile", "wgmma-k-tile", "int64_t", /*default=*/"0",
            "K columns per pipeline stage of the wgmma linear: 64, 128 or "
            "256 (0: chosen per shape)">,

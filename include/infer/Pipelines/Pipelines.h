@@ -47,6 +47,15 @@ struct DecodeToCUDAPipelineOptions
       llvm::cl::desc("16-byte weight loads in flight per row in the GEMV "
                      "(0: auto)"),
       llvm::cl::init(0)};
+  Option<int64_t> attentionBlocksPerSM{
+      *this, "attention-blocks-per-sm",
+      llvm::cl::desc("Resident blocks per SM of the tensor-core attention "
+                     "kernel (0: no register cap)"),
+      llvm::cl::init(0)};
+  Option<int64_t> gemvEarlySlabs{
+      *this, "gemv-early-slabs",
+      llvm::cl::desc("GEMV weight slabs loaded before x is staged"),
+      llvm::cl::init(8)};
   Option<int64_t> wgmmaKTile{
       *this, "wgmma-k-tile",
       llvm::cl::desc("K columns per stage of the wgmma linear (0: auto)"),

@@ -674,11 +674,13 @@ struct MmaState {
 };
 
 LogicalResult emitMmaAttentionKernel(KernelBuilder &kb,
-                                     const AttentionPlan &plan,
-                                     int64_t numSMs) {
+                                     const AttentionPlan &plan, int64_t numSMs,
+                                     int64_t blocksPerSM) {
   AttentionParams p = declareParams(kb, plan);
   kb.create({kAttentionWarps * kWarpSize, 1, 1},
             attentionGrid(plan, splitBudget(plan, numSMs)));
+  if (blocksPerSM)
+    kb.setMinBlocksPerSM(blocksPerSM);
   ImplicitLocOpBuilder &b = kb.b();
   Type f32 = b.getF32Type(), elt = plan.elementType;
   Value sharedO =
@@ -926,8 +928,10 @@ LogicalResult emitAttentionKernels(Operation *op, EmitContext &ctx,
   KernelBuilder main(ctx, op,
                      plan->mma ? "paged_attention_mma" : "paged_attention",
                      /*maxTokens=*/0);
-  if (failed(plan->mma ? emitMmaAttentionKernel(main, *plan, ctx.target.numSMs)
-                       : emitAttentionKernel(main, *plan, ctx.target.numSMs)))
+  if (failed(plan->mma
+                 ? emitMmaAttentionKernel(main, *plan, ctx.target.numSMs,
+                                          ctx.options.attentionBlocksPerSM)
+                 : emitAttentionKernel(main, *plan, ctx.target.numSMs)))
     return failure();
   out.push_back(main.finish());
   return success();

@@ -296,13 +296,16 @@ struct ConvertDecodeToGPUPass
     EmitContext ctx;
     ctx.kernels = kernels;
     ctx.target.numSMs = numSMs;
-    if (gemvRowsPerWarp < 0 || gemvUnroll < 0) {
-      module.emitError("gemv-rows-per-warp and gemv-unroll must not be "
-                       "negative");
+    if (gemvRowsPerWarp < 0 || gemvUnroll < 0 || gemvEarlySlabs < 0 ||
+        attentionBlocksPerSM < 0) {
+      module.emitError("gemv-rows-per-warp, gemv-unroll, gemv-early-slabs and "
+                       "attention-blocks-per-sm must not be negative");
       return signalPassFailure();
     }
     ctx.options.gemvRowsPerWarp = gemvRowsPerWarp;
     ctx.options.gemvUnroll = gemvUnroll;
+    ctx.options.gemvEarlySlabs = gemvEarlySlabs;
+    ctx.options.attentionBlocksPerSM = attentionBlocksPerSM;
     if (!llvm::is_contained({0, 64, 128, 256}, wgmmaKTile) ||
         !llvm::is_contained({0, 1, 2, 3}, wgmmaWarpgroups) ||
         !llvm::is_contained({0, 64, 128, 256}, wgmmaNTile) ||

@@ -9,7 +9,9 @@
 //   16-byte vectors of W (8 bf16), 4-8 slabs of 256 columns in flight per
 //   row, converts them to f32 and multiplies them with the bucket's tokens of
 //   x, which the block first stages in shared memory (applying the RMSNorm
-//   weight, and accumulating sum(x^2), on the way). The 8-wide products fold
+//   weight, and accumulating sum(x^2), on the way); the first group of
+//   weight loads is issued before the staging (`gemv-early-slabs`), so its
+//   latency overlaps it. The 8-wide products fold
 //   into f32 accumulators; a `vector.reduction` and 5 `gpu.shuffle xor` steps
 //   finish each dot product.
 // - `mma` (16-256 tokens): tensor cores, see "Tensor-core kernel" below.
@@ -130,6 +132,7 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
           : (single && info.k <= kShortRowElements ? 1 : 2);
   const int64_t unroll =
       ctx.options.gemvUnroll ? ctx.options.gemvUnroll : (single ? 8 : 4);
+  const int64_t early = std::min(ctx.options.gemvEarlySlabs, unroll);
   const int64_t rowsPerBlock = kGemvWarps * rowsPerWarp;
   const int64_t vw = info.vectorWidth;
   const int64_t slab = infer::kWarpSize * vw;
@@ -231,6 +234,19 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
           Value cEnd = kb.minIndex(kb.add(c0, kb.index(chunk)), kEnd);
           Value cLen = arith::SubIOp::create(b, cEnd, c0);
 
+          // `early` slabs of the first group load before x is staged, so
+          // that the staging and its barriers overlap their latency (columns
+          // clamped into the chunk; used only if it has a full group).
+          SmallVector<Value> firstCols;
+          SmallVector<SmallVector<Value>> firstWeights;
+          Value lastCol = kb.sub(cEnd, kb.index(vw));
+          for (int64_t u = 0; u < unroll; ++u) {
+            firstCols.push_back(kb.add(kb.index(u * slab), laneCol));
+            if (u < early)
+              firstWeights.push_back(loadWeights(
+                  kb.minIndex(kb.add(c0, firstCols.back()), lastCol)));
+          }
+
           // Stage x[t0 + t][c0 : cEnd) (times the norm weight).
           kb.barrier();
           for (int64_t t = 0; t < tile; ++t) {
@@ -263,12 +279,28 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
           }
           kb.barrier();
 
-          // Full groups of unroll slabs, all loads issued first.
+          // Full groups of unroll slabs, all loads issued first; the first
+          // group's are already in flight.
           Value fullLen =
               kb.mul(arith::DivUIOp::create(b, cLen, kb.index(unroll * slab)),
                      kb.index(unroll * slab));
+          if (early)
+            accs = kb.ifThenElse(
+                kb.cmp(arith::CmpIPredicate::ugt, fullLen, kb.index(0)),
+                ValueRange(accs).getTypes(),
+                [&]() -> SmallVector<Value> {
+                  SmallVector<Value> next(accs);
+                  for (int64_t u = early; u < unroll; ++u)
+                    firstWeights.push_back(
+                        loadWeights(kb.add(c0, firstCols[u])));
+                  for (int64_t u = 0; u < unroll; ++u)
+                    step(firstWeights[u], firstCols[u], next);
+                  return next;
+                },
+                [&]() -> SmallVector<Value> { return accs; });
           accs = kb.forLoop(
-              kb.index(0), fullLen, kb.index(unroll * slab), accs,
+              kb.index(early ? unroll * slab : 0), fullLen,
+              kb.index(unroll * slab), accs,
               [&](Value k0, ValueRange a) -> SmallVector<Value> {
                 SmallVector<Value> next(a);
                 SmallVector<SmallVector<Value>> weights;
