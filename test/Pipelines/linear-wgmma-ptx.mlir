@@ -125,8 +125,9 @@
 
 // Without tensor maps (wgmma-cp-async), 16-byte cp.async copies feed the
 // unswizzled layout (tokens past T are zero-filled: a register source size).
-// CPASYNC: args = ["operand0", "operand1", "operand2", "result0", "tokens"]
-// CPASYNC-LABEL: .visible .entry linear_wgmma_cluster_0(
+// Split, it keeps the workspace and the reduce launch (no clusters).
+// CPASYNC: args = ["operand0", "operand1", "operand2", "workspace", "tokens"]
+// CPASYNC-LABEL: .visible .entry linear_wgmma_0(
 // CPASYNC: cp.async.cg.shared.global [{{.*}}], [{{.*}}], 16, 16;
 // CPASYNC: cp.async.cg.shared.global [{{.*}}], [{{.*}}], 16, %r{{[0-9]+}};
 // CPASYNC: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {{.*}}, 1, 1, 0, 0;

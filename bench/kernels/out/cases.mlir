@@ -16,6 +16,12 @@ func.func @lin_down_t1(%x: tensor<?x14336xbf16>) -> tensor<?x4096xbf16> {
   return %y : tensor<?x4096xbf16>
 }
 
+func.func @lin_o_t1(%x: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
+  %w = decode.weight ["w"] : tensor<4096x4096xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<?x4096xbf16>
+  return %y : tensor<?x4096xbf16>
+}
+
 func.func @lin_lm_head_t1(%x: tensor<?x4096xbf16>) -> tensor<?x128256xf32> {
   %w = decode.weight ["w"] : tensor<128256x4096xbf16>
   %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<128256x4096xbf16>) -> tensor<?x128256xf32>

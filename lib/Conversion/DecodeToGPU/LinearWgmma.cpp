@@ -198,10 +198,12 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   // Blocks that fill an SM alone do not form clusters: co-scheduling them
   // by GPC lost to the reduce launch on the H100 (down 4096x14336: 68.6% vs
   // 78.0% of copy at T = 64, 53.5% vs 70.3% at T = 128; docs/performance.md).
-  p.fused =
-      ctx.options.wgmmaClusterReduce &&
-      (p.kSplit == 1 || (p.blocksPerSM > 1 && p.kSplit <= kMaxClusterBlocks)) &&
-      p.tokens * p.tileStride * 4 <= p.stages * p.stageBytes;
+  // The cp.async ring (wgmma-cp-async) with a fused norm gave wrong sums in
+  // clusters on the H100 (qkv, T = 16 and 64); it keeps the reduce launch.
+  p.fused = ctx.options.wgmmaClusterReduce &&
+            (p.kSplit == 1 ||
+             (p.blocksPerSM > 1 && p.tma && p.kSplit <= kMaxClusterBlocks)) &&
+            p.tokens * p.tileStride * 4 <= p.stages * p.stageBytes;
   return p;
 }
 
