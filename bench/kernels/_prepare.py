@@ -210,7 +210,9 @@ VARIANTS = [
                        ('early4', 'gemv-early-slabs=4'))] + [(tag, opts, lambda meta: meta.get('kind') == 'wgmma' and meta.get('bench'))
      for tag, opts in (('cpasync', 'wgmma-cp-async=1'),
                        ('wg1', 'wgmma-warpgroups=1'),
+                       ('wg2', 'wgmma-warpgroups=2'),
                        ('wg3', 'wgmma-warpgroups=3'),
+                       ('bps2', 'wgmma-blocks-per-sm=2'),
                        ('n128', 'wgmma-n-tile=128'),
                        # the K split through a workspace and a reduce launch
                        ('noclu', 'wgmma-cluster-reduce=0'))]

@@ -20,13 +20,13 @@
 // token tile arrive by TMA (tensor-map arguments) in a ring of 64-column
 // stages in dynamic shared memory. The K splits of a row block (grid y) form
 // one thread-block cluster and reduce in distributed shared memory: one
-// launch, writing the result, no workspace. Blocks that fill an SM alone
-// (down at 128 tokens: 225 KB of ring) keep the workspace and the reduce
-// launch, which measured faster there.
+// launch, writing the result, no workspace. At 128 tokens a shape with
+// fewer 128-row blocks than SMs (down) takes one warpgroup (64 rows) per
+// block.
 // PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 48, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_0, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
-// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "tma:operand0:128x64", "tma:operand1:128x64", "workspace", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 32, 4, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_1, max_tokens = 128 : i64, programmatic = true, shared_bytes = 230400 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 65552 : i64}, {{.*}}kernel = @decode_kernels::@linear_reduce_2, max_tokens = 128
+// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:128x64", "tma:operand1:64x64", "result0", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 64, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_1, max_tokens = 128 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
 // Without a K split the block applies the epilogue alone.
-// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_3, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
+// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_2, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
 
 // PTX: .target sm_90a
 // PTX-LABEL: .visible .entry linear_wgmma_cluster_0(
@@ -67,13 +67,16 @@
 // PTX: fence.proxy.async.shared::cta;
 // PTX: bar.sync 0;
 // PTX: cp.async.bulk.tensor.2d
-// PTX-LABEL: .visible .entry linear_wgmma_1(
-// PTX-NOT: .reqnctapercluster
-// PTX: .minnctapersm 1
-// PTX-NOT: barrier.cluster
-// PTX: st.global.b32
-// PTX-LABEL: .visible .entry linear_reduce_2(
-// PTX-LABEL: .visible .entry linear_wgmma_direct_3(
+// PTX-LABEL: .visible .entry linear_wgmma_cluster_1(
+// PTX: .maxntid 128, 1, 1
+// PTX: .minnctapersm 2
+// PTX: .reqnctapercluster 1, 3, 1
+// PTX: barrier.cluster.arrive.aligned;
+// PTX-NEXT: barrier.cluster.wait.aligned;
+// The residual, 4 bf16 at once.
+// PTX: ld.global.nc.v4.b16
+// PTX: st.global.v2.b32
+// PTX-LABEL: .visible .entry linear_wgmma_direct_2(
 // PTX-NOT: .reqnctapercluster
 // PTX-NOT: barrier.cluster
 // PTX-NOT: mapa
@@ -88,7 +91,7 @@
 // and a linear_reduce launch sums them and applies the epilogue.
 // NOCLU-PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "workspace", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 48, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_0, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328
 // NOCLU-PLAN-SAME: kernel = @decode_kernels::@linear_reduce_1, max_tokens = 64
-// NOCLU-PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:128x64"{{.*}}kernel = @decode_kernels::@linear_wgmma_2, max_tokens = 128 : i64, programmatic = true, shared_bytes = 230400
+// NOCLU-PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:64x64"{{.*}}grid = array<i64: 64, 2, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_2, max_tokens = 128 : i64, programmatic = true, shared_bytes = 197632
 
 // NOCLU: .target sm_90a
 // NOCLU-LABEL: .visible .entry linear_wgmma_0(

@@ -65,6 +65,8 @@ constexpr int64_t kWarpgroupRows = 64; // wgmma M
 constexpr int64_t kMmaK = 16;          // wgmma K for 16-bit inputs
 constexpr int64_t kSubTile = 64;       // default largest wgmma N at once
 constexpr int64_t kMaxTokenTile = 256;
+/// Token tiles from which small-N shapes use one warpgroup per block.
+constexpr int64_t kWideTokens = 128;
 constexpr int64_t kChunkElements = 8;     // one 16-byte copy
 constexpr int64_t kCoreMatrixBytes = 128; // 8 rows x 16 bytes
 constexpr int64_t kMaxStages = 8;
@@ -139,10 +141,17 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
                     int64_t requestedSplit, const EmitContext &ctx) {
   const KernelTarget &target = ctx.target;
   WgmmaPlan p;
-  p.warpgroups = ctx.options.wgmmaWarpgroups ? ctx.options.wgmmaWarpgroups : 2;
+  int64_t tile = std::min(std::max<int64_t>(maxTokens, 8), kMaxTokenTile);
+  // One warpgroup (64-row blocks) where wide token tiles of 128-row blocks
+  // would leave SMs without a row block (measured at 128 tokens: qkv 44.7 ->
+  // 60.3% of copy, o 44.4 -> 48.4%; gate_up keeps two: 87.6 vs 81.0%).
+  bool narrow = tile >= kWideTokens &&
+                llvm::divideCeil(info.n, 2 * kWarpgroupRows) < target.numSMs;
+  p.warpgroups = ctx.options.wgmmaWarpgroups ? ctx.options.wgmmaWarpgroups
+                 : narrow                    ? 1
+                                             : 2;
   p.threads = p.warpgroups * kWarpgroupThreads;
   p.blockRows = p.warpgroups * kWarpgroupRows;
-  int64_t tile = std::min(std::max<int64_t>(maxTokens, 8), kMaxTokenTile);
   p.subTile = std::min<int64_t>(llvm::alignTo(tile, 8),
                                 ctx.options.wgmmaNTile ? ctx.options.wgmmaNTile
                                                        : kSubTile);
@@ -178,13 +187,16 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   }
   p.kSplit = requestedSplit > 1 ? requestedSplit
                                 : chooseKSplit(info, p, target.numSMs);
-  // When some K split puts one block on (nearly) every SM, that block gets
-  // the whole shared memory: a deeper ring keeps more of the weight stream
-  // in flight (measured: +3 to +6 points on 4096-row shapes).
+  // Without cluster reduction, when some K split puts one block on
+  // (nearly) every SM, that block gets the whole shared memory: a deeper
+  // ring keeps more of the weight stream in flight (measured: +3 to +6
+  // points on 4096-row shapes against two blocks and a reduce launch; two
+  // clustered blocks per SM beat it: o 4096x4096 at T = 64 57.3 vs 53.0%).
+  bool clusters = ctx.options.wgmmaClusterReduce && p.tma;
   int64_t rowBlocks = llvm::divideCeil(info.n, p.blockRows);
   int64_t oneWaveSplit =
       requestedSplit > 1 ? requestedSplit : target.numSMs / rowBlocks;
-  if (!ctx.options.wgmmaBlocksPerSM && p.blocksPerSM == 2 &&
+  if (!clusters && !ctx.options.wgmmaBlocksPerSM && p.blocksPerSM == 2 &&
       oneWaveSplit >= 1 && rowBlocks * oneWaveSplit <= target.numSMs &&
       10 * rowBlocks * oneWaveSplit >= 9 * target.numSMs &&
       info.k / oneWaveSplit >= p.kTile * p.prefetch) {
