@@ -212,7 +212,7 @@ VARIANTS = [
                        ('wg1', 'wgmma-warpgroups=1'),
                        ('wg2', 'wgmma-warpgroups=2'),
                        ('wg3', 'wgmma-warpgroups=3'),
-                       ('bps2', 'wgmma-blocks-per-sm=2'),
+                       ('nodeep', 'wgmma-deep-ring=0'),
                        ('n128', 'wgmma-n-tile=128'),
                        # the K split through a workspace and a reduce launch
                        ('noclu', 'wgmma-cluster-reduce=0'))]

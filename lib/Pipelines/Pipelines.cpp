@@ -66,6 +66,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.wgmmaWarpgroups = options.wgmmaWarpgroups;
   convert.wgmmaCpAsync = options.wgmmaCpAsync;
   convert.wgmmaBlocksPerSM = options.wgmmaBlocksPerSM;
+  convert.wgmmaDeepRing = options.wgmmaDeepRing;
   convert.wgmmaNTile = options.wgmmaNTile;
   convert.wgmmaClusterReduce = options.wgmmaClusterReduce;
   convert.programmaticLaunch = options.programmaticLaunch;

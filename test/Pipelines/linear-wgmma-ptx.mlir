@@ -22,11 +22,13 @@
 // one thread-block cluster and reduce in distributed shared memory: one
 // launch, writing the result, no workspace. At 128 tokens a shape with
 // fewer 128-row blocks than SMs (down) takes one warpgroup (64 rows) per
-// block.
+// block; where a K split then gives every SM one block, that block takes
+// the whole shared memory (a deep ring) and keeps the workspace and the
+// reduce launch (faster end to end than two clustered blocks per SM).
 // PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 48, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_0, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
-// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:128x64", "tma:operand1:64x64", "result0", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 64, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_1, max_tokens = 128 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
+// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "tma:operand0:128x64", "tma:operand1:64x64", "workspace", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 64, 2, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_1, max_tokens = 128 : i64, programmatic = true, shared_bytes = 197632 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 32776 : i64}, {{.*}}kernel = @decode_kernels::@linear_reduce_2, max_tokens = 128
 // Without a K split the block applies the epilogue alone.
-// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_2, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
+// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_3, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
 
 // PTX: .target sm_90a
 // PTX-LABEL: .visible .entry linear_wgmma_cluster_0(
@@ -67,16 +69,14 @@
 // PTX: fence.proxy.async.shared::cta;
 // PTX: bar.sync 0;
 // PTX: cp.async.bulk.tensor.2d
-// PTX-LABEL: .visible .entry linear_wgmma_cluster_1(
+// PTX-LABEL: .visible .entry linear_wgmma_1(
+// PTX-NOT: .reqnctapercluster
 // PTX: .maxntid 128, 1, 1
-// PTX: .minnctapersm 2
-// PTX: .reqnctapercluster 1, 3, 1
-// PTX: barrier.cluster.arrive.aligned;
-// PTX-NEXT: barrier.cluster.wait.aligned;
-// The residual, 4 bf16 at once.
-// PTX: ld.global.nc.v4.b16
-// PTX: st.global.v2.b32
-// PTX-LABEL: .visible .entry linear_wgmma_direct_2(
+// PTX: .minnctapersm 1
+// PTX-NOT: barrier.cluster
+// PTX: st.global.b32
+// PTX-LABEL: .visible .entry linear_reduce_2(
+// PTX-LABEL: .visible .entry linear_wgmma_direct_3(
 // PTX-NOT: .reqnctapercluster
 // PTX-NOT: barrier.cluster
 // PTX-NOT: mapa

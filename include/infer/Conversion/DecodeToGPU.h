@@ -43,6 +43,9 @@ struct EmitOptions {
   /// Resident blocks per SM the wgmma linear is planned for (0: chosen per
   /// shape).
   int64_t wgmmaBlocksPerSM = 0;
+  /// One deep-ring block per SM where a K split fills one wave, even when
+  /// the splits could reduce in clusters.
+  bool wgmmaDeepRing = true;
   /// Largest wgmma N (tokens) issued at once (0: 64).
   int64_t wgmmaNTile = 0;
   /// Stream W through cp.async instead of TMA (no tensor maps needed).

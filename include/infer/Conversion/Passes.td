@@ -54,6 +54,10 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
            /*default=*/"0",
            "Resident blocks per SM the wgmma linear's ring is sized for: 1 "
            "or 2 (0: chosen per shape)">,
+    Option<"wgmmaDeepRing", "wgmma-deep-ring", "bool", /*default=*/"true",
+           "Where a K split puts one block on (nearly) every SM, give it the "
+           "whole shared memory (partials and a reduce launch) rather than "
+           "two clustered blocks per SM">,
     Option<"wgmmaCpAsync", "wgmma-cp-async", "bool", /*default=*/"false",
            "Stream the wgmma linear's weights with cp.async instead of TMA "
            "(no tensor-map arguments)">,

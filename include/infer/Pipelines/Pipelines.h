@@ -68,6 +68,11 @@ struct DecodeToCUDAPipelineOptions
       *this, "wgmma-n-tile",
       llvm::cl::desc("Largest wgmma N of the linear (0: 64)"),
       llvm::cl::init(0)};
+  Option<bool> wgmmaDeepRing{
+      *this, "wgmma-deep-ring",
+      llvm::cl::desc("One deep-ring wgmma block per SM where a K split fills "
+                     "one wave (else two clustered blocks)"),
+      llvm::cl::init(true)};
   Option<int64_t> wgmmaBlocksPerSM{
       *this, "wgmma-blocks-per-sm",
       llvm::cl::desc("Blocks per SM the wgmma linear is sized for (0: auto)"),

@@ -319,6 +319,7 @@ struct ConvertDecodeToGPUPass
     ctx.options.wgmmaWarpgroups = wgmmaWarpgroups;
     ctx.options.wgmmaCpAsync = wgmmaCpAsync;
     ctx.options.wgmmaBlocksPerSM = wgmmaBlocksPerSM;
+    ctx.options.wgmmaDeepRing = wgmmaDeepRing;
     ctx.options.wgmmaNTile = wgmmaNTile;
     ctx.options.wgmmaClusterReduce = wgmmaClusterReduce;
     ctx.options.programmaticLaunch = programmaticLaunch;

@@ -187,12 +187,13 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   }
   p.kSplit = requestedSplit > 1 ? requestedSplit
                                 : chooseKSplit(info, p, target.numSMs);
-  // Without cluster reduction, when some K split puts one block on
-  // (nearly) every SM, that block gets the whole shared memory: a deeper
-  // ring keeps more of the weight stream in flight (measured: +3 to +6
-  // points on 4096-row shapes against two blocks and a reduce launch; two
-  // clustered blocks per SM beat it: o 4096x4096 at T = 64 57.3 vs 53.0%).
-  bool clusters = ctx.options.wgmmaClusterReduce && p.tma;
+  // When some K split puts one block on (nearly) every SM, that block gets
+  // the whole shared memory: a deeper ring keeps more of the weight stream
+  // in flight (measured: +3 to +6 points on 4096-row shapes against two
+  // blocks and a reduce launch). Alone, two clustered blocks per SM beat it
+  // (o 4096x4096 at T = 64: 57.3 vs 53.0%); `wgmma-deep-ring=0` picks them.
+  bool clusters =
+      !ctx.options.wgmmaDeepRing && ctx.options.wgmmaClusterReduce && p.tma;
   int64_t rowBlocks = llvm::divideCeil(info.n, p.blockRows);
   int64_t oneWaveSplit =
       requestedSplit > 1 ? requestedSplit : target.numSMs / rowBlocks;
