@@ -62,6 +62,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.gemvUnroll = options.gemvUnroll;
   convert.gemvEarlySlabs = options.gemvEarlySlabs;
   convert.attentionBlocksPerSM = options.attentionBlocksPerSM;
+  convert.attentionSplitBlocksPerSM = options.attentionSplitBlocksPerSM;
   convert.wgmmaKTile = options.wgmmaKTile;
   convert.wgmmaWarpgroups = options.wgmmaWarpgroups;
   convert.wgmmaCpAsync = options.wgmmaCpAsync;

@@ -36,6 +36,8 @@ struct EmitOptions {
   int64_t gemvEarlySlabs = 8;
   /// Resident blocks per SM of the tensor-core attention kernel (0: any).
   int64_t attentionBlocksPerSM = 0;
+  /// Blocks per SM the attention splits of one step may fill.
+  int64_t attentionSplitBlocksPerSM = 2;
   /// K columns per stage and warpgroups per block of the wgmma linear (0:
   /// chosen per shape).
   int64_t wgmmaKTile = 0;

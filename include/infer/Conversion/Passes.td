@@ -36,6 +36,10 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
            /*default=*/"0",
            "Resident blocks per SM the tensor-core attention kernel is "
            "compiled for (caps its registers; 0: no cap)">,
+    Option<"attentionSplitBlocksPerSM", "attention-split-blocks-per-sm",
+           "int64_t", /*default=*/"2",
+           "Attention split budget: blocks per SM the splits of one step may "
+           "fill (the split grid is ceil(that * SMs / kv_heads / items))">,
     Option<"gemvEarlySlabs", "gemv-early-slabs", "int64_t", /*default=*/"8",
            "Slabs of the GEMV's first weight group (at most its unroll) "
            "loaded before x is staged, so that their latency overlaps the "

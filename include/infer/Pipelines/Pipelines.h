@@ -52,6 +52,10 @@ struct DecodeToCUDAPipelineOptions
       llvm::cl::desc("Resident blocks per SM of the tensor-core attention "
                      "kernel (0: no register cap)"),
       llvm::cl::init(0)};
+  Option<int64_t> attentionSplitBlocksPerSM{
+      *this, "attention-split-blocks-per-sm",
+      llvm::cl::desc("Blocks per SM the attention splits of a step may fill"),
+      llvm::cl::init(2)};
   Option<int64_t> gemvEarlySlabs{
       *this, "gemv-early-slabs",
       llvm::cl::desc("GEMV weight slabs loaded before x is staged"),

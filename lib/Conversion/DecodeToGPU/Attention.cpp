@@ -25,7 +25,8 @@
 //  * Pages: the split's pages go round-robin to the warps. At the end the
 //    lane groups merge by shuffles and the warps through shared memory.
 //  * Splits: the grid's x extent is ceil(budget / items), budget =
-//    min(split_kv, ceil(3 * SMs / kv_heads)), so large batches launch one
+//    min(split_kv, ceil(2 * SMs / kv_heads)) (2: the resident blocks of
+//    either kernel, 240-248 registers), so large batches launch one
 //    split per item; an item uses min(that, max(ceil(keys / 256),
 //    min(ceil(keys / 64), ceil(SMs / blocks)))) splits (blocks = items *
 //    kv_heads): splits of at least 256 keys, or down to 64 where that fills
@@ -61,9 +62,6 @@ constexpr int64_t kAttentionWarps = 4;
 /// splits would leave SMs without a block (short contexts at batch 1).
 constexpr int64_t kMinKeysPerSplit = 256;
 constexpr int64_t kShortSplitKeys = 64;
-/// Splitting stops once items * kv_heads * splits reaches this many blocks
-/// per SM.
-constexpr int64_t kSplitBlocksPerSM = 3;
 /// Scores kept live per lane between two online-softmax updates.
 constexpr int64_t kScoresPerUpdate = 32;
 constexpr double kLog2e = 1.4426950408889634;
@@ -85,12 +83,15 @@ struct AttentionPlan {
   double scaleLog2;              ///< softmax scale times log2(e)
   std::optional<int64_t> window; ///< sliding window (keys)
   int64_t maxSplits;             ///< split_kv
-  bool perSequence;              ///< decode steps: one query per sequence
-  int64_t vec;                   ///< elements per 16-byte access
-  int64_t lanesPerToken;         ///< lanes reading one K/V row
-  int64_t tokensPerStep;         ///< tokens one warp-wide access covers
-  int64_t stepsPerPage;          ///< accesses per lane per page (K or V)
-  int64_t stepsPerUpdate;        ///< accesses between softmax updates
+  /// Splitting stops once items * kv_heads * splits reaches this many
+  /// blocks per SM (`attention-split-blocks-per-sm`).
+  int64_t splitBlocksPerSM = 2;
+  bool perSequence;       ///< decode steps: one query per sequence
+  int64_t vec;            ///< elements per 16-byte access
+  int64_t lanesPerToken;  ///< lanes reading one K/V row
+  int64_t tokensPerStep;  ///< tokens one warp-wide access covers
+  int64_t stepsPerPage;   ///< accesses per lane per page (K or V)
+  int64_t stepsPerUpdate; ///< accesses between softmax updates
   int64_t entryStride() const { return headDim + 4; }
   int64_t workspaceBytesPerItem() const {
     return 4 * numHeads * maxSplits * entryStride();
@@ -207,7 +208,7 @@ Value findSequence(KernelBuilder &kb, Value queryStart, Value token,
 int64_t splitBudget(const AttentionPlan &plan, int64_t numSMs) {
   return std::min<int64_t>(
       plan.maxSplits,
-      llvm::divideCeil(kSplitBlocksPerSM * numSMs, plan.kvHeads));
+      llvm::divideCeil(plan.splitBlocksPerSM * numSMs, plan.kvHeads));
 }
 
 /// Splits an item uses at run time (see the file comment).
@@ -924,6 +925,7 @@ LogicalResult emitAttentionKernels(Operation *op, EmitContext &ctx,
   FailureOr<AttentionPlan> plan = planAttention(attention);
   if (failed(plan))
     return failure();
+  plan->splitBlocksPerSM = ctx.options.attentionSplitBlocksPerSM;
 
   KernelBuilder main(ctx, op,
                      plan->mma ? "paged_attention_mma" : "paged_attention",

@@ -297,15 +297,17 @@ struct ConvertDecodeToGPUPass
     ctx.kernels = kernels;
     ctx.target.numSMs = numSMs;
     if (gemvRowsPerWarp < 0 || gemvUnroll < 0 || gemvEarlySlabs < 0 ||
-        attentionBlocksPerSM < 0) {
+        attentionBlocksPerSM < 0 || attentionSplitBlocksPerSM < 1) {
       module.emitError("gemv-rows-per-warp, gemv-unroll, gemv-early-slabs and "
-                       "attention-blocks-per-sm must not be negative");
+                       "attention-blocks-per-sm must not be negative, "
+                       "attention-split-blocks-per-sm must be positive");
       return signalPassFailure();
     }
     ctx.options.gemvRowsPerWarp = gemvRowsPerWarp;
     ctx.options.gemvUnroll = gemvUnroll;
     ctx.options.gemvEarlySlabs = gemvEarlySlabs;
     ctx.options.attentionBlocksPerSM = attentionBlocksPerSM;
+    ctx.options.attentionSplitBlocksPerSM = attentionSplitBlocksPerSM;
     if (!llvm::is_contained({0, 64, 128, 256}, wgmmaKTile) ||
         !llvm::is_contained({0, 1, 2, 3}, wgmmaWarpgroups) ||
         !llvm::is_contained({0, 64, 128, 256}, wgmmaNTile) ||

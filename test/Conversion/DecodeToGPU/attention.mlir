@@ -2,7 +2,7 @@
 
 // Decode step, 32/8 heads: a split-KV kernel over (splits, kv_heads, tokens)
 // that reads each page once per kv head, where the step's tokens share a
-// budget of min(split_kv, ceil(3 * 132 / 8)) = 32 split blocks per kv head
+// budget of min(split_kv, ceil(2 * 132 / 8)) = 32 split blocks per kv head
 // (grid x = ceil(32 / tokens), `per_tokens`). Split partials go to the
 // op's workspace (items x heads x splits x (head_dim + 4) f32 = 32 * 32 *
 // 132 * 4 bytes per token) and the last split of an item to arrive (one
