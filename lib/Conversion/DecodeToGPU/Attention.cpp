@@ -2,8 +2,8 @@
 //
 // `decode.paged_attention` becomes one split-KV ("flash decoding") kernel:
 // `paged_attention_*` (CUDA cores, `kernel = simt`, described here) or
-// `paged_attention_mma_*` (tensor cores, `kernel = mma`, see "Tensor-core
-// kernel" below); both share the grid, the splits and the merge.
+// `paged_attention_mma_*` (tensor cores, `kernel = mma`, AttentionMma.cpp);
+// both share the grid, the splits and the merge defined here.
 //
 // Grid (splits, kv_heads, items), 4 warps per block.
 // An item is a sequence in decode/draft steps (one query per sequence) and a
@@ -42,7 +42,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelBuilder.h"
+#include "Attention.h"
 
 #include "Decode/IR/DecodeOps.h"
 
@@ -53,11 +53,11 @@
 #include <limits>
 
 using namespace mlir;
+using namespace infer;
+using namespace infer::attention;
 
-namespace infer {
 namespace {
 
-constexpr int64_t kAttentionWarps = 4;
 /// A split gets at least this many keys, or kShortSplitKeys where fewer
 /// splits would leave SMs without a block (short contexts at batch 1).
 constexpr int64_t kMinKeysPerSplit = 256;
@@ -73,29 +73,6 @@ enum AttentionOperand : unsigned {
   kBlockTables = 2,
   kContextLens = 3,
   kQueryStart = 4,
-};
-
-/// Static facts of one op and the lane layout derived from them.
-struct AttentionPlan {
-  int64_t numHeads, kvHeads, group, headDim, blockSize;
-  mlir::Type elementType;        ///< of the cache and the query
-  bool mma;                      ///< tensor-core kernel (`kernel = mma`)
-  double scaleLog2;              ///< softmax scale times log2(e)
-  std::optional<int64_t> window; ///< sliding window (keys)
-  int64_t maxSplits;             ///< split_kv
-  /// Splitting stops once items * kv_heads * splits reaches this many
-  /// blocks per SM (`attention-split-blocks-per-sm`).
-  int64_t splitBlocksPerSM = 2;
-  bool perSequence;       ///< decode steps: one query per sequence
-  int64_t vec;            ///< elements per 16-byte access
-  int64_t lanesPerToken;  ///< lanes reading one K/V row
-  int64_t tokensPerStep;  ///< tokens one warp-wide access covers
-  int64_t stepsPerPage;   ///< accesses per lane per page (K or V)
-  int64_t stepsPerUpdate; ///< accesses between softmax updates
-  int64_t entryStride() const { return headDim + 4; }
-  int64_t workspaceBytesPerItem() const {
-    return 4 * numHeads * maxSplits * entryStride();
-  }
 };
 
 FailureOr<AttentionPlan> planAttention(decode::PagedAttentionOp op) {
@@ -155,30 +132,6 @@ FailureOr<AttentionPlan> planAttention(decode::PagedAttentionOp op) {
   return plan;
 }
 
-/// The buffers and scalars both kernels read.
-struct AttentionParams {
-  unsigned query = 0, cache = 0, blockTables = 0, contextLens = 0,
-           queryStart = 0, result = 0, workspace = 0, counters = 0, tokens = 0,
-           seqs = 0, tableWidth = 0, layer = 0;
-};
-
-/// Where one item's keys lie and how many splits it uses.
-struct QueryRange {
-  Value seq, token, kvBegin, kvEnd, numSplits;
-};
-
-Value negInf(KernelBuilder &kb) {
-  return kb.f32(-std::numeric_limits<double>::infinity());
-}
-
-/// `m` unless it is -inf (nothing seen yet), then 0: exp2(x - safeMax(m))
-/// stays finite and gives 0 for x = -inf.
-Value safeMax(KernelBuilder &kb, Value m) {
-  Value empty =
-      arith::CmpFOp::create(kb.b(), arith::CmpFPredicate::OEQ, m, negInf(kb));
-  return kb.select(empty, kb.f32(0.0), m);
-}
-
 /// The sequence holding query token `token`: the largest `s < seqs` with
 /// `query_start[s] <= token` (binary search; query_start[seqs] = T > token).
 Value findSequence(KernelBuilder &kb, Value queryStart, Value token,
@@ -202,15 +155,6 @@ Value findSequence(KernelBuilder &kb, Value queryStart, Value token,
   return loop.getResult(0);
 }
 
-/// Blocks of one kv head the split dimension may use in a step; the grid's
-/// x extent is ceil(budget / items) (GridExtent::Scale::PerSequence or
-/// PerToken), so a large batch launches no idle splits.
-int64_t splitBudget(const AttentionPlan &plan, int64_t numSMs) {
-  return std::min<int64_t>(
-      plan.maxSplits,
-      llvm::divideCeil(plan.splitBlocksPerSM * numSMs, plan.kvHeads));
-}
-
 /// Splits an item uses at run time (see the file comment).
 Value numSplits(KernelBuilder &kb, const AttentionPlan &plan, Value keys,
                 Value items, int64_t numSMs) {
@@ -224,78 +168,6 @@ Value numSplits(KernelBuilder &kb, const AttentionPlan &plan, Value keys,
   Value byOccupancy =
       kb.ceilDivIndex(kb.index(splitBudget(plan, numSMs)), items);
   return kb.maxIndex(kb.minIndex(byLength, byOccupancy), kb.index(1));
-}
-
-/// Declares the parameters shared by both kernels, in ABI order.
-AttentionParams declareParams(KernelBuilder &kb, const AttentionPlan &plan) {
-  AttentionParams p;
-  p.query = kb.addOperand(kQuery);
-  p.cache = kb.addOperand(kCache);
-  p.blockTables = kb.addOperand(kBlockTables);
-  p.contextLens = kb.addOperand(kContextLens);
-  p.queryStart = kb.addOperand(kQueryStart);
-  p.result = kb.addResult(0);
-  if (plan.maxSplits > 1) {
-    auto type = MemRefType::get({kDynamicExtentBound, plan.numHeads,
-                                 plan.maxSplits, plan.entryStride()},
-                                kb.b().getF32Type());
-    // Items are at most the step's tokens.
-    p.workspace = kb.addWorkspace(type, 0, plan.workspaceBytesPerItem());
-    // One arrival counter per (item, kv head).
-    p.counters = kb.addCounters(plan.kvHeads);
-  }
-  if (!plan.perSequence)
-    p.tokens = kb.addScalar(StepScalar::Tokens);
-  p.seqs = kb.addScalar(StepScalar::Sequences);
-  p.tableWidth = kb.addScalar(StepScalar::BlockTableWidth);
-  // The layer is a parameter so that every layer shares one kernel.
-  p.layer = kb.addScalar(StepScalar::Layer);
-  return p;
-}
-
-/// Grid (splits, kv heads, items) for a split budget (null: one split).
-std::array<GridExtent, 3> attentionGrid(const AttentionPlan &plan,
-                                        std::optional<int64_t> budget) {
-  GridExtent items{1, plan.perSequence ? GridExtent::Scale::Sequences
-                                       : GridExtent::Scale::Tokens};
-  GridExtent splits{1, GridExtent::Scale::One};
-  if (budget && *budget > 1)
-    splits = {*budget, plan.perSequence ? GridExtent::Scale::PerSequence
-                                        : GridExtent::Scale::PerToken};
-  return {splits, GridExtent{plan.kvHeads, GridExtent::Scale::One}, items};
-}
-
-/// Locates item blockIdx.z: its sequence, query row, key range and splits.
-QueryRange emitQueryRange(KernelBuilder &kb, const AttentionPlan &plan,
-                          const AttentionParams &p, int64_t numSMs) {
-  QueryRange r;
-  Value item = kb.blockId(gpu::Dimension::z);
-  Value queryStart = kb.param(p.queryStart);
-  Value seqs = kb.scalarIndex(p.seqs);
-  Value items = plan.perSequence ? seqs : kb.scalarIndex(p.tokens);
-  Value queryEnd;
-  if (plan.perSequence) {
-    // One query per sequence: its last (only) row.
-    r.seq = item;
-    queryEnd = kb.toIndex(kb.load(queryStart, kb.add(item, kb.index(1))));
-    r.token = kb.sub(queryEnd, kb.index(1));
-  } else {
-    r.token = item;
-    r.seq = findSequence(kb, queryStart, item, seqs);
-    queryEnd = kb.toIndex(kb.load(queryStart, kb.add(r.seq, kb.index(1))));
-  }
-  // Query `token` sits at position context_len - (queryEnd - token) and sees
-  // keys [kvBegin, kvEnd).
-  Value contextLen = kb.toIndex(kb.load(kb.param(p.contextLens), r.seq));
-  r.kvEnd = kb.sub(contextLen, kb.sub(kb.sub(queryEnd, r.token), kb.index(1)));
-  r.kvBegin = kb.index(0);
-  if (plan.window) {
-    Value w = kb.index(*plan.window);
-    Value clipped = kb.cmp(arith::CmpIPredicate::ugt, r.kvEnd, w);
-    r.kvBegin = kb.select(clipped, kb.sub(r.kvEnd, w), kb.index(0));
-  }
-  r.numSplits = numSplits(kb, plan, kb.sub(r.kvEnd, r.kvBegin), items, numSMs);
-  return r;
 }
 
 /// Stores `o / l` (0 where l = 0, a query without keys) as the op's element
@@ -437,103 +309,6 @@ void emitSplitMerge(KernelBuilder &kb, const AttentionPlan &plan,
   });
 }
 
-/// Pages [begin, end) of the item's keys that split `split` covers (empty
-/// for the last splits when the pages do not divide evenly).
-std::pair<Value, Value> splitPages(KernelBuilder &kb, const AttentionPlan &plan,
-                                   const QueryRange &r, Value split) {
-  Value bs = kb.index(plan.blockSize);
-  Value pageBegin = kb.divIndex(r.kvBegin, bs);
-  Value pageEnd = kb.ceilDivIndex(r.kvEnd, bs);
-  Value perSplit = kb.ceilDivIndex(kb.sub(pageEnd, pageBegin), r.numSplits);
-  Value begin = kb.add(pageBegin, kb.mul(split, perSplit));
-  return {begin, kb.minIndex(kb.add(begin, perSplit), pageEnd)};
-}
-
-/// Combines the warps' (o, m, l) of every head of the block's kv head from
-/// `sharedO` / `sharedML` and writes the normalized output, or the split's
-/// partial when the item uses several splits. Contains a barrier.
-void emitBlockCombine(KernelBuilder &kb, const AttentionPlan &plan,
-                      const AttentionParams &p, const QueryRange &r,
-                      Value sharedO, Value sharedML) {
-  Type f32 = kb.b().getF32Type();
-  Value split = kb.blockId(gpu::Dimension::x);
-  Value kvHead = kb.blockId(gpu::Dimension::y);
-  Value item = kb.blockId(gpu::Dimension::z);
-  kb.barrier();
-
-  constexpr int64_t width = 4;
-  int64_t perHead = plan.headDim / width;
-  kb.forEachThread(plan.group * perHead, [&](Value i) {
-    Value g = kb.divIndex(i, kb.index(perHead));
-    Value d = kb.mul(kb.remIndex(i, kb.index(perHead)), kb.index(width));
-    SmallVector<Value> ms, ls;
-    Value m = negInf(kb);
-    for (int64_t w = 0; w < kAttentionWarps; ++w) {
-      ms.push_back(kb.load(sharedML, {kb.index(w), g, kb.index(0)}));
-      ls.push_back(kb.load(sharedML, {kb.index(w), g, kb.index(1)}));
-      m = arith::MaximumFOp::create(kb.b(), m, ms.back());
-    }
-    Value base = safeMax(kb, m);
-    Value l = kb.f32(0.0);
-    Value o = kb.floatConst(VectorType::get({width}, f32), 0.0);
-    for (int64_t w = 0; w < kAttentionWarps; ++w) {
-      Value e = kb.exp2(kb.sub(ms[w], base));
-      l = kb.add(l, kb.mul(ls[w], e));
-      o = kb.fma(kb.loadVector(sharedO, {kb.index(w), g, d}, width),
-                 kb.splat(e, width), o);
-    }
-    Value head = kb.add(kb.mul(kvHead, kb.index(plan.group)), g);
-    Value outCol = kb.add(kb.mul(head, kb.index(plan.headDim)), d);
-    auto writeOutput = [&] {
-      storeNormalized(kb, kb.param(p.result), r.token, outCol, o, l);
-    };
-    if (plan.maxSplits == 1) {
-      writeOutput();
-      return;
-    }
-    Value single = kb.cmp(arith::CmpIPredicate::eq, r.numSplits, kb.index(1));
-    auto ifOp = scf::IfOp::create(kb.b(), single, /*withElseRegion=*/true);
-    OpBuilder::InsertionGuard guard(kb.b());
-    kb.b().setInsertionPoint(ifOp.thenYield());
-    writeOutput();
-    kb.b().setInsertionPoint(ifOp.elseYield());
-    Value ws = kb.param(p.workspace);
-    kb.storeVector(o, ws, {item, head, split, d});
-    kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, d, kb.index(0)), [&] {
-      kb.store(m, ws, {item, head, split, kb.index(plan.headDim)});
-      kb.store(l, ws, {item, head, split, kb.index(plan.headDim + 1)});
-    });
-  });
-  if (plan.maxSplits == 1)
-    return;
-
-  // The item's last split to arrive merges the partials (the counter goes
-  // back to zero for the next launch).
-  Value flag = kb.addShared({1}, kb.b().getI32Type());
-  Value counters = kb.param(p.counters);
-  kb.ifThen(kb.cmp(arith::CmpIPredicate::ugt, r.numSplits, kb.index(1)), [&] {
-    kb.fenceGpu();
-    kb.barrier();
-    kb.ifThen(
-        kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)), [&] {
-          Value counter = kb.add(kb.mul(item, kb.index(plan.kvHeads)), kvHead);
-          Value arrived =
-              kb.toIndex(kb.atomicAdd(counters, counter, kb.i32(1)));
-          Value last = kb.cmp(arith::CmpIPredicate::eq, arrived,
-                              kb.sub(r.numSplits, kb.index(1)));
-          kb.ifThen(last, [&] { kb.store(kb.i32(0), counters, counter); });
-          kb.store(kb.select(last, kb.i32(1), kb.i32(0)), flag, kb.index(0));
-        });
-    kb.barrier();
-    Value last = kb.cmp(arith::CmpIPredicate::ne,
-                        kb.toIndex(kb.load(flag, kb.index(0))), kb.index(0));
-    kb.ifThen(last, [&] {
-      kb.fenceGpu();
-      emitSplitMerge(kb, plan, p, r, item, kvHead);
-    });
-  });
-}
-
 LogicalResult emitAttentionKernel(KernelBuilder &kb, const AttentionPlan &plan,
                                   int64_t numSMs) {
   AttentionParams p = declareParams(kb, plan);
@@ -613,312 +388,196 @@ LogicalResult emitAttentionKernel(KernelBuilder &kb, const AttentionPlan &plan,
   return success();
 }
 
-//===----------------------------------------------------------------------===//
-// Tensor-core kernel (kernel = mma)
-//===----------------------------------------------------------------------===//
-//
-// Same grid, splits, block combine and merge as above. Each warp walks
-// 16-token chunks of its split's pages (round-robin over the warps) with
-// `mma.sync.m16n8k16` (f32 accumulators); lane = 4 g + q.
-//  * S = Q K^T: M = the group's query heads (rows g and g + 8, zero past
-//    the group), N = 8 tokens (tile t: chunk tokens 8t + n), K = head_dim.
-//    The lane loads 16 bytes of K row 8t + g at dims 32c + 8q, which feed
-//    two mmas (the contraction order is free; Q is loaded the same way).
-//  * Online softmax on the C fragments (S[g][8t + 2q + e], log2 domain):
-//    the row max takes two shuffles over the quad, the row sum stays
-//    per-lane until the end. P, rounded to the cache type, is the A
-//    fragment of P V as it stands (the two S tiles are its two K halves).
-//  * O = P V: K = the chunk's 16 tokens, N = 8 dims per tile. The lane loads
-//    V rows 2q, 2q + 1, 2q + 8 and 2q + 9 at dims 64s + 8g and pairs equal
-//    dims of two rows into a B register: column n of tile (s, i) is dim
-//    64s + 8n + i, so the lane ends with dims 64s + 16q + [0, 16) of row g.
-//  * Masked keys get -inf scores and zero values (stale or NaN slots never
-//    reach O). The next chunk's 16 loads are issued before the current
-//    chunk's math, the block id of the chunk after it before them.
-
-constexpr int64_t kMmaChunk = 16;
-
-/// f32 scalars `a`, `c` rounded to `elementType` and packed in one register.
-Value packPair(KernelBuilder &kb, Value a, Value c, Type elementType) {
-  auto pairType = VectorType::get({2}, kb.b().getF32Type());
-  Value pair =
-      vector::FromElementsOp::create(kb.b(), pairType, ValueRange{a, c});
-  return kb.packedRegisters(kb.fromF32(pair, elementType))[0];
-}
-
-/// {x[i], y[i]} of two 8-element rows as one register.
-Value pairColumn(KernelBuilder &kb, Value x, Value y, int64_t i) {
-  Value pair =
-      vector::ShuffleOp::create(kb.b(), x, y, ArrayRef<int64_t>{i, 8 + i});
-  return kb.packedRegisters(pair)[0];
-}
-
-/// Online-softmax state of the mma kernel: per row of the lane (g, and
-/// g + 8 past 8 heads) the running max and the lane's partial sum, then the
-/// O accumulators (one per 8-dim tile).
-struct MmaState {
-  SmallVector<Value> m, l, o;
-
-  SmallVector<Value> flatten() const {
-    SmallVector<Value> all(m);
-    llvm::append_range(all, l);
-    llvm::append_range(all, o);
-    return all;
-  }
-  static MmaState unflatten(ValueRange all, int64_t rows) {
-    MmaState s;
-    s.m.assign(all.begin(), all.begin() + rows);
-    s.l.assign(all.begin() + rows, all.begin() + 2 * rows);
-    s.o.assign(all.begin() + 2 * rows, all.end());
-    return s;
-  }
-};
-
-LogicalResult emitMmaAttentionKernel(KernelBuilder &kb,
-                                     const AttentionPlan &plan, int64_t numSMs,
-                                     int64_t blocksPerSM) {
-  AttentionParams p = declareParams(kb, plan);
-  kb.create({kAttentionWarps * kWarpSize, 1, 1},
-            attentionGrid(plan, splitBudget(plan, numSMs)));
-  if (blocksPerSM)
-    kb.setMinBlocksPerSM(blocksPerSM);
-  ImplicitLocOpBuilder &b = kb.b();
-  Type f32 = b.getF32Type(), elt = plan.elementType;
-  Value sharedO =
-      kb.addShared({kAttentionWarps, plan.group, plan.headDim}, f32);
-  Value sharedML = kb.addShared({kAttentionWarps, plan.group, 2}, f32);
-  Value split = kb.blockId(gpu::Dimension::x);
-  Value kvHead = kb.blockId(gpu::Dimension::y);
-  QueryRange r = emitQueryRange(kb, plan, p, numSMs);
-
-  const int64_t rows = plan.group > 8 ? 2 : 1;
-  const int64_t colGroups = plan.headDim / 32, valueSets = plan.headDim / 64;
-  const int64_t chunksPerPage = plan.blockSize / kMmaChunk;
-  const int64_t kLoads = 2 * colGroups, numLoads = kLoads + 4 * valueSets;
-  auto rowType = VectorType::get({8}, elt);
-  auto accType = VectorType::get({4}, f32);
-
-  kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, split, r.numSplits), [&] {
-    auto [myBegin, myEnd] = splitPages(kb, plan, r, split);
-    Value lane = kb.laneId(), warp = kb.warpId();
-    Value g = kb.divIndex(lane, kb.index(4));
-    Value q = kb.remIndex(lane, kb.index(4));
-    Value cache = kb.param(p.cache), layer = kb.scalarIndex(p.layer);
-    Value table = kb.param(p.blockTables);
-    Value tableRow = kb.mul(r.seq, kb.scalarIndex(p.tableWidth));
-    Value zeroRow = kb.floatConst(rowType, 0.0);
-    Value zeroReg = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
-
-    // Q fragments of row g + offset (zero past the group), 4 per 32 dims.
-    auto queryRow = [&](int64_t offset) {
-      Value h = kb.add(g, kb.index(offset));
-      Value inGroup =
-          kb.cmp(arith::CmpIPredicate::ult, h, kb.index(plan.group));
-      Value head = kb.add(kb.mul(kvHead, kb.index(plan.group)),
-                          kb.minIndex(h, kb.index(plan.group - 1)));
-      SmallVector<Value> regs;
-      for (int64_t c = 0; c < colGroups; ++c) {
-        Value col = kb.add(kb.mul(head, kb.index(plan.headDim)),
-                           kb.add(kb.index(32 * c), kb.mul(q, kb.index(8))));
-        Value v = kb.loadVector(kb.param(p.query), {r.token, col}, 8);
-        llvm::append_range(regs,
-                           kb.packedRegisters(kb.select(inGroup, v, zeroRow)));
-      }
-      return regs;
-    };
-    SmallVector<Value> qLo = queryRow(0);
-    SmallVector<Value> qHi =
-        rows == 2 ? queryRow(8) : SmallVector<Value>(4 * colGroups, zeroReg);
-
-    auto blockIdOf = [&](Value chunk) {
-      Value page = kb.divIndex(chunk, kb.index(chunksPerPage));
-      return kb.toIndex(kb.load(table, kb.add(tableRow, page)));
-    };
-    // K rows 8t + g at dims 32c + 8q, then V rows 2q + {0, 1, 8, 9} at dims
-    // 64s + 8g.
-    auto loadChunk = [&](Value chunk, Value blockId) {
-      Value base = kb.mul(kb.remIndex(chunk, kb.index(chunksPerPage)),
-                          kb.index(kMmaChunk));
-      Value kCol = kb.mul(q, kb.index(8)), vCol = kb.mul(g, kb.index(8));
-      SmallVector<Value> loads;
-      for (int64_t t = 0; t < 2; ++t)
-        for (int64_t c = 0; c < colGroups; ++c)
-          loads.push_back(
-              kb.loadVector(cache,
-                            {blockId, layer, kb.index(0), kvHead,
-                             kb.add(base, kb.add(g, kb.index(8 * t))),
-                             kb.add(kCol, kb.index(32 * c))},
-                            8));
-      for (int64_t s = 0; s < valueSets; ++s)
-        for (int64_t j : {0, 1, 8, 9})
-          loads.push_back(kb.loadVector(
-              cache,
-              {blockId, layer, kb.index(1), kvHead,
-               kb.add(base, kb.add(kb.mul(q, kb.index(2)), kb.index(j))),
-               kb.add(vCol, kb.index(64 * s))},
-              8));
-      return loads;
-    };
-
-    auto update = [&](Value chunk, ArrayRef<Value> loads, MmaState &st) {
-      Value sTile[2];
-      for (int64_t t = 0; t < 2; ++t) {
-        Value acc = kb.floatConst(accType, 0.0);
-        for (int64_t c = 0; c < colGroups; ++c) {
-          SmallVector<Value> kr = kb.packedRegisters(loads[t * colGroups + c]);
-          for (int64_t h = 0; h < 2; ++h) {
-            int64_t i = 4 * c + 2 * h;
-            Value a[] = {qLo[i], qHi[i], qLo[i + 1], qHi[i + 1]};
-            Value bReg[] = {kr[2 * h], kr[2 * h + 1]};
-            acc = kb.mmaSync(a, bReg, acc, elt);
-          }
-        }
-        sTile[t] = acc;
-      }
-      // Key of column 8t + 2q + e: chunk * 16 + 8t + 2q + e.
-      Value first =
-          kb.add(kb.mul(chunk, kb.index(kMmaChunk)), kb.mul(q, kb.index(2)));
-      Value valid[2][2];
-      for (int64_t t = 0; t < 2; ++t)
-        for (int64_t e = 0; e < 2; ++e) {
-          Value key = kb.add(first, kb.index(8 * t + e));
-          valid[t][e] = arith::AndIOp::create(
-              b, kb.cmp(arith::CmpIPredicate::uge, key, r.kvBegin),
-              kb.cmp(arith::CmpIPredicate::ult, key, r.kvEnd));
-        }
-      Value probs[2][2][2]; // [row][t][e]
-      Value alpha[2] = {kb.f32(1.0), kb.f32(1.0)};
-      for (int64_t row = 0; row < rows; ++row) {
-        Value x[2][2];
-        Value mNew = st.m[row];
-        for (int64_t t = 0; t < 2; ++t)
-          for (int64_t e = 0; e < 2; ++e) {
-            Value s = vector::ExtractOp::create(b, sTile[t], 2 * row + e);
-            x[t][e] = kb.select(valid[t][e], kb.mul(s, kb.f32(plan.scaleLog2)),
-                                negInf(kb));
-            mNew = arith::MaximumFOp::create(b, mNew, x[t][e]);
-          }
-        for (int64_t offset : {1, 2})
-          mNew =
-              arith::MaximumFOp::create(b, mNew, kb.shuffleXor(mNew, offset));
-        Value base = safeMax(kb, mNew);
-        alpha[row] = kb.exp2(kb.sub(st.m[row], base));
-        Value l = kb.mul(st.l[row], alpha[row]);
-        for (int64_t t = 0; t < 2; ++t)
-          for (int64_t e = 0; e < 2; ++e) {
-            probs[row][t][e] = kb.exp2(kb.sub(x[t][e], base));
-            l = kb.add(l, probs[row][t][e]);
-          }
-        st.m[row] = mNew;
-        st.l[row] = l;
-      }
-      Value scale = vector::FromElementsOp::create(
-          b, accType, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
-      for (Value &o : st.o)
-        o = kb.mul(o, scale);
-      auto pReg = [&](int64_t row, int64_t t) {
-        return row < rows
-                   ? packPair(kb, probs[row][t][0], probs[row][t][1], elt)
-                   : zeroReg;
-      };
-      Value pa[] = {pReg(0, 0), pReg(1, 0), pReg(0, 1), pReg(1, 1)};
-      for (int64_t s = 0; s < valueSets; ++s) {
-        Value v[4];
-        for (int64_t j = 0; j < 4; ++j)
-          v[j] = kb.select(valid[j / 2][j % 2], loads[kLoads + 4 * s + j],
-                           zeroRow);
-        for (int64_t i = 0; i < 8; ++i) {
-          Value bReg[] = {pairColumn(kb, v[0], v[1], i),
-                          pairColumn(kb, v[2], v[3], i)};
-          st.o[8 * s + i] = kb.mmaSync(pa, bReg, st.o[8 * s + i], elt);
-        }
-      }
-    };
-
-    Value chBegin = kb.mul(myBegin, kb.index(chunksPerPage));
-    Value chEnd = kb.mul(myEnd, kb.index(chunksPerPage));
-    Value step = kb.index(kAttentionWarps);
-    Value first = kb.add(chBegin, warp);
-    auto clampChunk = [&](Value chunk) {
-      return kb.minIndex(chunk, kb.sub(chEnd, kb.index(1)));
-    };
-    SmallVector<Type> prologueTypes(numLoads, rowType);
-    prologueTypes.push_back(b.getIndexType());
-    SmallVector<Value> prologue = kb.ifThenElse(
-        kb.cmp(arith::CmpIPredicate::ult, first, chEnd), prologueTypes,
-        [&] {
-          SmallVector<Value> v = loadChunk(first, blockIdOf(first));
-          v.push_back(blockIdOf(clampChunk(kb.add(first, step))));
-          return v;
-        },
-        [&] {
-          SmallVector<Value> v(numLoads, zeroRow);
-          v.push_back(kb.index(0));
-          return v;
-        });
-
-    MmaState init;
-    for (int64_t row = 0; row < rows; ++row) {
-      init.m.push_back(negInf(kb));
-      init.l.push_back(kb.f32(0.0));
-    }
-    init.o.assign(8 * valueSets, kb.floatConst(accType, 0.0));
-    SmallVector<Value> carried = init.flatten();
-    llvm::append_range(carried, prologue);
-    const size_t stateSize = carried.size() - prologue.size();
-    SmallVector<Value> final = kb.forLoop(
-        first, chEnd, step, carried, [&](Value chunk, ValueRange args) {
-          MmaState st = MmaState::unflatten(args.take_front(stateSize), rows);
-          SmallVector<Value> loads(args.slice(stateSize, numLoads));
-          Value nextBlock = args.back();
-          Value afterNext =
-              blockIdOf(clampChunk(kb.add(chunk, kb.mul(step, kb.index(2)))));
-          SmallVector<Value> next =
-              loadChunk(clampChunk(kb.add(chunk, step)), nextBlock);
-          update(chunk, loads, st);
-          SmallVector<Value> out = st.flatten();
-          llvm::append_range(out, next);
-          out.push_back(afterNext);
-          return out;
-        });
-    MmaState st =
-        MmaState::unflatten(ArrayRef<Value>(final).take_front(stateSize), rows);
-
-    // Row sums over the quad, then every warp's (o, m, l) to shared memory.
-    for (int64_t row = 0; row < rows; ++row)
-      for (int64_t offset : {1, 2})
-        st.l[row] = kb.add(st.l[row], kb.shuffleXor(st.l[row], offset));
-    for (int64_t row = 0; row < rows; ++row) {
-      Value h = kb.add(g, kb.index(8 * row));
-      kb.ifThen(
-          kb.cmp(arith::CmpIPredicate::ult, h, kb.index(plan.group)), [&] {
-            for (int64_t s = 0; s < valueSets; ++s)
-              for (int64_t k = 0; k < 4; ++k) {
-                SmallVector<Value> elems;
-                for (int64_t d = 4 * k; d < 4 * k + 4; ++d)
-                  elems.push_back(vector::ExtractOp::create(
-                      b, st.o[8 * s + d % 8], 2 * row + d / 8));
-                Value col =
-                    kb.add(kb.mul(q, kb.index(16)), kb.index(64 * s + 4 * k));
-                kb.storeVector(vector::FromElementsOp::create(
-                                   b, VectorType::get({4}, f32), elems),
-                               sharedO, {warp, h, col});
-              }
-            kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, q, kb.index(0)), [&] {
-              kb.store(st.m[row], sharedML, {warp, h, kb.index(0)});
-              kb.store(st.l[row], sharedML, {warp, h, kb.index(1)});
-            });
-          });
-    }
-    emitBlockCombine(kb, plan, p, r, sharedO, sharedML);
-  });
-  return success();
-}
-
 } // namespace
 
-LogicalResult emitAttentionKernels(Operation *op, EmitContext &ctx,
-                                   SmallVectorImpl<KernelLaunch> &out) {
+Value infer::attention::negInf(KernelBuilder &kb) {
+  return kb.f32(-std::numeric_limits<double>::infinity());
+}
+
+Value infer::attention::safeMax(KernelBuilder &kb, Value m) {
+  Value empty =
+      arith::CmpFOp::create(kb.b(), arith::CmpFPredicate::OEQ, m, negInf(kb));
+  return kb.select(empty, kb.f32(0.0), m);
+}
+
+int64_t infer::attention::splitBudget(const AttentionPlan &plan,
+                                      int64_t numSMs) {
+  return std::min<int64_t>(
+      plan.maxSplits,
+      llvm::divideCeil(plan.splitBlocksPerSM * numSMs, plan.kvHeads));
+}
+
+AttentionParams infer::attention::declareParams(KernelBuilder &kb,
+                                                const AttentionPlan &plan) {
+  AttentionParams p;
+  p.query = kb.addOperand(kQuery);
+  p.cache = kb.addOperand(kCache);
+  p.blockTables = kb.addOperand(kBlockTables);
+  p.contextLens = kb.addOperand(kContextLens);
+  p.queryStart = kb.addOperand(kQueryStart);
+  p.result = kb.addResult(0);
+  if (plan.maxSplits > 1) {
+    auto type = MemRefType::get({kDynamicExtentBound, plan.numHeads,
+                                 plan.maxSplits, plan.entryStride()},
+                                kb.b().getF32Type());
+    // Items are at most the step's tokens.
+    p.workspace = kb.addWorkspace(type, 0, plan.workspaceBytesPerItem());
+    // One arrival counter per (item, kv head).
+    p.counters = kb.addCounters(plan.kvHeads);
+  }
+  if (!plan.perSequence)
+    p.tokens = kb.addScalar(StepScalar::Tokens);
+  p.seqs = kb.addScalar(StepScalar::Sequences);
+  p.tableWidth = kb.addScalar(StepScalar::BlockTableWidth);
+  // The layer is a parameter so that every layer shares one kernel.
+  p.layer = kb.addScalar(StepScalar::Layer);
+  return p;
+}
+
+std::array<GridExtent, 3>
+infer::attention::attentionGrid(const AttentionPlan &plan,
+                                std::optional<int64_t> budget) {
+  GridExtent items{1, plan.perSequence ? GridExtent::Scale::Sequences
+                                       : GridExtent::Scale::Tokens};
+  GridExtent splits{1, GridExtent::Scale::One};
+  if (budget && *budget > 1)
+    splits = {*budget, plan.perSequence ? GridExtent::Scale::PerSequence
+                                        : GridExtent::Scale::PerToken};
+  return {splits, GridExtent{plan.kvHeads, GridExtent::Scale::One}, items};
+}
+
+QueryRange infer::attention::emitQueryRange(KernelBuilder &kb,
+                                            const AttentionPlan &plan,
+                                            const AttentionParams &p,
+                                            int64_t numSMs) {
+  QueryRange r;
+  Value item = kb.blockId(gpu::Dimension::z);
+  Value queryStart = kb.param(p.queryStart);
+  Value seqs = kb.scalarIndex(p.seqs);
+  Value items = plan.perSequence ? seqs : kb.scalarIndex(p.tokens);
+  Value queryEnd;
+  if (plan.perSequence) {
+    // One query per sequence: its last (only) row.
+    r.seq = item;
+    queryEnd = kb.toIndex(kb.load(queryStart, kb.add(item, kb.index(1))));
+    r.token = kb.sub(queryEnd, kb.index(1));
+  } else {
+    r.token = item;
+    r.seq = findSequence(kb, queryStart, item, seqs);
+    queryEnd = kb.toIndex(kb.load(queryStart, kb.add(r.seq, kb.index(1))));
+  }
+  // Query `token` sits at position context_len - (queryEnd - token) and sees
+  // keys [kvBegin, kvEnd).
+  Value contextLen = kb.toIndex(kb.load(kb.param(p.contextLens), r.seq));
+  r.kvEnd = kb.sub(contextLen, kb.sub(kb.sub(queryEnd, r.token), kb.index(1)));
+  r.kvBegin = kb.index(0);
+  if (plan.window) {
+    Value w = kb.index(*plan.window);
+    Value clipped = kb.cmp(arith::CmpIPredicate::ugt, r.kvEnd, w);
+    r.kvBegin = kb.select(clipped, kb.sub(r.kvEnd, w), kb.index(0));
+  }
+  r.numSplits = numSplits(kb, plan, kb.sub(r.kvEnd, r.kvBegin), items, numSMs);
+  return r;
+}
+
+std::pair<Value, Value> infer::attention::splitPages(KernelBuilder &kb,
+                                                     const AttentionPlan &plan,
+                                                     const QueryRange &r,
+                                                     Value split) {
+  Value bs = kb.index(plan.blockSize);
+  Value pageBegin = kb.divIndex(r.kvBegin, bs);
+  Value pageEnd = kb.ceilDivIndex(r.kvEnd, bs);
+  Value perSplit = kb.ceilDivIndex(kb.sub(pageEnd, pageBegin), r.numSplits);
+  Value begin = kb.add(pageBegin, kb.mul(split, perSplit));
+  return {begin, kb.minIndex(kb.add(begin, perSplit), pageEnd)};
+}
+
+void infer::attention::emitBlockCombine(KernelBuilder &kb,
+                                        const AttentionPlan &plan,
+                                        const AttentionParams &p,
+                                        const QueryRange &r, Value sharedO,
+                                        Value sharedML) {
+  Type f32 = kb.b().getF32Type();
+  Value split = kb.blockId(gpu::Dimension::x);
+  Value kvHead = kb.blockId(gpu::Dimension::y);
+  Value item = kb.blockId(gpu::Dimension::z);
+  kb.barrier();
+
+  constexpr int64_t width = 4;
+  int64_t perHead = plan.headDim / width;
+  kb.forEachThread(plan.group * perHead, [&](Value i) {
+    Value g = kb.divIndex(i, kb.index(perHead));
+    Value d = kb.mul(kb.remIndex(i, kb.index(perHead)), kb.index(width));
+    SmallVector<Value> ms, ls;
+    Value m = negInf(kb);
+    for (int64_t w = 0; w < kAttentionWarps; ++w) {
+      ms.push_back(kb.load(sharedML, {kb.index(w), g, kb.index(0)}));
+      ls.push_back(kb.load(sharedML, {kb.index(w), g, kb.index(1)}));
+      m = arith::MaximumFOp::create(kb.b(), m, ms.back());
+    }
+    Value base = safeMax(kb, m);
+    Value l = kb.f32(0.0);
+    Value o = kb.floatConst(VectorType::get({width}, f32), 0.0);
+    for (int64_t w = 0; w < kAttentionWarps; ++w) {
+      Value e = kb.exp2(kb.sub(ms[w], base));
+      l = kb.add(l, kb.mul(ls[w], e));
+      o = kb.fma(kb.loadVector(sharedO, {kb.index(w), g, d}, width),
+                 kb.splat(e, width), o);
+    }
+    Value head = kb.add(kb.mul(kvHead, kb.index(plan.group)), g);
+    Value outCol = kb.add(kb.mul(head, kb.index(plan.headDim)), d);
+    auto writeOutput = [&] {
+      storeNormalized(kb, kb.param(p.result), r.token, outCol, o, l);
+    };
+    if (plan.maxSplits == 1) {
+      writeOutput();
+      return;
+    }
+    Value single = kb.cmp(arith::CmpIPredicate::eq, r.numSplits, kb.index(1));
+    auto ifOp = scf::IfOp::create(kb.b(), single, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(kb.b());
+    kb.b().setInsertionPoint(ifOp.thenYield());
+    writeOutput();
+    kb.b().setInsertionPoint(ifOp.elseYield());
+    Value ws = kb.param(p.workspace);
+    kb.storeVector(o, ws, {item, head, split, d});
+    kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, d, kb.index(0)), [&] {
+      kb.store(m, ws, {item, head, split, kb.index(plan.headDim)});
+      kb.store(l, ws, {item, head, split, kb.index(plan.headDim + 1)});
+    });
+  });
+  if (plan.maxSplits == 1)
+    return;
+
+  // The item's last split to arrive merges the partials (the counter goes
+  // back to zero for the next launch).
+  Value flag = kb.addShared({1}, kb.b().getI32Type());
+  Value counters = kb.param(p.counters);
+  kb.ifThen(kb.cmp(arith::CmpIPredicate::ugt, r.numSplits, kb.index(1)), [&] {
+    kb.fenceGpu();
+    kb.barrier();
+    kb.ifThen(
+        kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)), [&] {
+          Value counter = kb.add(kb.mul(item, kb.index(plan.kvHeads)), kvHead);
+          Value arrived =
+              kb.toIndex(kb.atomicAdd(counters, counter, kb.i32(1)));
+          Value last = kb.cmp(arith::CmpIPredicate::eq, arrived,
+                              kb.sub(r.numSplits, kb.index(1)));
+          kb.ifThen(last, [&] { kb.store(kb.i32(0), counters, counter); });
+          kb.store(kb.select(last, kb.i32(1), kb.i32(0)), flag, kb.index(0));
+        });
+    kb.barrier();
+    Value last = kb.cmp(arith::CmpIPredicate::ne,
+                        kb.toIndex(kb.load(flag, kb.index(0))), kb.index(0));
+    kb.ifThen(last, [&] {
+      kb.fenceGpu();
+      emitSplitMerge(kb, plan, p, r, item, kvHead);
+    });
+  });
+}
+
+LogicalResult infer::emitAttentionKernels(Operation *op, EmitContext &ctx,
+                                          SmallVectorImpl<KernelLaunch> &out) {
   auto attention = dyn_cast<decode::PagedAttentionOp>(op);
   if (!attention)
     return op->emitOpError("is not an attention op");
@@ -938,5 +597,3 @@ LogicalResult emitAttentionKernels(Operation *op, EmitContext &ctx,
   out.push_back(main.finish());
   return success();
 }
-
-} // namespace infer

@@ -214,15 +214,11 @@ std::optional<LogicalResult> emitKernels(Operation *op, EmitContext &ctx,
       .Case<decode::AddOp, decode::SiluMulOp, decode::EmbedOp, decode::SliceOp,
             decode::GatherTokensOp>(
           [&](Operation *) { return emitElementwiseKernels(op, ctx, out); })
-#if INFER_HAVE_ATTENTION_EMITTERS
       .Case([&](decode::PagedAttentionOp) {
         return emitAttentionKernels(op, ctx, out);
       })
-#endif
-#if INFER_HAVE_ROPE_EMITTERS
       .Case<decode::RopeOp, decode::KVAppendOp, decode::RopeAppendOp>(
           [&](Operation *) { return emitRopeKernels(op, ctx, out); })
-#endif
       .Case([&](decode::SampleOp) { return emitSampleKernels(op, ctx, out); })
       // Host op: an empty launch list (docs/launch-plan.md).
       .Case([&](decode::SpecAcceptOp) { return success(); })

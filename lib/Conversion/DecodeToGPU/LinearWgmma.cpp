@@ -145,8 +145,9 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   // One warpgroup (64-row blocks) where wide token tiles of 128-row blocks
   // would leave SMs without a row block (measured at 128 tokens: qkv 44.7 ->
   // 60.3% of copy, o 44.4 -> 48.4%; gate_up keeps two: 87.6 vs 81.0%).
-  bool narrow = tile >= kWideTokens &&
-                llvm::divideCeil(info.n, 2 * kWarpgroupRows) < target.numSMs;
+  bool narrow =
+      tile >= kWideTokens &&
+      int64_t(llvm::divideCeil(info.n, 2 * kWarpgroupRows)) < target.numSMs;
   p.warpgroups = ctx.options.wgmmaWarpgroups ? ctx.options.wgmmaWarpgroups
                  : narrow                    ? 1
                                              : 2;

@@ -1,0 +1,88 @@
+//===- Attention.h - decode.paged_attention kernels (internal) --*- C++ -*-===//
+//
+// Shared by Attention.cpp (the CUDA-core kernel, the split bookkeeping and
+// the merge) and AttentionMma.cpp (the tensor-core kernel).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef INFER_LIB_CONVERSION_DECODETOGPU_ATTENTION_H
+#define INFER_LIB_CONVERSION_DECODETOGPU_ATTENTION_H
+
+#include "KernelBuilder.h"
+
+#include <optional>
+
+namespace infer::attention {
+
+inline constexpr int64_t kAttentionWarps = 4;
+
+/// Static facts of one op and the lane layout derived from them.
+struct AttentionPlan {
+  int64_t numHeads, kvHeads, group, headDim, blockSize;
+  mlir::Type elementType;        ///< of the cache and the query
+  bool mma;                      ///< tensor-core kernel (`kernel = mma`)
+  double scaleLog2;              ///< softmax scale times log2(e)
+  std::optional<int64_t> window; ///< sliding window (keys)
+  int64_t maxSplits;             ///< split_kv
+  /// Splitting stops once items * kv_heads * splits reaches this many
+  /// blocks per SM (`attention-split-blocks-per-sm`).
+  int64_t splitBlocksPerSM = 2;
+  bool perSequence;       ///< decode steps: one query per sequence
+  int64_t vec;            ///< elements per 16-byte access
+  int64_t lanesPerToken;  ///< lanes reading one K/V row
+  int64_t tokensPerStep;  ///< tokens one warp-wide access covers
+  int64_t stepsPerPage;   ///< accesses per lane per page (K or V)
+  int64_t stepsPerUpdate; ///< accesses between softmax updates
+  int64_t entryStride() const { return headDim + 4; }
+  int64_t workspaceBytesPerItem() const {
+    return 4 * numHeads * maxSplits * entryStride();
+  }
+};
+
+/// The buffers and scalars both kernels read.
+struct AttentionParams {
+  unsigned query = 0, cache = 0, blockTables = 0, contextLens = 0,
+           queryStart = 0, result = 0, workspace = 0, counters = 0, tokens = 0,
+           seqs = 0, tableWidth = 0, layer = 0;
+};
+
+/// Where one item's keys lie and how many splits it uses.
+struct QueryRange {
+  mlir::Value seq, token, kvBegin, kvEnd, numSplits;
+};
+
+/// -inf as an f32 constant.
+mlir::Value negInf(KernelBuilder &kb);
+/// `m` unless it is -inf (nothing seen yet), then 0.
+mlir::Value safeMax(KernelBuilder &kb, mlir::Value m);
+/// Blocks of one kv head the split dimension may use in a step.
+int64_t splitBudget(const AttentionPlan &plan, int64_t numSMs);
+/// Declares the kernel's parameters, in ABI order.
+AttentionParams declareParams(KernelBuilder &kb, const AttentionPlan &plan);
+/// Grid (splits, kv heads, items) for a split budget (null: one split).
+std::array<GridExtent, 3> attentionGrid(const AttentionPlan &plan,
+                                        std::optional<int64_t> budget);
+/// Locates item blockIdx.z: its sequence, query row, key range and splits.
+QueryRange emitQueryRange(KernelBuilder &kb, const AttentionPlan &plan,
+                          const AttentionParams &p, int64_t numSMs);
+/// Pages [begin, end) of the item's keys that split `split` covers.
+std::pair<mlir::Value, mlir::Value> splitPages(KernelBuilder &kb,
+                                               const AttentionPlan &plan,
+                                               const QueryRange &r,
+                                               mlir::Value split);
+/// Combines the warps' (o, m, l) from `sharedO` ([warp][head][dim] f32) and
+/// `sharedML` ([warp][head][2]) and writes the output, or the split's
+/// partial, and then lets the item's last split merge. Contains barriers.
+void emitBlockCombine(KernelBuilder &kb, const AttentionPlan &plan,
+                      const AttentionParams &p, const QueryRange &r,
+                      mlir::Value sharedO, mlir::Value sharedML);
+
+/// The tensor-core kernel (AttentionMma.cpp); `blocksPerSM` caps its
+/// registers (0: no cap).
+mlir::LogicalResult emitMmaAttentionKernel(KernelBuilder &kb,
+                                           const AttentionPlan &plan,
+                                           int64_t numSMs, int64_t blocksPerSM);
+
+} // namespace infer::attention
+
+#endif // INFER_LIB_CONVERSION_DECODETOGPU_ATTENTION_H
