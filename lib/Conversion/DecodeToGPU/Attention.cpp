@@ -184,26 +184,6 @@ void storeNormalized(KernelBuilder &kb, Value result, Value token, Value col,
   kb.storeVector(kb.fromF32(scaled, elementType), result, {token, col});
 }
 
-/// Online-softmax state of one lane: per query head of the group, the
-/// running max and sum, and the accumulator of the lane's chunk.
-struct SoftmaxState {
-  SmallVector<Value> m, l, acc;
-
-  SmallVector<Value> flatten() const {
-    SmallVector<Value> all(m);
-    llvm::append_range(all, l);
-    llvm::append_range(all, acc);
-    return all;
-  }
-  static SoftmaxState unflatten(ValueRange all, int64_t group) {
-    SoftmaxState s;
-    s.m.assign(all.begin(), all.begin() + group);
-    s.l.assign(all.begin() + group, all.begin() + 2 * group);
-    s.acc.assign(all.begin() + 2 * group, all.begin() + 3 * group);
-    return s;
-  }
-};
-
 /// Folds the state `(mo, lo, ao)` of another lane group into head `g`.
 void mergeInto(KernelBuilder &kb, SoftmaxState &s, int64_t g, Value mo,
                Value lo, Value ao) {

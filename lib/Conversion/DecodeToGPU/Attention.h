@@ -51,6 +51,29 @@ struct QueryRange {
   mlir::Value seq, token, kvBegin, kvEnd, numSplits;
 };
 
+/// Online-softmax state of one lane, flattened into loop-carried values: per
+/// query head (row) it owns, the running max `m` and sum `l`, then its
+/// accumulators `acc` (the CUDA-core kernel: one vector per head; the mma
+/// kernel: one C fragment per 8-dim tile).
+struct SoftmaxState {
+  llvm::SmallVector<mlir::Value> m, l, acc;
+
+  llvm::SmallVector<mlir::Value> flatten() const {
+    llvm::SmallVector<mlir::Value> all(m);
+    llvm::append_range(all, l);
+    llvm::append_range(all, acc);
+    return all;
+  }
+  /// The inverse of flatten() for `rows` heads.
+  static SoftmaxState unflatten(mlir::ValueRange all, int64_t rows) {
+    SoftmaxState s;
+    s.m.assign(all.begin(), all.begin() + rows);
+    s.l.assign(all.begin() + rows, all.begin() + 2 * rows);
+    s.acc.assign(all.begin() + 2 * rows, all.end());
+    return s;
+  }
+};
+
 /// -inf as an f32 constant.
 mlir::Value negInf(KernelBuilder &kb);
 /// `m` unless it is -inf (nothing seen yet), then 0.

@@ -49,27 +49,6 @@ Value pairColumn(KernelBuilder &kb, Value x, Value y, int64_t i) {
   return kb.packedRegisters(pair)[0];
 }
 
-/// Online-softmax state of the mma kernel: per row of the lane (g, and
-/// g + 8 past 8 heads) the running max and the lane's partial sum, then the
-/// O accumulators (one per 8-dim tile).
-struct MmaState {
-  SmallVector<Value> m, l, o;
-
-  SmallVector<Value> flatten() const {
-    SmallVector<Value> all(m);
-    llvm::append_range(all, l);
-    llvm::append_range(all, o);
-    return all;
-  }
-  static MmaState unflatten(ValueRange all, int64_t rows) {
-    MmaState s;
-    s.m.assign(all.begin(), all.begin() + rows);
-    s.l.assign(all.begin() + rows, all.begin() + 2 * rows);
-    s.o.assign(all.begin() + 2 * rows, all.end());
-    return s;
-  }
-};
-
 } // namespace
 
 LogicalResult
@@ -159,7 +138,7 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
       return loads;
     };
 
-    auto update = [&](Value chunk, ArrayRef<Value> loads, MmaState &st) {
+    auto update = [&](Value chunk, ArrayRef<Value> loads, SoftmaxState &st) {
       Value sTile[2];
       for (int64_t t = 0; t < 2; ++t) {
         Value acc = kb.floatConst(accType, 0.0);
@@ -213,7 +192,7 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
       }
       Value scale = vector::FromElementsOp::create(
           b, accType, ValueRange{alpha[0], alpha[0], alpha[1], alpha[1]});
-      for (Value &o : st.o)
+      for (Value &o : st.acc)
         o = kb.mul(o, scale);
       auto pReg = [&](int64_t row, int64_t t) {
         return row < rows
@@ -229,7 +208,7 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
         for (int64_t i = 0; i < 8; ++i) {
           Value bReg[] = {pairColumn(kb, v[0], v[1], i),
                           pairColumn(kb, v[2], v[3], i)};
-          st.o[8 * s + i] = kb.mmaSync(pa, bReg, st.o[8 * s + i], elt);
+          st.acc[8 * s + i] = kb.mmaSync(pa, bReg, st.acc[8 * s + i], elt);
         }
       }
     };
@@ -256,18 +235,19 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
           return v;
         });
 
-    MmaState init;
+    SoftmaxState init;
     for (int64_t row = 0; row < rows; ++row) {
       init.m.push_back(negInf(kb));
       init.l.push_back(kb.f32(0.0));
     }
-    init.o.assign(8 * valueSets, kb.floatConst(accType, 0.0));
+    init.acc.assign(8 * valueSets, kb.floatConst(accType, 0.0));
     SmallVector<Value> carried = init.flatten();
     llvm::append_range(carried, prologue);
     const size_t stateSize = carried.size() - prologue.size();
     SmallVector<Value> final = kb.forLoop(
         first, chEnd, step, carried, [&](Value chunk, ValueRange args) {
-          MmaState st = MmaState::unflatten(args.take_front(stateSize), rows);
+          SoftmaxState st =
+              SoftmaxState::unflatten(args.take_front(stateSize), rows);
           SmallVector<Value> loads(args.slice(stateSize, numLoads));
           Value nextBlock = args.back();
           Value afterNext =
@@ -280,8 +260,8 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
           out.push_back(afterNext);
           return out;
         });
-    MmaState st =
-        MmaState::unflatten(ArrayRef<Value>(final).take_front(stateSize), rows);
+    SoftmaxState st = SoftmaxState::unflatten(
+        ArrayRef<Value>(final).take_front(stateSize), rows);
 
     // Row sums over the quad, then every warp's (o, m, l) to shared memory.
     for (int64_t row = 0; row < rows; ++row)
@@ -296,7 +276,7 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
                 SmallVector<Value> elems;
                 for (int64_t d = 4 * k; d < 4 * k + 4; ++d)
                   elems.push_back(vector::ExtractOp::create(
-                      b, st.o[8 * s + d % 8], 2 * row + d / 8));
+                      b, st.acc[8 * s + d % 8], 2 * row + d / 8));
                 Value col =
                     kb.add(kb.mul(q, kb.index(16)), kb.index(64 * s + 4 * k));
                 kb.storeVector(vector::FromElementsOp::create(
