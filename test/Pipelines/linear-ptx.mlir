@@ -17,11 +17,15 @@
 
 // PTX: .target sm_90a
 // 1-token GEMV: 16-byte weight loads (read-only path), x from shared memory,
-// butterfly reductions, one bf16 store per output.
+// butterfly reductions, one bf16 store per output. The first group of 8
+// weight loads goes out before x is staged (gemv-early-slabs).
 // PTX-LABEL: .visible .entry linear_gemv_0(
 // PTX: griddepcontrol.wait;
 // PTX: griddepcontrol.launch_dependents;
 // PTX-COUNT-8: ld.global.nc.v4.b32
+// PTX: bar.sync 0;
+// PTX: st.shared.v4.b32
+// PTX: bar.sync 0;
 // PTX: ld.shared.v4.b32
 // PTX: fma.rn.f32
 // PTX: shfl.sync.bfly.b32

@@ -11,6 +11,7 @@
 // RUN: FileCheck %s --check-prefix=NOCLU < %t.noclu.ptx
 // RUN: %ptxas -arch=sm_90a -v %t.noclu.ptx -o %t.noclu.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: not grep -q "\.local" %t.noclu.ptx
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-deep-ring=0 toolkit=%cuda_root" %s | FileCheck %s --check-prefix=NODEEP
 // RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-cp-async=1 toolkit=%cuda_root" %s -o %t.cp.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.cp.mlir -o %t.cp.ptx
 // RUN: cat %t.cp.mlir %t.cp.ptx | FileCheck %s --check-prefix=CPASYNC
@@ -29,6 +30,9 @@
 // PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "tma:operand0:128x64", "tma:operand1:64x64", "workspace", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 64, 2, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_1, max_tokens = 128 : i64, programmatic = true, shared_bytes = 197632 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 32776 : i64}, {{.*}}kernel = @decode_kernels::@linear_reduce_2, max_tokens = 128
 // Without a K split the block applies the epilogue alone.
 // PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_3, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
+// wgmma-deep-ring=0: the 128-token down projection keeps two blocks per SM
+// and reduces its 3 K splits in a cluster instead.
+// NODEEP: decode.linear {{.*}}block = array<i64: 128, 1, 1>, grid = array<i64: 64, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_1, max_tokens = 128 : i64, programmatic = true, shared_bytes = 99328
 
 // PTX: .target sm_90a
 // PTX-LABEL: .visible .entry linear_wgmma_cluster_0(

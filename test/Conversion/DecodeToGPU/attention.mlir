@@ -1,4 +1,5 @@
 // RUN: infer-opt --convert-decode-to-gpu --split-input-file %s | FileCheck %s
+// RUN: infer-opt --convert-decode-to-gpu=attention-split-blocks-per-sm=1 --split-input-file %s | FileCheck %s --check-prefix=BUDGET1
 
 // Decode step, 32/8 heads: a split-KV kernel over (splits, kv_heads, tokens)
 // that reads each page once per kv head, where the step's tokens share a
@@ -13,6 +14,9 @@
 
 // A decode-role step may also carry prefill chunks (continuous batching), so
 // items are query tokens; only draft steps index items by sequence.
+// With a budget of one block per SM: ceil(132 / 8) = 17 splits.
+// BUDGET1-LABEL: func.func @decode
+// BUDGET1: grid = array<i64: 17, 8, 1>, grid_scale = ["per_tokens", "one", "tokens"]
 // CHECK-LABEL: func.func @decode
 // CHECK: decode.paged_attention
 // CHECK-SAME: decode.launches = [
