@@ -78,6 +78,18 @@ class Module:
         return self.functions[name]
 
 
+_COUNTERS = []
+
+
+def counters():
+    """The zeroed i32 `counters` buffer every launch shares (each kernel
+    must leave it zero, as the runtime's)."""
+    if not _COUNTERS:
+        _COUNTERS.append(torch.zeros(1 << 20, dtype=torch.int32,
+                                     device='cuda'))
+    return _COUNTERS[0]
+
+
 def run_launches(mod, launches, operands, results, scalars, workspace):
     """Runs one op's launch group (docs/launch-plan.md)."""
     for launch in launches:
@@ -102,10 +114,15 @@ def run_launches(mod, launches, operands, results, scalars, workspace):
                 args.append(ptr(results[int(a[6:])]))
             elif a == 'workspace':
                 args.append(ptr(workspace))
+            elif a == 'counters':
+                need = launch.get('counter_words_per_token', 0) * \
+                    scalars['tokens']
+                assert need <= counters().numel(), need
+                args.append(ptr(counters()))
             else:
                 args.append(np.int32(scalars[a]))
         fn = mod.function(launch['kernel'])
-        if launch['shared_bytes'] > 48 * 1024:
+        if launch['shared_bytes'] > 0:  # as the runtime does (static + dynamic > 48 KB)
             # Dynamic shared memory past 48 KB must be opted into.
             fn.max_dynamic_shared_size_bytes = launch['shared_bytes']
         fn(grid, tuple(launch['block']), tuple(args),
@@ -192,9 +209,11 @@ def check_linear(mod, case, tokens, gen):
     err = rel_err(got, ref)
     # What bf16 rounding of the output alone costs (the floor).
     floor = rel_err(ref.to(DT[case['out']]), ref)
+    left = int(counters().count_nonzero())
     ok = finite and err < max(4 * floor, 2e-3) and check_untouched(
-        out, tokens, case['name'])
-    return ok, f'rel_err {err:.2e} (bf16 output rounding {floor:.1e})'
+        out, tokens, case['name']) and left == 0
+    return ok, (f'rel_err {err:.2e} (bf16 output rounding {floor:.1e})' +
+                (f', {left} counters left nonzero' if left else ''))
 
 
 def check_rms_norm(mod, case, tokens, gen):

@@ -19,7 +19,6 @@ namespace infer::runtime {
 
 namespace {
 constexpr size_t kAlign = 256;
-constexpr int64_t kDefaultDynamicSharedLimit = 48 * 1024;
 
 size_t alignUp(size_t n, size_t a = kAlign) { return (n + a - 1) / a * a; }
 
@@ -1112,8 +1111,10 @@ Status CudaBackend::planNodes() {
                   tensorMaps.ptr() + static_cast<cu::DevicePtr>(p.tensorMap) *
                                          sizeof(cu::TensorMap);
   }
+  // Static and dynamic shared memory together may not pass 48 KB without
+  // the attribute, so every kernel with dynamic shared memory gets it.
   for (auto &[fn, bytes] : maxShared)
-    if (bytes > kDefaultDynamicSharedLimit)
+    if (bytes > 0)
       INFER_CUDA_RETURN_IF_ERROR(
           d, cuFuncSetAttribute(fn, cu::FUNC_ATTR_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                                 static_cast<int>(bytes)));

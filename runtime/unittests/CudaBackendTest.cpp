@@ -298,9 +298,10 @@ std::shared_ptr<Artifact> makeSyntheticArtifact(
         {"nodes", nodes}}}};
   std::vector<std::tuple<size_t, std::string, std::string>> blobs;
   if (withKernels) {
-    json functions = {"embed_k",        "kv_append_k",      "gather_k",
-                      "linear_small_k", "linear_partial_k", "linear_reduce_k",
-                      "argmax_k",       "attn_last_k"};
+    json functions = {
+        "embed_k",        "kv_append_k",      "gather_k",
+        "linear_small_k", "linear_partial_k", "linear_reduce_k",
+        "argmax_k",       "attn_last_k",      "linear_small_shared_k"};
     header["kernels"] = {{{"name", "decode_kernels"},
                           {"arch", "sm_90"},
                           {"functions", functions}},
@@ -487,6 +488,28 @@ TEST(CudaBackendTest, MalformedLaunchFieldsAreRejected) {
   }
 }
 
+/// A kernel with 40 KB of static and 16 KB of dynamic shared memory runs:
+/// the backend opts every kernel with dynamic shared memory into it, since
+/// the 48 KB default limits static and dynamic together.
+TEST(CudaBackendTest, StaticAndDynamicSharedMemoryPast48KB) {
+  SKIP_WITHOUT_GPU();
+  SyntheticWeights w = writeSyntheticWeights(3);
+  std::shared_ptr<Artifact> art = makeSyntheticArtifact(
+      /*withKernels=*/true, false, [](nlohmann::json &l) {
+        l["kernel"] = "decode_kernels::linear_small_shared_k";
+        l["shared_bytes"] = 16 * 1024;
+      });
+  ASSERT_TRUE(art);
+  StatusOr<std::unique_ptr<CudaBackend>> b = CudaBackend::open(art, w.path);
+  ASSERT_TRUE(b.ok()) << b.status().toString();
+  // One sequence decodes: the 1-token variant, the tweaked launch.
+  StepOutputs out;
+  StepBatch d1 = makeBatch({{{3, 7}, {42}, 20}});
+  Status st = (*b)->step(d1, out);
+  ASSERT_TRUE(st.ok()) << st.toString();
+  checkStep(**b, w, d1, out);
+}
+
 /// Parameters: (load the PTX instead of the cubin, add a one-query-per-
 /// sequence attention node so that multi-token steps run by position).
 class SyntheticStepTest
@@ -650,40 +673,68 @@ double relErr(const float *a, const float *b, size_t n) {
   return std::sqrt(num / std::max(den, 1e-30));
 }
 
-class CompiledModelTest : public ::testing::TestWithParam<bool> {};
+/// GPU tests of the compiled model of INFER_TEST_CUDA_ARTIFACT / _WEIGHTS;
+/// they skip without a driver or without the model.
+class CompiledModelFixture : public ::testing::Test {
+protected:
+  void SetUp() override {
+    SKIP_WITHOUT_GPU();
+    std::string why;
+    if (!loadCompiledModel(model, why))
+      GTEST_SKIP() << why;
+  }
+
+  /// Options for steps of up to 256 tokens and `seqs` sequences over
+  /// `blocks` KV blocks.
+  static CudaBackendOptions options(int32_t blocks, int32_t seqs) {
+    CudaBackendOptions opts;
+    opts.numKvBlocks = blocks;
+    opts.maxNumTokens = 256;
+    opts.maxNumSeqs = seqs;
+    return opts;
+  }
+
+  /// The model on a CUDA backend; null (and a test failure) if that fails.
+  std::unique_ptr<CudaBackend> open(const CudaBackendOptions &opts) {
+    StatusOr<std::unique_ptr<CudaBackend>> gpu =
+        CudaBackend::create(model.art, *model.weights, opts);
+    if (!gpu.ok()) {
+      ADD_FAILURE() << gpu.status().toString();
+      return nullptr;
+    }
+    return std::move(*gpu);
+  }
+
+  CompiledModel model;
+};
+
+class CompiledModelTest : public CompiledModelFixture,
+                          public ::testing::WithParamInterface<bool> {};
+class CompiledModelBench : public CompiledModelFixture {};
 
 TEST_P(CompiledModelTest, MatchesCpuBackend) {
-  SKIP_WITHOUT_GPU();
-  CompiledModel m;
-  std::string why;
-  if (!loadCompiledModel(m, why))
-    GTEST_SKIP() << why;
   const bool graphs = GetParam();
   const int32_t numBlocks = 128;
   BackendOptions cpuOpts;
   cpuOpts.numKvBlocks = numBlocks;
   StatusOr<std::unique_ptr<CpuBackend>> cpu =
-      CpuBackend::create(m.art, m.weights, cpuOpts);
+      CpuBackend::create(model.art, model.weights, cpuOpts);
   ASSERT_TRUE(cpu.ok()) << cpu.status().toString();
-  CudaBackendOptions opts;
-  opts.numKvBlocks = numBlocks;
-  opts.maxNumTokens = 256;
-  opts.maxNumSeqs = 16;
+  CudaBackendOptions opts = options(numBlocks, 16);
   opts.useGraphs = graphs;
-  StatusOr<std::unique_ptr<CudaBackend>> gpu =
-      CudaBackend::create(m.art, *m.weights, opts);
-  ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
-  std::cout << "[ info ] device " << (*gpu)->deviceInfo().name << " ("
-            << (*gpu)->deviceInfo().arch()
-            << "), kernels: " << (*gpu)->stats().kernelSource << "\n";
+  std::unique_ptr<CudaBackend> gpu = open(opts);
+  ASSERT_TRUE(gpu);
+  std::cout << "[ info ] device " << gpu->deviceInfo().name << " ("
+            << gpu->deviceInfo().arch()
+            << "), kernels: " << gpu->stats().kernelSource << "\n";
 
   SchedulerConfig sc;
   sc.numBlocks = numBlocks;
-  sc.blockSize = (*gpu)->blockSize();
+  sc.blockSize = gpu->blockSize();
   sc.maxNumBatchedTokens = 256;
   sc.maxNumSeqs = 16;
   Scheduler sched(sc);
-  const int64_t vocab = m.art->model().vocabSize;
+  const int64_t vocab = model.art->model().vocabSize;
   std::mt19937 rng(7);
   std::uniform_int_distribution<int32_t> tok(3,
                                              static_cast<int32_t>(vocab) - 1);
@@ -723,7 +774,7 @@ TEST_P(CompiledModelTest, MatchesCpuBackend) {
     if (batch.empty())
       break;
     ASSERT_TRUE((*cpu)->step(batch, cpuOut).ok());
-    Status st = (*gpu)->step(batch, gpuOut);
+    Status st = gpu->step(batch, gpuOut);
     ASSERT_TRUE(st.ok()) << st.toString();
     ASSERT_EQ(gpuOut.tokens.size(), cpuOut.tokens.size());
     ASSERT_EQ(gpuOut.logits.size(), cpuOut.logits.size());
@@ -761,7 +812,7 @@ TEST_P(CompiledModelTest, MatchesCpuBackend) {
   EXPECT_GT(maxAbs, 1e-3) << "the CPU reference gave near-zero logits";
   EXPECT_EQ(mismatches, 0);
   EXPECT_EQ(badRows, 0);
-  const CudaBackendStats &st = (*gpu)->stats();
+  const CudaBackendStats &st = gpu->stats();
   std::cout << "[ info ] graphs=" << graphs << ": " << steps << " steps, "
             << rows << " sampled rows, " << mismatches << " token mismatches ("
             << ties << " bf16 ties), " << badRows
@@ -785,22 +836,13 @@ INSTANTIATE_TEST_SUITE_P(Graphs, CompiledModelTest,
 
 /// Decode step latency, graphs against eager launches, at a few batch sizes
 /// (printed as "BENCH" lines that bench/gpu-check.sh collects).
-TEST(CompiledModelBench, DecodeStepLatency) {
-  SKIP_WITHOUT_GPU();
-  CompiledModel m;
-  std::string why;
-  if (!loadCompiledModel(m, why))
-    GTEST_SKIP() << why;
+TEST_F(CompiledModelBench, DecodeStepLatency) {
   for (bool graphs : {false, true}) {
-    CudaBackendOptions opts;
-    opts.numKvBlocks = 1024;
-    opts.maxNumTokens = 256;
-    opts.maxNumSeqs = 64;
+    CudaBackendOptions opts = options(1024, 64);
     opts.useGraphs = graphs;
     opts.copyLogits = false;
-    StatusOr<std::unique_ptr<CudaBackend>> gpu =
-        CudaBackend::create(m.art, *m.weights, opts);
-    ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+    std::unique_ptr<CudaBackend> gpu = open(opts);
+    ASSERT_TRUE(gpu);
     for (int batchSize : {1, 8, 32}) {
       // Each sequence decodes at context 128 + step, in its own 16 blocks.
       const int ctx = 128, iters = 50;
@@ -816,7 +858,7 @@ TEST(CompiledModelBench, DecodeStepLatency) {
         }
         StepBatch b = makeBatch(seqs);
         auto t0 = std::chrono::steady_clock::now();
-        Status st = (*gpu)->step(b, out);
+        Status st = gpu->step(b, out);
         auto t1 = std::chrono::steady_clock::now();
         ASSERT_TRUE(st.ok()) << st.toString();
         if (it >= 5)
@@ -827,46 +869,37 @@ TEST(CompiledModelBench, DecodeStepLatency) {
       double median = ms[ms.size() / 2];
       // Decode reads every weight once per step: weight bytes per step time
       // is the figure to hold against the copy bandwidth (~3 TB/s on H100).
-      double gbps = double((*gpu)->stats().weightBytes) / (median * 1e-3) / 1e9;
+      double gbps = double(gpu->stats().weightBytes) / (median * 1e-3) / 1e9;
       std::cout << "BENCH decode_step_ms graphs=" << graphs
                 << " batch=" << batchSize << " median=" << median
-                << " device_ms=" << (*gpu)->lastStepDeviceMs()
+                << " device_ms=" << gpu->lastStepDeviceMs()
                 << " weight_GB/s=" << gbps << "\n";
     }
   }
 }
 
-TEST(CompiledModelBench, KernelProfileTimesEveryLaunch) {
-  SKIP_WITHOUT_GPU();
-  CompiledModel m;
-  std::string why;
-  if (!loadCompiledModel(m, why))
-    GTEST_SKIP() << why;
-  CudaBackendOptions opts;
-  opts.numKvBlocks = 256;
-  opts.maxNumTokens = 256;
-  opts.maxNumSeqs = 16;
+TEST_F(CompiledModelBench, KernelProfileTimesEveryLaunch) {
+  CudaBackendOptions opts = options(256, 16);
   opts.profileKernels = true;
-  StatusOr<std::unique_ptr<CudaBackend>> gpu =
-      CudaBackend::create(m.art, *m.weights, opts);
-  ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+  std::unique_ptr<CudaBackend> gpu = open(opts);
+  ASSERT_TRUE(gpu);
   StepOutputs out;
   auto decodeStep = [&](int pos) {
     std::vector<SeqSpec> seqs;
     for (int s = 0; s < 4; ++s)
       seqs.push_back({{s * 4, s * 4 + 1, s * 4 + 2, s * 4 + 3}, {5 + s}, pos});
-    Status st = (*gpu)->step(makeBatch(seqs), out);
+    Status st = gpu->step(makeBatch(seqs), out);
     ASSERT_TRUE(st.ok()) << st.toString();
   };
   decodeStep(20); // Not counted: the profile is reset below.
-  (*gpu)->resetKernelProfile();
-  const int64_t launchesBefore = (*gpu)->stats().kernelLaunches;
+  gpu->resetKernelProfile();
+  const int64_t launchesBefore = gpu->stats().kernelLaunches;
   double deviceMs = 0;
   for (int pos = 21; pos < 24; ++pos) {
     decodeStep(pos);
-    deviceMs += (*gpu)->lastStepDeviceMs();
+    deviceMs += gpu->lastStepDeviceMs();
   }
-  std::vector<KernelTime> profile = (*gpu)->kernelProfile();
+  std::vector<KernelTime> profile = gpu->kernelProfile();
   ASSERT_FALSE(profile.empty());
   int64_t launches = 0;
   double ms = 0;
@@ -880,11 +913,11 @@ TEST(CompiledModelBench, KernelProfileTimesEveryLaunch) {
     ms += profile[i].ms;
   }
   // Every launch of the three steps, eagerly (no graph), within their time.
-  EXPECT_EQ(launches, (*gpu)->stats().kernelLaunches - launchesBefore);
-  EXPECT_EQ((*gpu)->stats().graphReplays, 0);
+  EXPECT_EQ(launches, gpu->stats().kernelLaunches - launchesBefore);
+  EXPECT_EQ(gpu->stats().graphReplays, 0);
   EXPECT_LE(ms, deviceMs * 1.01);
-  (*gpu)->resetKernelProfile();
-  EXPECT_TRUE((*gpu)->kernelProfile().empty());
+  gpu->resetKernelProfile();
+  EXPECT_TRUE(gpu->kernelProfile().empty());
 }
 
 } // namespace
