@@ -10,6 +10,8 @@
 #ifndef INFER_CONVERSION_DECODETOGPU_H
 #define INFER_CONVERSION_DECODETOGPU_H
 
+#include "infer/Conversion/Passes.h"
+
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Support/LLVM.h"
@@ -26,40 +28,9 @@ struct KernelTarget {
   int64_t maxSharedBytesPerBlock = 227 * 1024;
 };
 
-/// Tuning knobs of the emitters (pass options of convert-decode-to-gpu).
-struct EmitOptions {
-  /// Output rows per warp of the GEMV (0: chosen per shape).
-  int64_t gemvRowsPerWarp = 0;
-  /// 16-byte weight loads in flight per row and lane (0: chosen per shape).
-  int64_t gemvUnroll = 0;
-  /// Slabs of the first weight group loaded before x is staged.
-  int64_t gemvEarlySlabs = 8;
-  /// Resident blocks per SM of the tensor-core attention kernel (0: any).
-  int64_t attentionBlocksPerSM = 0;
-  /// Blocks per SM the attention splits of one step may fill.
-  int64_t attentionSplitBlocksPerSM = 2;
-  /// K columns per stage and warpgroups per block of the wgmma linear (0:
-  /// chosen per shape).
-  int64_t wgmmaKTile = 0;
-  int64_t wgmmaWarpgroups = 0;
-  /// Resident blocks per SM the wgmma linear is planned for (0: chosen per
-  /// shape).
-  int64_t wgmmaBlocksPerSM = 0;
-  /// One deep-ring block per SM where a K split fills one wave, even when
-  /// the splits could reduce in clusters.
-  bool wgmmaDeepRing = true;
-  /// Largest wgmma N (tokens) issued at once (0: 64).
-  int64_t wgmmaNTile = 0;
-  /// Stream W through cp.async instead of TMA (no tensor maps needed).
-  bool wgmmaCpAsync = false;
-  /// Reduce the wgmma linear's K splits inside a thread-block cluster
-  /// (distributed shared memory) and apply the epilogue in the kernel,
-  /// instead of partials in the workspace and a `linear_reduce` launch.
-  bool wgmmaClusterReduce = true;
-  /// Kernels start with griddepcontrol.wait + launch_dependents and are
-  /// marked `programmatic` in their launches.
-  bool programmaticLaunch = true;
-};
+/// Tuning knobs of the emitters: the options of convert-decode-to-gpu
+/// (include/infer/Conversion/Passes.td documents each).
+using EmitOptions = ConvertDecodeToGPUOptions;
 
 /// A grid extent: `constant` times the step's runtime quantity `scale`, or
 /// for the `Per*` scales `ceil(constant / quantity)` (a budget of blocks
