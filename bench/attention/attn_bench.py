@@ -84,7 +84,8 @@ class Module:
             if 0 in grid:
                 continue
             fn = self.mod.get_function(launch['kernel'])
-            if launch['shared_bytes'] > 0:  # as the runtime does (static + dynamic > 48 KB)
+            # As the runtime: static + dynamic past 48 KB must be opted into.
+            if launch['shared_bytes'] > 0:
                 fn.max_dynamic_shared_size_bytes = launch['shared_bytes']
             fn(grid, tuple(launch['block']), tuple(args),
                shared_mem=launch['shared_bytes'])

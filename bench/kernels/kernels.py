@@ -122,8 +122,8 @@ def run_launches(mod, launches, operands, results, scalars, workspace):
             else:
                 args.append(np.int32(scalars[a]))
         fn = mod.function(launch['kernel'])
-        if launch['shared_bytes'] > 0:  # as the runtime does (static + dynamic > 48 KB)
-            # Dynamic shared memory past 48 KB must be opted into.
+        if launch['shared_bytes'] > 0:
+            # As the runtime: static + dynamic past 48 KB must be opted into.
             fn.max_dynamic_shared_size_bytes = launch['shared_bytes']
         fn(grid, tuple(launch['block']), tuple(args),
            shared_mem=launch['shared_bytes'])
