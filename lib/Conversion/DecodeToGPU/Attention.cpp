@@ -291,17 +291,11 @@ void emitSplitMerge(KernelBuilder &kb, const AttentionPlan &plan,
 
 LogicalResult emitAttentionKernel(KernelBuilder &kb, const AttentionPlan &plan,
                                   int64_t numSMs) {
-  AttentionParams p = declareParams(kb, plan);
-  kb.create({kAttentionWarps * kWarpSize, 1, 1},
-            attentionGrid(plan, splitBudget(plan, numSMs)));
+  AttentionBlock block = beginAttentionKernel(kb, plan, numSMs);
+  const AttentionParams &p = block.params;
+  const QueryRange &r = block.range;
+  Value split = block.split, kvHead = block.kvHead;
   Type f32 = kb.b().getF32Type();
-  Value sharedO =
-      kb.addShared({kAttentionWarps, plan.group, plan.headDim}, f32);
-  Value sharedML = kb.addShared({kAttentionWarps, plan.group, 2}, f32);
-
-  Value split = kb.blockId(gpu::Dimension::x);
-  Value kvHead = kb.blockId(gpu::Dimension::y);
-  QueryRange r = emitQueryRange(kb, plan, p, numSMs);
 
   kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, split, r.numSplits), [&] {
     auto [myBegin, myEnd] = splitPages(kb, plan, r, split);
@@ -356,14 +350,14 @@ LogicalResult emitAttentionKernel(KernelBuilder &kb, const AttentionPlan &plan,
     // Then the warps, through shared memory.
     kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, tokenGroup, kb.index(0)), [&] {
       for (int64_t g = 0; g < plan.group; ++g) {
-        kb.storeVector(s.acc[g], sharedO, {warp, kb.index(g), col});
+        kb.storeVector(s.acc[g], block.sharedO, {warp, kb.index(g), col});
         kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, chunk, kb.index(0)), [&] {
-          kb.store(s.m[g], sharedML, {warp, kb.index(g), kb.index(0)});
-          kb.store(s.l[g], sharedML, {warp, kb.index(g), kb.index(1)});
+          kb.store(s.m[g], block.sharedML, {warp, kb.index(g), kb.index(0)});
+          kb.store(s.l[g], block.sharedML, {warp, kb.index(g), kb.index(1)});
         });
       }
     });
-    emitBlockCombine(kb, plan, p, r, sharedO, sharedML);
+    emitBlockCombine(kb, plan, block);
   });
   return success();
 }
@@ -472,14 +466,34 @@ std::pair<Value, Value> infer::attention::splitPages(KernelBuilder &kb,
   return {begin, kb.minIndex(kb.add(begin, perSplit), pageEnd)};
 }
 
+AttentionBlock infer::attention::beginAttentionKernel(KernelBuilder &kb,
+                                                      const AttentionPlan &plan,
+                                                      int64_t numSMs,
+                                                      int64_t blocksPerSM) {
+  AttentionBlock block;
+  block.params = declareParams(kb, plan);
+  kb.create({kAttentionWarps * kWarpSize, 1, 1},
+            attentionGrid(plan, splitBudget(plan, numSMs)));
+  if (blocksPerSM)
+    kb.setMinBlocksPerSM(blocksPerSM);
+  Type f32 = kb.b().getF32Type();
+  block.sharedO =
+      kb.addShared({kAttentionWarps, plan.group, plan.headDim}, f32);
+  block.sharedML = kb.addShared({kAttentionWarps, plan.group, 2}, f32);
+  block.split = kb.blockId(gpu::Dimension::x);
+  block.kvHead = kb.blockId(gpu::Dimension::y);
+  block.range = emitQueryRange(kb, plan, block.params, numSMs);
+  return block;
+}
+
 void infer::attention::emitBlockCombine(KernelBuilder &kb,
                                         const AttentionPlan &plan,
-                                        const AttentionParams &p,
-                                        const QueryRange &r, Value sharedO,
-                                        Value sharedML) {
+                                        const AttentionBlock &block) {
   Type f32 = kb.b().getF32Type();
-  Value split = kb.blockId(gpu::Dimension::x);
-  Value kvHead = kb.blockId(gpu::Dimension::y);
+  const AttentionParams &p = block.params;
+  const QueryRange &r = block.range;
+  Value sharedO = block.sharedO, sharedML = block.sharedML;
+  Value split = block.split, kvHead = block.kvHead;
   Value item = kb.blockId(gpu::Dimension::z);
   kb.barrier();
 

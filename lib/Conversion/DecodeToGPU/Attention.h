@@ -93,12 +93,26 @@ std::pair<mlir::Value, mlir::Value> splitPages(KernelBuilder &kb,
                                                const AttentionPlan &plan,
                                                const QueryRange &r,
                                                mlir::Value split);
-/// Combines the warps' (o, m, l) from `sharedO` ([warp][head][dim] f32) and
-/// `sharedML` ([warp][head][2]) and writes the output, or the split's
-/// partial, and then lets the item's last split merge. Contains barriers.
+
+/// What both kernels start with: their parameters, the warps' combine
+/// buffers and the block's place in the grid.
+struct AttentionBlock {
+  AttentionParams params;
+  mlir::Value sharedO;       ///< [warp][head][dim] f32: each warp's o
+  mlir::Value sharedML;      ///< [warp][head][2] f32: each warp's m, l
+  mlir::Value split, kvHead; ///< blockIdx.x, blockIdx.y
+  QueryRange range;          ///< of item blockIdx.z
+};
+/// Declares the parameters, creates the kernel (4 warps over the split grid;
+/// `blocksPerSM` > 0 caps its registers) and emits the block's start.
+AttentionBlock beginAttentionKernel(KernelBuilder &kb,
+                                    const AttentionPlan &plan, int64_t numSMs,
+                                    int64_t blocksPerSM = 0);
+/// Combines the warps' (o, m, l) from the block's shared buffers and writes
+/// the output, or the split's partial, and then lets the item's last split
+/// merge. Contains barriers.
 void emitBlockCombine(KernelBuilder &kb, const AttentionPlan &plan,
-                      const AttentionParams &p, const QueryRange &r,
-                      mlir::Value sharedO, mlir::Value sharedML);
+                      const AttentionBlock &block);
 
 /// The tensor-core kernel (AttentionMma.cpp); `blocksPerSM` caps its
 /// registers (0: no cap).

@@ -55,19 +55,12 @@ LogicalResult
 infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
                                          const AttentionPlan &plan,
                                          int64_t numSMs, int64_t blocksPerSM) {
-  AttentionParams p = declareParams(kb, plan);
-  kb.create({kAttentionWarps * kWarpSize, 1, 1},
-            attentionGrid(plan, splitBudget(plan, numSMs)));
-  if (blocksPerSM)
-    kb.setMinBlocksPerSM(blocksPerSM);
+  AttentionBlock block = beginAttentionKernel(kb, plan, numSMs, blocksPerSM);
+  const AttentionParams &p = block.params;
+  const QueryRange &r = block.range;
+  Value split = block.split, kvHead = block.kvHead;
   ImplicitLocOpBuilder &b = kb.b();
   Type f32 = b.getF32Type(), elt = plan.elementType;
-  Value sharedO =
-      kb.addShared({kAttentionWarps, plan.group, plan.headDim}, f32);
-  Value sharedML = kb.addShared({kAttentionWarps, plan.group, 2}, f32);
-  Value split = kb.blockId(gpu::Dimension::x);
-  Value kvHead = kb.blockId(gpu::Dimension::y);
-  QueryRange r = emitQueryRange(kb, plan, p, numSMs);
 
   const int64_t rows = plan.group > 8 ? 2 : 1;
   const int64_t colGroups = plan.headDim / 32, valueSets = plan.headDim / 64;
@@ -281,15 +274,15 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
                     kb.add(kb.mul(q, kb.index(16)), kb.index(64 * s + 4 * k));
                 kb.storeVector(vector::FromElementsOp::create(
                                    b, VectorType::get({4}, f32), elems),
-                               sharedO, {warp, h, col});
+                               block.sharedO, {warp, h, col});
               }
             kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, q, kb.index(0)), [&] {
-              kb.store(st.m[row], sharedML, {warp, h, kb.index(0)});
-              kb.store(st.l[row], sharedML, {warp, h, kb.index(1)});
+              kb.store(st.m[row], block.sharedML, {warp, h, kb.index(0)});
+              kb.store(st.l[row], block.sharedML, {warp, h, kb.index(1)});
             });
           });
     }
-    emitBlockCombine(kb, plan, p, r, sharedO, sharedML);
+    emitBlockCombine(kb, plan, block);
   });
   return success();
 }
