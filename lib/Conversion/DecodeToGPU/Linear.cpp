@@ -500,8 +500,6 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
   Value loadLo = clampRow(rowLo), loadHi = clampRow(rowHi);
   Value lastRow = arith::SubIOp::create(b, numRows, kb.index(1));
 
-  // 8 bf16 as 4 registers of bf16x2: register m holds columns 2m, 2m + 1.
-  auto registers = [&](Value v) { return kb.packedRegisters(v); };
   // acc += W[rows g, g + 8] x token g, for k pairs {2h, 2h + 1} of lo/hi.
   auto mma = [&](ArrayRef<Value> lo, ArrayRef<Value> hi, ArrayRef<Value> xr,
                  int64_t h, Value acc) {
@@ -537,8 +535,8 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
     };
     auto computeStep = [&](ArrayRef<Value> values,
                            SmallVector<Value> &carried) {
-      SmallVector<Value> lo = registers(values[0]);
-      SmallVector<Value> hi = registers(values[1]);
+      SmallVector<Value> lo = kb.packedRegisters(values[0]);
+      SmallVector<Value> hi = kb.packedRegisters(values[1]);
       for (int64_t j = 0; j < nTiles; ++j) {
         Value xv = values[2 + j];
         if (info.norm) {
@@ -546,7 +544,7 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
           carried[nTiles + j] = kb.add(carried[nTiles + j], sq);
           xv = kb.fromF32(kb.mul(xv, values.back()), elt);
         }
-        SmallVector<Value> xr = registers(xv);
+        SmallVector<Value> xr = kb.packedRegisters(xv);
         carried[j] = mma(lo, hi, xr, 1, mma(lo, hi, xr, 0, carried[j]));
       }
     };
@@ -594,8 +592,9 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
                 b, valid,
                 kb.cmp(arith::CmpIPredicate::ult, n, kb.index(info.n)));
           Value v = vector::ExtractOp::create(b, acc[j], 2 * i + c);
-          kb.ifThen(valid,
-                    [&] { kb.store(v, ws, {token, kb.add(splitCol, n)}); });
+          kb.ifThen(valid, [&] {
+            kb.store(v, ws, {token, kb.add(splitCol, n)});
+          });
         }
       }
     }

@@ -263,6 +263,11 @@ private:
   /// `desc` moved by `bytes` (a multiple of 16 within the ring).
   Value offsetDescriptor(Value desc, int64_t bytes);
   Value wgmma(Value acc, Value descA, Value descB);
+  /// Calls `body(value, row, token)` for each of this thread's accumulator
+  /// elements (`acc`: one struct per token sub-tile), with its row within
+  /// the block and its token within the token tile.
+  void forEachAccumulator(ArrayRef<Value> acc,
+                          function_ref<void(Value, Value, Value)> body);
   void storePartials(ArrayRef<Value> acc, Value splitId);
   /// Sums the threads' sums of squares of the tile's tokens into a new
   /// shared buffer of `tokens` f32, which it returns (contains barriers).
@@ -448,36 +453,40 @@ Value WgmmaEmitter::wgmma(Value acc, Value descA, Value descB) {
       /*satfinite=*/nullptr);
 }
 
-void WgmmaEmitter::storePartials(ArrayRef<Value> acc, Value splitId) {
-  // Accumulator element e of a thread (warp v of its warpgroup, lane
-  // 4 g + q): row 16 v + g + 8 ((e / 2) % 2), token 8 (e / 4) + 2 q + e % 2.
+void WgmmaEmitter::forEachAccumulator(
+    ArrayRef<Value> acc, function_ref<void(Value, Value, Value)> body) {
+  // Element e of sub-tile s (warp v of its warpgroup, lane 4 g + q): row
+  // 16 v + g + 8 ((e / 2) % 2), token s * subTile + 8 (e / 4) + 2 q + e % 2.
   Value lane = kb.laneId();
   Value g = kb.divIndex(lane, kb.index(4));
   Value q = kb.remIndex(lane, kb.index(4));
   Value warp = kb.warpId();
-  Value rowBase = kb.add(
-      blockRow,
+  Value rowBase =
       kb.add(kb.mul(kb.divIndex(warp, kb.index(4)), kb.index(kWarpgroupRows)),
-             kb.add(kb.mul(kb.remIndex(warp, kb.index(4)), kb.index(16)), g)));
-  Value splitCol = kb.add(kb.mul(splitId, kb.index(info.n)), rowBase);
-  Value tokenBase = kb.add(t0, kb.mul(q, kb.index(2)));
-  for (auto [s, tile] : llvm::enumerate(acc)) {
-    for (int64_t e = 0; e < p.subTile / 2; ++e) {
-      int64_t rowOffset = 8 * ((e / 2) % 2);
-      Value token = kb.add(
-          tokenBase, kb.index(int64_t(s) * p.subTile + 8 * (e / 4) + e % 2));
-      Value valid = kb.cmp(arith::CmpIPredicate::ult, token, numRows);
-      if (info.n % p.blockRows != 0)
-        valid = arith::AndIOp::create(
-            b, valid,
-            kb.cmp(arith::CmpIPredicate::ult,
-                   kb.add(rowBase, kb.index(rowOffset)), kb.index(info.n)));
-      Value v = LLVM::ExtractValueOp::create(b, tile, e);
-      kb.ifThen(valid, [&] {
-        kb.store(v, ws, {token, kb.add(splitCol, kb.index(rowOffset))});
-      });
-    }
-  }
+             kb.add(kb.mul(kb.remIndex(warp, kb.index(4)), kb.index(16)), g));
+  Value tokenBase = kb.mul(q, kb.index(2));
+  for (auto [s, sub] : llvm::enumerate(acc))
+    for (int64_t e = 0; e < p.subTile / 2; ++e)
+      body(LLVM::ExtractValueOp::create(b, sub, e),
+           kb.add(rowBase, kb.index(8 * ((e / 2) % 2))),
+           kb.add(tokenBase,
+                  kb.index(int64_t(s) * p.subTile + 8 * (e / 4) + e % 2)));
+}
+
+void WgmmaEmitter::storePartials(ArrayRef<Value> acc, Value splitId) {
+  Value splitCol = kb.add(kb.mul(splitId, kb.index(info.n)), blockRow);
+  forEachAccumulator(acc, [&](Value v, Value rowInBlock, Value tokenInTile) {
+    Value token = kb.add(t0, tokenInTile);
+    Value valid = kb.cmp(arith::CmpIPredicate::ult, token, numRows);
+    if (info.n % p.blockRows != 0)
+      valid = arith::AndIOp::create(b, valid,
+                                    kb.cmp(arith::CmpIPredicate::ult,
+                                           kb.add(blockRow, rowInBlock),
+                                           kb.index(info.n)));
+    kb.ifThen(valid, [&] {
+      kb.store(v, ws, {token, kb.add(splitCol, rowInBlock)});
+    });
+  });
 }
 
 Value WgmmaEmitter::blockSumsOfSquares(ArrayRef<Value> sumsq) {
@@ -531,9 +540,7 @@ void WgmmaEmitter::reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
                                    Value splitId) {
   Value sums = info.norm ? blockSumsOfSquares(sumsq) : Value();
   // Stage the f32 tile token-major (token t's rows at t * tileStride) in the
-  // ring, whose copies have landed and whose wgmmas are done. Accumulator
-  // element e of a thread (warp v of its warpgroup, lane 4 g + q): row
-  // 16 v + g + 8 ((e / 2) % 2), token 8 (e / 4) + 2 q + e % 2.
+  // ring, whose copies have landed and whose wgmmas are done.
   Type f32 = b.getF32Type();
   Value tile = memref::ViewOp::create(
       b,
@@ -541,23 +548,9 @@ void WgmmaEmitter::reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
                       MemRefLayoutAttrInterface(),
                       cast<MemRefType>(ringBytes.getType()).getMemorySpace()),
       ringBytes, alignShift, ValueRange());
-  Value lane = kb.laneId();
-  Value g = kb.divIndex(lane, kb.index(4));
-  Value q = kb.remIndex(lane, kb.index(4));
-  Value warp = kb.warpId();
-  Value rowBase =
-      kb.add(kb.mul(kb.divIndex(warp, kb.index(4)), kb.index(kWarpgroupRows)),
-             kb.add(kb.mul(kb.remIndex(warp, kb.index(4)), kb.index(16)), g));
-  Value tokenBase = kb.mul(q, kb.index(2));
-  for (auto [s, sub] : llvm::enumerate(acc)) {
-    for (int64_t e = 0; e < p.subTile / 2; ++e) {
-      Value row = kb.add(rowBase, kb.index(8 * ((e / 2) % 2)));
-      Value token = kb.add(
-          tokenBase, kb.index(int64_t(s) * p.subTile + 8 * (e / 4) + e % 2));
-      kb.store(LLVM::ExtractValueOp::create(b, sub, e), tile,
-               kb.add(kb.mul(token, kb.index(p.tileStride)), row));
-    }
-  }
+  forEachAccumulator(acc, [&](Value v, Value row, Value token) {
+    kb.store(v, tile, kb.add(kb.mul(token, kb.index(p.tileStride)), row));
+  });
   const bool cluster = p.kSplit > 1;
   if (cluster)
     kb.clusterBarrier();
