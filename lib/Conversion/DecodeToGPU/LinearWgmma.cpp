@@ -95,7 +95,6 @@ struct WgmmaPlan {
   int64_t wBytes = 0, xBytes = 0, stageBytes = 0;
   int64_t stages = 0, prefetch = 0, blocksPerSM = 0;
   int64_t kSplit = 1, splitLength = 0;
-  bool deepRing = false; ///< one block per SM, the grid one wave
   /// The epilogue runs in this kernel: its f32 tile is staged in the ring
   /// and the kSplit blocks of a row block, one thread-block cluster of
   /// (1, kSplit, 1), sum each other's tiles through distributed shared
@@ -204,7 +203,6 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
       info.k / oneWaveSplit >= p.kTile * p.prefetch) {
     sizeRing(1);
     p.kSplit = oneWaveSplit;
-    p.deepRing = true;
   }
   p.splitLength = llvm::alignTo(llvm::divideCeil(info.k, p.kSplit), p.kTile);
   // The staged tile reuses the ring once its copies and wgmmas are done.
