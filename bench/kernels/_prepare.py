@@ -26,14 +26,18 @@ sys.path.insert(0, os.path.join(ROOT, 'utils'))
 
 
 def linear_case(name, n, k, bucket, *, kind='gemv', k_split=1, out='bf16',
-                bias=False, residual=False, norm=False, bench=False):
-    """A decode.linear step; bucket=0 means no variants (any T)."""
+                bias=False, residual=False, norm=False, rms=False,
+                bench=False):
+    """A decode.linear step; bucket=0 means no variants (any T). `rms`: the
+    RMS scale alone (the norm weight folded into W, as decode-optimize
+    emits it)."""
     args = [f'%x: tensor<?x{k}xbf16>']
     extra = ''
     if residual:
         args.append(f'%r: tensor<?x{n}x{out}>')
         extra += f' residual(%r : tensor<?x{n}x{out}>)'
-    body = [f'  %w = decode.weight ["w"] : tensor<{n}x{k}xbf16>']
+    scaled = ' scaled_by "g"' if rms else ''
+    body = [f'  %w = decode.weight ["w"]{scaled} : tensor<{n}x{k}xbf16>']
     if bias:
         body.append(f'  %b = decode.weight ["b"] : tensor<{n}xbf16>')
         extra = f' bias(%b : tensor<{n}xbf16>)' + extra
@@ -41,7 +45,7 @@ def linear_case(name, n, k, bucket, *, kind='gemv', k_split=1, out='bf16',
         body.append(f'  %g = decode.weight ["g"] : tensor<{k}xbf16>')
         extra += f' norm(%g : tensor<{k}xbf16>)'
     attrs = []
-    if norm:
+    if norm or rms:
         attrs.append('norm_epsilon = 1.0e-05 : f32')
     if bucket:
         attrs.append(f'variants = [#decode.variant<max_tokens = {bucket}, '
@@ -54,7 +58,7 @@ def linear_case(name, n, k, bucket, *, kind='gemv', k_split=1, out='bf16',
             + '\n'.join(body) + f'\n  return %y : tensor<?x{n}x{out}>\n}}\n')
     meta = dict(op='linear', n=n, k=k, bucket=bucket, kind=kind,
                 k_split=k_split, out=out, bias=bias, residual=residual,
-                norm=norm, eps=1e-5, bench=bench)
+                norm=norm, rms=norm or rms, eps=1e-5, bench=bench)
     return name, mlir, meta
 
 
@@ -120,6 +124,20 @@ def cases():
                               (4096, 4096, 'o', 'bf16')]:
             out.append(linear_case(f'lin_{tag}_wgmma_t{t}', n, k, t,
                                    kind='wgmma', out=dt, bench=True))
+    # As in the model: the RMSNorm folded into qkv and gate_up, its weight
+    # in W's columns (rms), or in the kernel's prologue (norm).
+    for t in (16, 64, 128):
+        for n, k, tag in [(6144, 4096, 'qkv'), (28672, 4096, 'gate_up')]:
+            out.append(linear_case(f'lin_{tag}_rms_wgmma_t{t}', n, k, t,
+                                   kind='wgmma', rms=True, bench=True))
+            out.append(linear_case(f'lin_{tag}_norm_wgmma_t{t}', n, k, t,
+                                   kind='wgmma', norm=True, bench=True))
+    out.append(linear_case('lin_qkv_rms_t1', 6144, 4096, 1, rms=True,
+                           bench=True))
+    out.append(linear_case('lin_rms_mma_t16', 6144, 4096, 16, kind='mma',
+                           rms=True, residual=True))
+    out.append(linear_case('lin_rms_ks4_t8', 4096, 4096, 8, k_split=4,
+                           rms=True))
     out.append(linear_case('lin_lm_head_wgmma_t64', 128256, 4096, 64,
                            kind='wgmma', out='f32', bench=True))
     out.append(linear_case('lin_wgmma_fused_t64', 6144, 4096, 64,

@@ -171,8 +171,9 @@ def linear_tensors(case, tokens, rows, gen):
 def linear_reference(case, operands, extra, tokens):
     x = operands[0][:tokens].double()
     w = operands[1].double()
-    if case['norm']:
+    if case.get('rms', case['norm']):
         x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + case['eps'])
+    if case['norm']:
         x = x * extra['norm'].double()
     y = x @ w.t()
     if case['bias']:

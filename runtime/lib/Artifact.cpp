@@ -403,6 +403,16 @@ Status Artifact::parseGraph(const json &g) {
       for (int64_t d : v->shape)
         if (d < 0)
           return bad(where + ": weight shape must be static");
+      if (auto scale = at.find("column_scale"); scale != at.end()) {
+        if (!scale->is_string() || scale->get<std::string>().empty())
+          return bad(where + ": attribute 'column_scale' must be a non-empty "
+                             "checkpoint tensor name");
+        if (v->shape.size() != 2)
+          return bad(where +
+                     ": attribute 'column_scale' needs a rank-2 "
+                     "weight, the value has shape " +
+                     shapeToString(v->shape));
+      }
       break;
     }
     case artifact::OpKind::RmsNorm:
@@ -416,7 +426,8 @@ Status Artifact::parseGraph(const json &g) {
         if (kv.first != "bias" && kv.first != "residual" &&
             kv.first != "norm_weight")
           return bad(where + ": unknown operand role '" + kv.first + "'");
-      if (node.role("norm_weight") >= 0)
+      // norm_epsilon alone: RMS scale without a weight.
+      if (node.role("norm_weight") >= 0 || at.contains("norm_epsilon"))
         INFER_RETURN_IF_ERROR(needPosFloat("norm_epsilon"));
       break;
     case artifact::OpKind::Rope:

@@ -162,7 +162,25 @@ Status CpuBackend::bindWeights(const SafeTensors &st,
     auto w = std::make_unique<BoundWeight>();
     w->dtype = v->dtype;
     w->shape = v->shape;
-    if (parts.size() == 1 && parts[0]->dtype == v->dtype) {
+    auto scaleName = n.attrs.find("column_scale");
+    if (scaleName != n.attrs.end()) {
+      // The folded norm weight: scaled copies, never zero copy.
+      INFER_ASSIGN_OR_RETURN(std::vector<float> scale,
+                             readColumnScale(st, scaleName->get<std::string>(),
+                                             v->shape[1], where));
+      size_t elemSize = dtypeSize(v->dtype);
+      w->owned.resize(static_cast<size_t>(numElements(v->shape)) * elemSize);
+      uint8_t *dst = w->owned.data();
+      for (size_t p = 0; p < parts.size(); ++p) {
+        if (!scaleColumns(*parts[p], scale, v->dtype, dst))
+          return invalidArgumentError(where +
+                                      ": cannot scale checkpoint "
+                                      "tensor '" +
+                                      names[p] + "' by its column scale");
+        dst += static_cast<size_t>(parts[p]->numel()) * elemSize;
+      }
+      w->data = w->owned.data();
+    } else if (parts.size() == 1 && parts[0]->dtype == v->dtype) {
       w->data = parts[0]->data; // Zero copy: the mapped checkpoint.
     } else {
       size_t elemSize = dtypeSize(v->dtype);

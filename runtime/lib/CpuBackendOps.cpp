@@ -270,16 +270,21 @@ Status CpuBackend::runNode(const GraphNode &n) {
                                   " != weight K " + std::to_string(b.shape[1]));
     std::vector<float> x = a.tensor->f, bias, residual;
     Operand o;
-    if (int64_t id = n.role("norm_weight"); id >= 0) {
-      INFER_RETURN_IF_ERROR(floatOperand(n, id, o));
-      std::vector<float> w = o.toVector();
-      if (static_cast<int64_t>(w.size()) != K)
-        return invalidArgumentError(where + ": norm weight length != K");
-      double eps = 0;
-      getFloatAttr(at, "norm_epsilon", eps);
+    double eps = 0;
+    bool hasEps = getFloatAttr(at, "norm_epsilon", eps);
+    if (int64_t id = n.role("norm_weight"); id >= 0 || hasEps) {
+      // Without norm_weight (folded into the weight's columns) only the RMS
+      // scale applies.
+      std::vector<float> w;
+      if (id >= 0) {
+        INFER_RETURN_IF_ERROR(floatOperand(n, id, o));
+        w = o.toVector();
+        if (static_cast<int64_t>(w.size()) != K)
+          return invalidArgumentError(where + ": norm weight length != K");
+      }
       std::vector<float> xn(x.size());
-      cpu::rmsNorm(x.data(), T, K, w.data(), static_cast<float>(eps), a.dtype,
-                   xn.data());
+      cpu::rmsNorm(x.data(), T, K, w.empty() ? nullptr : w.data(),
+                   static_cast<float>(eps), a.dtype, xn.data());
       x.swap(xn);
     }
     if (int64_t id = n.role("bias"); id >= 0) {

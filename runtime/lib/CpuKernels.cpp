@@ -65,9 +65,11 @@ void cpu::rmsNorm(const float *x, int64_t rows, int64_t width,
       ss += static_cast<double>(xr[i]) * xr[i];
     float var = static_cast<float>(ss / static_cast<double>(width));
     float inv = 1.0f / std::sqrt(var + eps);
-    for (int64_t i = 0; i < width; ++i)
-      out[t * width + i] =
-          roundTo(outType, weight[i] * roundTo(outType, xr[i] * inv));
+    for (int64_t i = 0; i < width; ++i) {
+      float normed = roundTo(outType, xr[i] * inv);
+      out[t * width + i] = weight ? roundTo(outType, weight[i] * normed)
+                                  : normed; // A weight of ones.
+    }
   }
 }
 

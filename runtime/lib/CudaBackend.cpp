@@ -658,6 +658,16 @@ Status CudaBackend::uploadWeights(const SafeTensors &weights) {
                                   " has no 'names'");
     size_t elem = dtypeSize(v.dtype);
     size_t offset = 0;
+    std::string where = "weight node " + std::to_string(it.node);
+    std::optional<std::vector<float>> scale;
+    if (auto s = node.attrs.find("column_scale"); s != node.attrs.end()) {
+      if (!s->is_string() || v.shape.size() != 2)
+        return invalidArgumentError(where + ": 'column_scale' needs a string "
+                                            "and a rank-2 weight");
+      INFER_ASSIGN_OR_RETURN(
+          scale,
+          readColumnScale(weights, s->get<std::string>(), v.shape[1], where));
+    }
     for (const auto &nameJson : *names) {
       if (!nameJson.is_string())
         return invalidArgumentError("weight node " + std::to_string(it.node) +
@@ -674,7 +684,19 @@ Status CudaBackend::uploadWeights(const SafeTensors &weights) {
             "weight '" + name + "' " + shapeToString(t->shape) +
             " overflows its packed value " + shapeToString(v.shape));
       cu::DevicePtr dst = weightArena.ptr() + it.offset + offset;
-      if (t->dtype == v.dtype) {
+      if (scale) {
+        // The folded norm weight; a tied lm_head scales its own copy.
+        converted.resize(bytes);
+        if (t->shape.size() != 2 || t->shape[1] != v.shape[1] ||
+            !scaleColumns(*t, *scale, v.dtype, converted.data()))
+          return invalidArgumentError(
+              where + ": cannot scale weight '" + name + "' " +
+              dtypeName(t->dtype) + " " + shapeToString(t->shape) +
+              " by its column scale into " + dtypeName(v.dtype) + " rows of " +
+              std::to_string(v.shape[1]));
+        INFER_CUDA_RETURN_IF_ERROR(d,
+                                   cuMemcpyHtoD(dst, converted.data(), bytes));
+      } else if (t->dtype == v.dtype) {
         INFER_CUDA_RETURN_IF_ERROR(d, cuMemcpyHtoD(dst, t->data, bytes));
       } else {
         converted.resize(bytes);
@@ -1741,6 +1763,24 @@ Status CudaBackend::readKvBlock(int32_t block, std::vector<uint8_t> &bytes) {
   INFER_CUDA_RETURN_IF_ERROR(
       d, cuMemcpyDtoH(bytes.data(), kvPool.ptr() + block * bytesPerBlock,
                       bytesPerBlock));
+  return okStatus();
+}
+
+Status CudaBackend::readWeight(int64_t valueId, std::vector<uint8_t> &bytes) {
+  bool isWeight = false;
+  for (const GraphNode &n : art->nodes())
+    isWeight |= n.kind == artifact::OpKind::Weight && n.results[0] == valueId;
+  if (!isWeight)
+    return invalidArgumentError("value " + std::to_string(valueId) +
+                                " is not a weight");
+  const ValueInfo &v = *art->value(valueId);
+  INFER_RETURN_IF_ERROR(ctx.makeCurrent());
+  INFER_RETURN_IF_ERROR(stream.synchronize());
+  bytes.resize(static_cast<size_t>(numElements(v.shape)) * dtypeSize(v.dtype));
+  const CudaDriver &d = ctx.driver();
+  INFER_CUDA_RETURN_IF_ERROR(
+      d, cuMemcpyDtoH(bytes.data(), valueAddr[static_cast<size_t>(valueId)],
+                      bytes.size()));
   return okStatus();
 }
 

@@ -256,6 +256,29 @@ size_t SafeTensors::totalBytes() const {
   return n;
 }
 
+StatusOr<std::vector<float>>
+infer::runtime::readColumnScale(const SafeTensors &weights,
+                                const std::string &name, int64_t cols,
+                                const std::string &where) {
+  const TensorView *t = weights.find(name);
+  if (!t)
+    return notFoundError(where + ": column scale '" + name +
+                         "' not found in the weights (are they the "
+                         "checkpoint this artifact was compiled from?)");
+  if ((t->dtype != DType::BF16 && t->dtype != DType::F16 &&
+       t->dtype != DType::F32) ||
+      t->shape != std::vector<int64_t>{cols})
+    return invalidArgumentError(
+        where + ": column scale '" + name + "' is " +
+        safeTensorsDTypeName(t->dtype) + " " + shapeToString(t->shape) +
+        "; expected a BF16, F16 or F32 vector of length " +
+        std::to_string(cols) + " (the weight's columns)");
+  std::vector<float> scale(static_cast<size_t>(cols));
+  for (int64_t c = 0; c < cols; ++c)
+    scale[c] = t->getFloat(c);
+  return scale;
+}
+
 Status
 infer::runtime::writeSafeTensors(const std::string &path,
                                  const std::vector<SafeTensorsEntry> &entries) {

@@ -2,7 +2,9 @@
 
 #include "infer/runtime/Tensor.h"
 
+#include <algorithm>
 #include <cmath>
+#include <thread>
 
 using namespace infer::runtime;
 
@@ -143,4 +145,91 @@ float TensorView::getFloat(int64_t i) const {
   default:
     return 0.0f;
   }
+}
+
+namespace {
+template <DType From> float loadElement(const uint8_t *p, int64_t i) {
+  if constexpr (From == DType::F32) {
+    float v;
+    std::memcpy(&v, p + 4 * i, 4);
+    return v;
+  } else {
+    uint16_t b;
+    std::memcpy(&b, p + 2 * i, 2);
+    return From == DType::BF16 ? bf16ToFloat(b) : f16ToFloat(b);
+  }
+}
+
+template <DType To> void storeElement(uint8_t *p, int64_t i, float f) {
+  if constexpr (To == DType::F32) {
+    std::memcpy(p + 4 * i, &f, 4);
+  } else {
+    uint16_t b = To == DType::BF16 ? floatToBf16(f) : floatToF16(f);
+    std::memcpy(p + 2 * i, &b, 2);
+  }
+}
+
+using ScaleRowsFn = void (*)(const uint8_t *src, const float *scale,
+                             int64_t cols, int64_t rowBegin, int64_t rowEnd,
+                             uint8_t *dst);
+
+template <DType From, DType To>
+void scaleRows(const uint8_t *src, const float *scale, int64_t cols,
+               int64_t rowBegin, int64_t rowEnd, uint8_t *dst) {
+  for (int64_t r = rowBegin; r < rowEnd; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      storeElement<To>(dst, r * cols + c,
+                       loadElement<From>(src, r * cols + c) * scale[c]);
+}
+
+template <DType From> ScaleRowsFn scaleRowsTo(DType to) {
+  switch (to) {
+  case DType::BF16:
+    return scaleRows<From, DType::BF16>;
+  case DType::F16:
+    return scaleRows<From, DType::F16>;
+  case DType::F32:
+    return scaleRows<From, DType::F32>;
+  default:
+    return nullptr;
+  }
+}
+
+ScaleRowsFn scaleRowsFn(DType from, DType to) {
+  switch (from) {
+  case DType::BF16:
+    return scaleRowsTo<DType::BF16>(to);
+  case DType::F16:
+    return scaleRowsTo<DType::F16>(to);
+  case DType::F32:
+    return scaleRowsTo<DType::F32>(to);
+  default:
+    return nullptr;
+  }
+}
+} // namespace
+
+bool infer::runtime::scaleColumns(const TensorView &src,
+                                  const std::vector<float> &scale, DType dtype,
+                                  uint8_t *dst) {
+  ScaleRowsFn fn = scaleRowsFn(src.dtype, dtype);
+  const int64_t n = src.numel(), cols = static_cast<int64_t>(scale.size());
+  if (!fn || (n > 0 && (cols == 0 || n % cols != 0)))
+    return false;
+  if (n == 0)
+    return true;
+  const int64_t rows = n / cols;
+  // At least ~256K elements per thread: small tensors stay on this one.
+  const int64_t numThreads = std::min<int64_t>(
+      {std::max<int64_t>(1, std::thread::hardware_concurrency()), 16,
+       std::max<int64_t>(1, n >> 18), rows});
+  const int64_t perThread = (rows + numThreads - 1) / numThreads;
+  std::vector<std::thread> workers;
+  for (int64_t begin = perThread; begin < rows; begin += perThread)
+    workers.emplace_back(fn, src.data, scale.data(), cols, begin,
+                         std::min(rows, begin + perThread), dst);
+  fn(src.data, scale.data(), cols, 0, std::min(rows, perThread), dst);
+  for (std::thread &t : workers)
+    t.join();
+  return true;
 }

@@ -126,6 +126,52 @@ TEST(ArtifactTest, UnknownOpAndBadAttrs) {
   EXPECT_NE(errorOf(h).find("operands"), std::string::npos);
 }
 
+TEST(ArtifactTest, ColumnScale) {
+  json h = tinyHeader();
+  h["graph"]["nodes"][0]["attrs"]["column_scale"] = "gamma";
+  auto a = parse(artifactBytes(h));
+  EXPECT_TRUE(a.ok()) << a.status().toString();
+  for (json bad : {json(3), json(""), json::array({"gamma"})}) {
+    h["graph"]["nodes"][0]["attrs"]["column_scale"] = bad;
+    std::string err = errorOf(h);
+    EXPECT_NE(err.find("'column_scale'"), std::string::npos) << err;
+    EXPECT_NE(err.find("nodes[0] (weight)"), std::string::npos) << err;
+  }
+  // Only rank-2 weights have columns.
+  h = tinyHeader();
+  int id = static_cast<int>(h["graph"]["values"].size());
+  h["graph"]["values"].push_back(
+      {{"id", id}, {"shape", {4}}, {"dtype", "bf16"}});
+  h["graph"]["nodes"].push_back(
+      {{"op", "weight"},
+       {"results", {id}},
+       {"attrs", {{"names", {"bias"}}, {"column_scale", "gamma"}}}});
+  std::string err = errorOf(h);
+  EXPECT_NE(err.find("'column_scale' needs a rank-2 weight"), std::string::npos)
+      << err;
+}
+
+TEST(ArtifactTest, NormEpsilonWithoutNormWeight) {
+  json h = tinyHeader();
+  // nodes[3] is the linear: the RMS scale alone.
+  h["graph"]["nodes"][3]["attrs"]["norm_epsilon"] = 1e-5;
+  auto a = parse(artifactBytes(h));
+  ASSERT_TRUE(a.ok()) << a.status().toString();
+  EXPECT_EQ((*a)->nodes()[3].role("norm_weight"), -1);
+  for (json bad : {json(0.0), json(-1e-5), json("1e-5")}) {
+    h["graph"]["nodes"][3]["attrs"]["norm_epsilon"] = bad;
+    std::string err = errorOf(h);
+    EXPECT_NE(err.find("'norm_epsilon' must be a positive number"),
+              std::string::npos)
+        << err;
+  }
+  // The norm_weight role still needs it.
+  h = tinyHeader();
+  h["graph"]["nodes"][3]["operands"].push_back(1);
+  h["graph"]["nodes"][3]["operand_roles"] = {{"norm_weight", 1}};
+  EXPECT_NE(errorOf(h).find("'norm_epsilon'"), std::string::npos);
+}
+
 TEST(ArtifactTest, TruncatedBlob) {
   json h = tinyHeader();
   h["kernels"] = {

@@ -1,5 +1,6 @@
 //===- CpuBackendTest.cpp - CPU kernels against float64 references --------===//
 
+#include "infer/runtime/CpuBackend.h"
 #include "TestUtil.h"
 #include "infer/runtime/CpuKernels.h"
 
@@ -7,6 +8,7 @@
 
 #include <cmath>
 #include <numeric>
+#include <thread>
 
 using namespace infer;
 using namespace infer::runtime;
@@ -321,6 +323,174 @@ TEST(CpuKernelsTest, KvAppendLayoutAndPadding) {
   EXPECT_FALSE(cpu::kvAppend(pool, 0, k.data(), kvh * d, v.data(), kvh * d,
                              slots.data(), 1)
                    .ok());
+}
+
+TEST(CpuKernelsTest, RmsNormWithoutWeightIsWeightOfOnes) {
+  std::mt19937 rng(5);
+  const int64_t T = 3, H = 48;
+  std::vector<float> x = randomBf16Values(T * H, rng, 3.0f), ones(H, 1.0f),
+                     a(T * H), b(T * H);
+  for (DType dt : {DType::BF16, DType::F16, DType::F32}) {
+    cpu::rmsNorm(x.data(), T, H, ones.data(), 1e-5f, dt, a.data());
+    cpu::rmsNorm(x.data(), T, H, nullptr, 1e-5f, dt, b.data());
+    EXPECT_EQ(a, b) << dtypeName(dt);
+  }
+}
+
+SafeTensorsEntry floatEntry(const std::string &name, DType dtype,
+                            std::vector<int64_t> shape,
+                            const std::vector<float> &values) {
+  SafeTensorsEntry e{name, dtype, std::move(shape), {}};
+  e.bytes.resize(values.size() * dtypeSize(dtype));
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (dtype == DType::F32) {
+      std::memcpy(e.bytes.data() + 4 * i, &values[i], 4);
+    } else {
+      uint16_t h =
+          dtype == DType::BF16 ? floatToBf16(values[i]) : floatToF16(values[i]);
+      std::memcpy(e.bytes.data() + 2 * i, &h, 2);
+    }
+  }
+  return e;
+}
+
+/// The scaled copy equals an element-by-element reference bit for bit, on
+/// however many threads it runs (1031 x 1024 is split over several).
+TEST(CpuKernelsTest, ScaleColumnsRoundsOnce) {
+  std::mt19937 rng(6);
+  const int64_t rows = 1031, cols = 1024;
+  std::vector<float> w = randomBf16Values(rows * cols, rng, 2.0f),
+                     scale = randomBf16Values(cols, rng, 1.5f);
+  for (DType from : {DType::BF16, DType::F16, DType::F32}) {
+    SafeTensorsEntry e = floatEntry("w", from, {rows, cols}, w);
+    TensorView src{from, e.shape, e.bytes.data(), e.bytes.size()};
+    for (DType to : {DType::BF16, DType::F16, DType::F32}) {
+      std::vector<uint8_t> got(rows * cols * dtypeSize(to)), want(got.size());
+      ASSERT_TRUE(scaleColumns(src, scale, to, got.data()));
+      for (int64_t i = 0; i < rows * cols; ++i) {
+        float f = src.getFloat(i) * scale[i % cols];
+        if (to == DType::F32) {
+          std::memcpy(want.data() + 4 * i, &f, 4);
+        } else {
+          uint16_t h = to == DType::BF16 ? floatToBf16(f) : floatToF16(f);
+          std::memcpy(want.data() + 2 * i, &h, 2);
+        }
+      }
+      EXPECT_TRUE(got == want) << dtypeName(from) << " -> " << dtypeName(to);
+    }
+  }
+  // Not whole rows; an integer source.
+  SafeTensorsEntry e = floatEntry("w", DType::BF16, {3, 5}, w);
+  TensorView odd{DType::BF16, e.shape, e.bytes.data(), e.bytes.size()};
+  std::vector<uint8_t> out(64);
+  EXPECT_FALSE(
+      scaleColumns(odd, std::vector<float>(4, 1.0f), DType::BF16, out.data()));
+  odd.dtype = DType::I16;
+  EXPECT_FALSE(
+      scaleColumns(odd, std::vector<float>(5, 1.0f), DType::BF16, out.data()));
+}
+
+/// A linear through the CPU backend twice: the norm weight folded into the
+/// weight's columns (column_scale, norm_epsilon alone) and as the
+/// norm_weight role. The packed weight mixes a bf16 and an f32 part.
+struct FoldedNormCase {
+  static constexpr int64_t T = 5, K = 64, N1 = 24, N2 = 16;
+  std::vector<SafeTensorsEntry> entries;
+  json header;
+  HostTensor x;
+
+  explicit FoldedNormCase(const std::string &scaleName = "gamma") {
+    std::mt19937 rng(11);
+    std::vector<float> gamma = randomBf16Values(K, rng, 0.5f);
+    for (float &g : gamma)
+      g = roundToBf16(1.0f + g);
+    entries = {randomBf16("wa", {N1, K}, 0.3f, rng),
+               floatEntry("wb", DType::F32, {N2, K},
+                          randomBf16Values(N2 * K, rng, 0.3f)),
+               floatEntry("gamma", DType::BF16, {K}, gamma)};
+    GraphBuilder g;
+    int in = g.input("x", {-1, K}, "bf16");
+    int scaled = g.weight({"wa", "wb"}, {N1 + N2, K}, "bf16", scaleName);
+    int plain = g.weight({"wa", "wb"}, {N1 + N2, K});
+    int norm = g.weight({"gamma"}, {K});
+    int y1 = g.value({-1, N1 + N2}, "bf16"),
+        y2 = g.value({-1, N1 + N2}, "bf16");
+    g.node("linear", {in, scaled}, {y1}, {{"norm_epsilon", 1e-5}});
+    g.node("linear", {in, plain, norm}, {y2}, {{"norm_epsilon", 1e-5}},
+           {{"norm_weight", norm}});
+    g.outputs = {{"folded", y1}, {"reference", y2}};
+    header = {{"model", {{"vocab_size", 8}}}, {"graph", g.build()}};
+    x.dtype = DType::BF16;
+    x.shape = {T, K};
+    x.f = randomBf16Values(T * K, rng, 2.0f);
+  }
+
+  StatusOr<std::unique_ptr<CpuBackend>>
+  backend(const std::vector<SafeTensorsEntry> &weights) const {
+    auto art = Artifact::parse(artifactBytes(header), "folded.art");
+    if (!art.ok())
+      return art.status();
+    INFER_ASSIGN_OR_RETURN(std::shared_ptr<const SafeTensors> st,
+                           mappedSafeTensors(weights));
+    BackendOptions o;
+    o.numThreads = 2;
+    return CpuBackend::create(*art, st, o);
+  }
+};
+
+TEST(CpuBackendTest, ColumnScaledWeightMatchesNormWeight) {
+  FoldedNormCase c;
+  auto b = c.backend(c.entries);
+  ASSERT_TRUE(b.ok()) << b.status().toString();
+  StepExtras extras;
+  extras.inputs["x"] = c.x;
+  StepBatch batch;
+  batch.queryStartLoc = {0};
+  StepOutputs out;
+  Status st = (*b)->step(batch, out, &extras);
+  ASSERT_TRUE(st.ok()) << st.toString();
+  const std::vector<float> &folded = out.extra["folded"].f,
+                           &ref = out.extra["reference"].f;
+  ASSERT_EQ(folded.size(), size_t(c.T * (c.N1 + c.N2)));
+  ASSERT_EQ(ref.size(), folded.size());
+  double err = 0, norm = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    err += (folded[i] - ref[i]) * double(folded[i] - ref[i]);
+    norm += double(ref[i]) * ref[i];
+  }
+  EXPECT_LT(std::sqrt(err / norm), 1e-2) << std::sqrt(err / norm);
+  EXPECT_GT(norm, 0);
+}
+
+TEST(CpuBackendTest, ColumnScaleErrors) {
+  // Absent from the checkpoint.
+  FoldedNormCase missing("model.layers.0.input_layernorm.weight");
+  auto b = missing.backend(missing.entries);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), StatusCode::NotFound);
+  EXPECT_NE(
+      b.status().message().find("'model.layers.0.input_layernorm.weight'"),
+      std::string::npos)
+      << b.status().message();
+  EXPECT_NE(b.status().message().find("weight node 0"), std::string::npos)
+      << b.status().message();
+  // Wrong length, wrong dtype.
+  FoldedNormCase c;
+  std::vector<SafeTensorsEntry> w = c.entries;
+  w[2].shape = {c.K / 2};
+  w[2].bytes.resize(c.K);
+  b = c.backend(w);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), StatusCode::InvalidArgument);
+  EXPECT_NE(b.status().message().find("vector of length 64"), std::string::npos)
+      << b.status().message();
+  w = c.entries;
+  w[2].dtype = DType::I16;
+  b = c.backend(w);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), StatusCode::InvalidArgument);
+  EXPECT_NE(b.status().message().find("I16"), std::string::npos)
+      << b.status().message();
 }
 
 } // namespace

@@ -190,10 +190,11 @@ std::vector<uint8_t> buildArtifactBytes(
 /// `withAttention` adds a decode-role style attention node (one query per
 /// sequence), so that multi-token steps run by position.
 /// `tweakLaunch`, when set, edits the 1-token linear launch (malformed-plan
-/// tests).
+/// tests); `tweakHeader` the whole header.
 std::shared_ptr<Artifact> makeSyntheticArtifact(
     bool withKernels = true, bool withAttention = false,
-    const std::function<void(nlohmann::json &)> &tweakLaunch = nullptr) {
+    const std::function<void(nlohmann::json &)> &tweakLaunch = nullptr,
+    const std::function<void(nlohmann::json &)> &tweakHeader = nullptr) {
   using nlohmann::json;
   json values = json::array();
   auto value = [&](int64_t id, json shape, const char *dtype) {
@@ -314,6 +315,8 @@ std::shared_ptr<Artifact> makeSyntheticArtifact(
                     sizeof(kTestKernelsCubinSm90)));
     blobs.emplace_back(1, "ptx", std::string(kTestKernelsPtx));
   }
+  if (tweakHeader)
+    tweakHeader(header);
   StatusOr<std::shared_ptr<Artifact>> art =
       Artifact::parse(buildArtifactBytes(header, blobs), "synthetic.art");
   EXPECT_TRUE(art.ok()) << art.status().toString();
@@ -508,6 +511,77 @@ TEST(CudaBackendTest, StaticAndDynamicSharedMemoryPast48KB) {
   Status st = (*b)->step(d1, out);
   ASSERT_TRUE(st.ok()) << st.toString();
   checkStep(**b, w, d1, out);
+}
+
+/// A column-scaled lm_head (a folded final norm): the uploaded bytes equal
+/// scaleColumns of the checkpoint tensor, also when lm_head is tied to the
+/// embedding, whose own copy stays unscaled; the logits use the scaled head.
+TEST(CudaBackendTest, ColumnScaledWeightUpload) {
+  SKIP_WITHOUT_GPU();
+  for (bool tied : {false, true}) {
+    SCOPED_TRACE(tied ? "tied" : "untied");
+    std::shared_ptr<Artifact> art =
+        makeSyntheticArtifact(true, false, nullptr, [&](nlohmann::json &h) {
+          h["model"]["tie_word_embeddings"] = tied;
+          for (nlohmann::json &n : h["graph"]["nodes"]) {
+            if (n["op"] != "weight")
+              continue;
+            if (n["results"][0] == 12)
+              n["attrs"]["names"] = {"model.embed_tokens.weight"};
+            else
+              n["attrs"]["column_scale"] = "model.norm.weight";
+          }
+        });
+    ASSERT_TRUE(art);
+    std::mt19937 rng(9);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    SafeTensorsEntry embed{"model.embed_tokens.weight", DType::F32, {kV, kD}},
+        head{"lm_head.weight", DType::F32, {kV, kD}},
+        scale{"model.norm.weight", DType::BF16, {kD}};
+    for (SafeTensorsEntry *e : {&embed, &head}) {
+      e->bytes.resize(kV * kD * 4);
+      for (int i = 0; i < kV * kD; ++i) {
+        float f = dist(rng);
+        std::memcpy(e->bytes.data() + 4 * i, &f, 4);
+      }
+    }
+    std::vector<float> gamma(kD);
+    scale.bytes.resize(kD * 2);
+    for (int i = 0; i < kD; ++i) {
+      uint16_t b = floatToBf16(1.0f + 0.5f * dist(rng));
+      gamma[i] = bf16ToFloat(b);
+      std::memcpy(scale.bytes.data() + 2 * i, &b, 2);
+    }
+    std::vector<SafeTensorsEntry> entries = {embed, scale};
+    if (!tied)
+      entries.push_back(head);
+    std::string path = ::testing::TempDir() + "/cuda_column_scale.safetensors";
+    ASSERT_TRUE(writeSafeTensors(path, entries).ok());
+    StatusOr<std::unique_ptr<CudaBackend>> b = CudaBackend::open(art, path);
+    ASSERT_TRUE(b.ok()) << b.status().toString();
+
+    const SafeTensorsEntry &src = tied ? embed : head;
+    TensorView view{DType::F32, src.shape, src.bytes.data(), src.bytes.size()};
+    std::vector<uint8_t> want(src.bytes.size()), got;
+    ASSERT_TRUE(scaleColumns(view, gamma, DType::F32, want.data()));
+    ASSERT_TRUE((*b)->readWeight(16, got).ok());
+    EXPECT_TRUE(got == want);
+    ASSERT_TRUE((*b)->readWeight(12, got).ok());
+    EXPECT_TRUE(got == embed.bytes);
+    EXPECT_FALSE((*b)->readWeight(13, got).ok());
+
+    SyntheticWeights w;
+    w.embed.resize(kV * kD);
+    w.head.resize(kV * kD);
+    std::memcpy(w.embed.data(), embed.bytes.data(), embed.bytes.size());
+    std::memcpy(w.head.data(), want.data(), want.size());
+    StepOutputs out;
+    StepBatch d1 = makeBatch({{{3, 7}, {42}, 20}});
+    Status st = (*b)->step(d1, out);
+    ASSERT_TRUE(st.ok()) << st.toString();
+    checkStep(**b, w, d1, out);
+    std::remove(path.c_str());
+  }
 }
 
 /// Parameters: (load the PTX instead of the cubin, add a one-query-per-

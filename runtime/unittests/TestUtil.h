@@ -78,10 +78,15 @@ public:
       n["operand_roles"] = roles;
     nodes.push_back(n);
   }
+  /// A non-empty `columnScale` names the weight's column scale.
   int weight(const std::vector<std::string> &names, std::vector<int64_t> shape,
-             const std::string &dtype = "bf16") {
+             const std::string &dtype = "bf16",
+             const std::string &columnScale = "") {
     int id = value(std::move(shape), dtype);
-    node("weight", {}, {id}, {{"names", names}});
+    json attrs = {{"names", names}};
+    if (!columnScale.empty())
+      attrs["column_scale"] = columnScale;
+    node("weight", {}, {id}, attrs);
     return id;
   }
   /// The 12 standard inputs; returns their ids by name.
@@ -124,6 +129,19 @@ inline SafeTensorsEntry randomBf16(const std::string &name,
     std::memcpy(e.bytes.data() + 2 * i, &b, 2);
   }
   return e;
+}
+
+/// `entries` written to a temporary file and mapped; the file is removed
+/// (the mapping stays valid).
+inline StatusOr<std::shared_ptr<const SafeTensors>>
+mappedSafeTensors(const std::vector<SafeTensorsEntry> &entries) {
+  std::string path = tempPath("weights.safetensors");
+  INFER_RETURN_IF_ERROR(writeSafeTensors(path, entries));
+  auto st = SafeTensors::open(path);
+  std::remove(path.c_str());
+  if (!st.ok())
+    return st.status();
+  return std::shared_ptr<const SafeTensors>(std::move(*st));
 }
 
 inline std::vector<float> entryFloats(const SafeTensorsEntry &e) {

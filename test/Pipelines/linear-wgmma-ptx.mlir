@@ -30,6 +30,7 @@
 // PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "tma:operand0:128x64", "tma:operand1:64x64", "workspace", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 64, 2, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_1, max_tokens = 128 : i64, programmatic = true, shared_bytes = 197632 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 32776 : i64}, {{.*}}kernel = @decode_kernels::@linear_reduce_2, max_tokens = 128
 // Without a K split the block applies the epilogue alone.
 // PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_3, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
+// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "tma:operand0:128x64", "tma:operand1:128x64", "result0", "tokens"]{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_4, max_tokens = 128
 // wgmma-deep-ring=0: the 128-token down projection keeps two blocks per SM
 // and reduces its 3 K splits in a cluster instead.
 // NODEEP: decode.linear {{.*}}block = array<i64: 128, 1, 1>, grid = array<i64: 64, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_1, max_tokens = 128 : i64, programmatic = true, shared_bytes = 99328
@@ -89,6 +90,18 @@
 // PTX: ld.global.nc.v4.b16
 // PTX: st.global.v2.b32
 // PTX-NOT: barrier.cluster
+// The norm weight folded into W's columns (RMS scale only): no norm weight
+// argument; in the stage loop the tokens are only read for x^2, after the
+// stage's wgmmas are issued, and no proxy fence is needed.
+// PTX-LABEL: .visible .entry linear_wgmma_direct_4(
+// PTX: rsqrt.approx.f32
+// PTX: wgmma.commit_group.sync.aligned;
+// PTX-COUNT-4: ld.shared.v4.b32
+// PTX: wgmma.wait_group.sync.aligned 1;
+// PTX-NOT: fence.proxy.async
+// PTX: mbarrier.try_wait.parity.shared.b64
+// PTX-NOT: fence.proxy.async
+// PTX: bar.sync 0;
 // PTX-NOT: .entry
 
 // wgmma-cluster-reduce=0: the K splits write f32 partials to the workspace
@@ -164,5 +177,11 @@ func.func @gate_up(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
   %w = decode.weight ["w"] : tensor<28672x4096xbf16>
   %b = decode.weight ["b"] : tensor<28672xbf16>
   %y = decode.linear %x, %w bias(%b : tensor<28672xbf16>) {variants = [#decode.variant<max_tokens = 64, kind = wgmma>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
+func.func @gate_up_rms(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 128, kind = wgmma>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
   return %y : tensor<?x28672xbf16>
 }

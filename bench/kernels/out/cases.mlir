@@ -228,6 +228,102 @@ func.func @lin_o_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
   return %y : tensor<?x4096xbf16>
 }
 
+func.func @lin_qkv_rms_wgmma_t16(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<6144x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 16, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_qkv_norm_wgmma_t16(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] : tensor<6144x4096xbf16>
+  %g = decode.weight ["g"] : tensor<4096xbf16>
+  %y = decode.linear %x, %w norm(%g : tensor<4096xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 16, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_gate_up_rms_wgmma_t16(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 16, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
+func.func @lin_gate_up_norm_wgmma_t16(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] : tensor<28672x4096xbf16>
+  %g = decode.weight ["g"] : tensor<4096xbf16>
+  %y = decode.linear %x, %w norm(%g : tensor<4096xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 16, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
+func.func @lin_qkv_rms_wgmma_t64(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<6144x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 64, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_qkv_norm_wgmma_t64(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] : tensor<6144x4096xbf16>
+  %g = decode.weight ["g"] : tensor<4096xbf16>
+  %y = decode.linear %x, %w norm(%g : tensor<4096xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 64, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_gate_up_rms_wgmma_t64(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 64, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
+func.func @lin_gate_up_norm_wgmma_t64(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] : tensor<28672x4096xbf16>
+  %g = decode.weight ["g"] : tensor<4096xbf16>
+  %y = decode.linear %x, %w norm(%g : tensor<4096xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 64, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
+func.func @lin_qkv_rms_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<6144x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 128, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_qkv_norm_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] : tensor<6144x4096xbf16>
+  %g = decode.weight ["g"] : tensor<4096xbf16>
+  %y = decode.linear %x, %w norm(%g : tensor<4096xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 128, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_gate_up_rms_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 128, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
+func.func @lin_gate_up_norm_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] : tensor<28672x4096xbf16>
+  %g = decode.weight ["g"] : tensor<4096xbf16>
+  %y = decode.linear %x, %w norm(%g : tensor<4096xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 128, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
+func.func @lin_qkv_rms_t1(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<6144x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_rms_mma_t16(%x: tensor<?x4096xbf16>, %r: tensor<?x6144xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<6144x4096xbf16>
+  %y = decode.linear %x, %w residual(%r : tensor<?x6144xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 16, kind = mma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_rms_ks4_t8(%x: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<4096x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 8, kind = gemv, k_split = 4>]} : (tensor<?x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<?x4096xbf16>
+  return %y : tensor<?x4096xbf16>
+}
+
 func.func @lin_lm_head_wgmma_t64(%x: tensor<?x4096xbf16>) -> tensor<?x128256xf32> {
   %w = decode.weight ["w"] : tensor<128256x4096xbf16>
   %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 64, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<128256x4096xbf16>) -> tensor<?x128256xf32>

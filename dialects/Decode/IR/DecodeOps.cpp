@@ -95,6 +95,13 @@ LogicalResult WeightOp::verify() {
       return emitOpError() << "expects non-empty checkpoint tensor names";
   if (!getType().hasStaticShape())
     return emitOpError() << "expects a static weight shape, got " << getType();
+  if (auto scale = getColumnScale()) {
+    if (scale->empty())
+      return emitOpError() << "expects a non-empty column_scale tensor name";
+    if (getType().getRank() != 2)
+      return emitOpError() << "expects column_scale on a rank-2 weight, got "
+                           << getType();
+  }
   return success();
 }
 
@@ -221,16 +228,13 @@ LogicalResult LinearOp::verify() {
     return emitOpError() << "expects the residual to have the result type "
                          << getResult().getType() << ", got "
                          << getResidual().getType();
-  if (static_cast<bool>(getNormWeight()) != getNormEpsilon().has_value())
-    return emitOpError() << "expects 'norm_epsilon' exactly when a norm "
-                            "weight is given";
-  if (getNormWeight()) {
-    if (!compatible(dim(getNormWeight(), 0), k))
-      return emitOpError() << "expects the norm weight length to be K = " << k
-                           << ", got " << dim(getNormWeight(), 0);
-    if (!(getNormEpsilon()->convertToFloat() > 0.0f))
-      return emitOpError() << "expects a positive norm_epsilon";
-  }
+  if (getNormWeight() && !getNormEpsilon())
+    return emitOpError() << "expects 'norm_epsilon' with a norm weight";
+  if (getNormWeight() && !compatible(dim(getNormWeight(), 0), k))
+    return emitOpError() << "expects the norm weight length to be K = " << k
+                         << ", got " << dim(getNormWeight(), 0);
+  if (getNormEpsilon() && !(getNormEpsilon()->convertToFloat() > 0.0f))
+    return emitOpError() << "expects a positive norm_epsilon";
   if (auto variants = getVariants()) {
     int64_t previous = 0;
     for (auto variant : variants->getAsRange<KernelVariantAttr>()) {

@@ -29,15 +29,28 @@ def Decode_WeightOp : Decode_Op<"weight", [Pure]> {
     Names one tensor of the checkpoint. Several names mean the tensors are
     packed by concatenating their rows (dim 0) in order, as done by
     `decode-fuse-projections`; the loader performs the packing.
+    `column_scale` (set by `decode-fold-norm-weight`, rank 2 only) names a
+    vector of the checkpoint that the loader multiplies into every row, in
+    f32 and rounded once: `result[r][c] = packed[r][c] * scale[c]`.
 
     ```mlir
     %w = decode.weight ["model.layers.0.mlp.down_proj.weight"]
         : tensor<4096x14336xbf16>
+    %g = decode.weight ["l0.q_proj.weight"]
+        scaled_by "l0.input_layernorm.weight" : tensor<4096x4096xbf16>
     ```
   }];
-  let arguments = (ins StrArrayAttr:$names);
+  let arguments = (ins StrArrayAttr:$names,
+                       OptionalAttr<StrAttr>:$column_scale);
   let results = (outs Decode_WeightTensor:$result);
-  let assemblyFormat = "$names attr-dict `:` type($result)";
+  let assemblyFormat = [{
+    $names (`scaled_by` $column_scale^)? attr-dict `:` type($result)
+  }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$type, "::mlir::ArrayAttr":$names), [{
+      build($_builder, $_state, type, names, ::mlir::StringAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
@@ -129,7 +142,9 @@ def Decode_LinearOp : Decode_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     `result = norm(input) @ weight^T + bias + residual`, with `weight` laid out
     `[N, K]` as in Hugging Face checkpoints. `norm` (set by
     `decode-fold-rms-norm`) applies an RMSNorm with `norm_weight` and
-    `norm_epsilon` to each input row first; `residual` (set by
+    `norm_epsilon` to each input row first; `norm_epsilon` alone (after
+    `decode-fold-norm-weight` moved the norm weight into the weight's
+    columns) applies only the RMS scale, `rsqrt(mean(x^2) + eps)`; `residual` (set by
     `decode-fuse-residual`) is added in the epilogue. `variants`, set by
     `decode-select-kernels`, lists the kernel per token-count bucket.
   }];

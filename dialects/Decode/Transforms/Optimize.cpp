@@ -26,6 +26,8 @@ struct OptimizePass : decode::impl::OptimizePassBase<OptimizePass> {
     pipeline = OpPassManager(func::FuncOp::getOperationName());
     pipeline.addPass(createFuseProjectionsPass());
     pipeline.addPass(createFoldRMSNormPass());
+    if (foldNormWeights)
+      pipeline.addPass(createFoldNormWeightPass());
     pipeline.addPass(createFuseRopeKVPass());
     pipeline.addPass(createFuseResidualPass());
     pipeline.addPass(createCanonicalizerPass());

@@ -46,6 +46,22 @@ def FoldRMSNormPass : Pass<"decode-fold-rms-norm", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::decode::DecodeDialect"];
 }
 
+def FoldNormWeightPass : Pass<"decode-fold-norm-weight",
+                              "::mlir::func::FuncOp"> {
+  let summary = "Move a folded RMSNorm's weight into the linear's columns";
+  let description = [{
+    A `decode.linear` with `norm(%g)`, where `%g` and the linear's weight are
+    checkpoint tensors (`decode.weight`, the weight bf16/f16/f32 and not yet
+    scaled), gets the weight `scaled_by` the norm weight's name and keeps
+    only `norm_epsilon` (the RMS scale):
+    `rms(x) * g @ W^T == rms(x) * (x @ (W diag(g))^T)`. The loader scales
+    the columns once (rounding each product once); the kernels no longer
+    multiply the staged activations by `g`. A weight value with other users
+    (a tied embedding) is left to them; the linear gets its own scaled op.
+  }];
+  let dependentDialects = ["::mlir::decode::DecodeDialect"];
+}
+
 def FuseRopeKVPass : Pass<"decode-fuse-rope-kv", "::mlir::func::FuncOp"> {
   let summary = "Fuse the q/k RoPE and the KV append of a packed [q | k | v]";
   let description = [{
@@ -125,11 +141,14 @@ def OptimizePass : Pass<"decode-optimize", "::mlir::func::FuncOp"> {
   let summary = "The decode graph pipeline";
   let description = [{
     Runs, on each step function: decode-fuse-projections,
-    decode-fold-rms-norm, decode-fuse-rope-kv, decode-fuse-residual,
+    decode-fold-rms-norm, decode-fold-norm-weight (with
+    `fold-norm-weights`), decode-fuse-rope-kv, decode-fuse-residual,
     canonicalize, cse, decode-plan-split-kv and decode-select-kernels.
-    Its options are forwarded to the last two.
+    Its other options are forwarded to the last two.
   }];
   let options = [
+    Option<"foldNormWeights", "fold-norm-weights", "bool", /*default=*/"true",
+           "Move folded RMSNorm weights into the linear weights' columns">,
     Option<"numSms", "num-sms", "int64_t", /*default=*/"132",
            "Streaming multiprocessors of the target GPU">,
     Option<"minChunk", "min-chunk", "int64_t", /*default=*/"256",

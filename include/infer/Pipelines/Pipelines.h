@@ -102,6 +102,11 @@ struct DecodeToCUDAPipelineOptions
       *this, "optimize",
       llvm::cl::desc("Run decode-optimize first when it is registered"),
       llvm::cl::init(true)};
+  Option<bool> foldNormWeights{
+      *this, "fold-norm-weights",
+      llvm::cl::desc("decode-optimize: move RMSNorm weights into the linear "
+                     "weights' columns"),
+      llvm::cl::init(true)};
 };
 
 /// Appends the decode -> CUDA binary passes to `pm` (anchored on

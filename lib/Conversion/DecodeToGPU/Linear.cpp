@@ -81,9 +81,9 @@ FailureOr<LinearInfo> analyze(decode::LinearOp op, EmitContext &ctx) {
   info.bias = segment(2);
   info.residual = segment(3);
   info.norm = segment(4);
-  if (info.norm)
-    info.epsilon =
-        op.getNormEpsilon().value_or(APFloat(1e-5f)).convertToFloat();
+  info.rms = op.getNormEpsilon().has_value();
+  if (info.rms)
+    info.epsilon = op.getNormEpsilon()->convertToFloat();
   info.rows = ctx.rowsOf(op.getInput());
   return info;
 }
@@ -171,7 +171,7 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
   auto wideType = VectorType::get({vw}, f32);
   Value xs = kb.addShared({tile, chunk}, info.inType);
   SmallVector<Value> scratch;
-  if (info.norm)
+  if (info.rms)
     for (int64_t t = 0; t < tile; ++t)
       scratch.push_back(kb.addShared({kGemvWarps}, f32));
 
@@ -222,7 +222,7 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
     SmallVector<Value> init;
     for (int64_t i = 0; i < rowsPerWarp * tile; ++i)
       init.push_back(kb.floatConst(accType, 0.0));
-    if (info.norm)
+    if (info.rms)
       for (int64_t t = 0; t < tile; ++t)
         init.push_back(kb.f32(0.0));
 
@@ -256,16 +256,18 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
                 row, arith::SubIOp::create(b, numRows, kb.index(1)));
             SmallVector<Value> staged = kb.forLoop(
                 kb.mul(tid, kb.index(vw)), cLen, kb.index(kGemvThreads * vw),
-                info.norm ? ValueRange{sumsq[t]} : ValueRange{},
+                info.rms ? ValueRange{sumsq[t]} : ValueRange{},
                 [&](Value col, ValueRange partial) -> SmallVector<Value> {
                   Value gcol = kb.add(c0, col);
                   Value v = kb.toF32(kb.loadVector(x, {clampedRow, gcol}, vw));
                   v = arith::SelectOp::create(b, rowValid, v,
                                               kb.floatConst(wideType, 0.0));
                   SmallVector<Value> next;
-                  if (info.norm) {
+                  if (info.rms) {
                     Value sq = kb.reduceVector(kb.mul(v, v), ReduceKind::Add);
                     next.push_back(kb.add(partial[0], sq));
+                  }
+                  if (info.norm) {
                     Value g =
                         kb.toF32(kb.loadVector(kb.param(*normSlot), gcol, vw));
                     v = kb.mul(v, g);
@@ -274,7 +276,7 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
                                  {kb.index(t), col});
                   return next;
                 });
-            if (info.norm)
+            if (info.rms)
               sumsq[t] = staged[0];
           }
           kb.barrier();
@@ -336,7 +338,7 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
 
     // RMS scales of the tile's tokens.
     SmallVector<Value> rms(tile);
-    if (info.norm) {
+    if (info.rms) {
       for (int64_t t = 0; t < tile; ++t) {
         Value total = kb.blockReduce(loop[rowsPerWarp * tile + t],
                                      ReduceKind::Add, scratch[t]);
@@ -369,7 +371,7 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
       }
     }
     // Split partial sums of squares: one writer per (split, token).
-    if (split && info.norm) {
+    if (split && info.rms) {
       Value writer = arith::AndIOp::create(
           b, kb.cmp(arith::CmpIPredicate::eq, tid, kb.index(0)),
           kb.cmp(arith::CmpIPredicate::eq, kb.blockId(), kb.index(0)));
@@ -523,12 +525,8 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
       Value gv = info.norm
                      ? kb.toF32(kb.loadVector(kb.param(*normSlot), col, 8))
                      : Value();
-      for (int64_t j = 0; j < nTiles; ++j) {
-        Value xv = kb.loadVector(x, {tokenRow[j], col}, 8);
-        if (gv)
-          xv = kb.toF32(xv); // scaled below, after sum(x^2)
-        values.push_back(xv);
-      }
+      for (int64_t j = 0; j < nTiles; ++j)
+        values.push_back(kb.loadVector(x, {tokenRow[j], col}, 8));
       if (gv)
         values.push_back(gv);
       return values;
@@ -539,10 +537,12 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
       SmallVector<Value> hi = kb.packedRegisters(values[1]);
       for (int64_t j = 0; j < nTiles; ++j) {
         Value xv = values[2 + j];
-        if (info.norm) {
-          Value sq = kb.reduceVector(kb.mul(xv, xv), ReduceKind::Add);
+        if (info.rms) {
+          Value xf = kb.toF32(xv);
+          Value sq = kb.reduceVector(kb.mul(xf, xf), ReduceKind::Add);
           carried[nTiles + j] = kb.add(carried[nTiles + j], sq);
-          xv = kb.fromF32(kb.mul(xv, values.back()), elt);
+          if (info.norm)
+            xv = kb.fromF32(kb.mul(xf, values.back()), elt);
         }
         SmallVector<Value> xr = kb.packedRegisters(xv);
         carried[j] = mma(lo, hi, xr, 1, mma(lo, hi, xr, 0, carried[j]));
@@ -552,7 +552,7 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
     SmallVector<Value> init;
     for (int64_t j = 0; j < nTiles; ++j)
       init.push_back(kb.floatConst(accType, 0.0));
-    if (info.norm)
+    if (info.rms)
       for (int64_t j = 0; j < nTiles; ++j)
         init.push_back(kb.f32(0.0));
 
@@ -592,13 +592,12 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
                 b, valid,
                 kb.cmp(arith::CmpIPredicate::ult, n, kb.index(info.n)));
           Value v = vector::ExtractOp::create(b, acc[j], 2 * i + c);
-          kb.ifThen(valid, [&] {
-            kb.store(v, ws, {token, kb.add(splitCol, n)});
-          });
+          kb.ifThen(valid,
+                    [&] { kb.store(v, ws, {token, kb.add(splitCol, n)}); });
         }
       }
     }
-    if (!info.norm)
+    if (!info.rms)
       return;
     // Sums of squares of this split's columns: the 4 lanes of a group hold
     // token g's parts; one warp of the first column block writes them.
@@ -691,11 +690,11 @@ void infer::linear::emitSplitReduce(decode::LinearOp op, EmitContext &ctx,
     Value acc = rb.f32(0.0), sumsq = rb.f32(0.0);
     for (int64_t s = 0; s < kSplit; ++s) {
       acc = rb.add(acc, rb.load(ws, {row, rb.add(n, rb.index(s * info.n))}));
-      if (info.norm)
+      if (info.rms)
         sumsq =
             rb.add(sumsq, rb.load(ws, {row, rb.index(kSplit * info.n + s)}));
     }
-    Value rms = info.norm ? rmsScale(rb, info, sumsq) : Value();
+    Value rms = info.rms ? rmsScale(rb, info, sumsq) : Value();
     storeOutput(rb, info, acc, rms, row, n, rb.param(rOut), rBias, rResidual);
   };
   if (info.n % kReduceThreads == 0)

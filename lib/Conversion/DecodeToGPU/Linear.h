@@ -21,7 +21,11 @@ struct LinearInfo {
   int64_t n = 0, k = 0;
   mlir::Type inType, outType;
   int64_t vectorWidth = 0; ///< elements per 16-byte access of x and W
+  /// Operand slots; `norm` is the RMSNorm weight (absent when it was folded
+  /// into W's columns, decode-fold-norm-weight).
   std::optional<unsigned> bias, residual, norm;
+  /// The RMS scale rsqrt(mean(x^2) + epsilon) applies (`norm_epsilon`).
+  bool rms = false;
   float epsilon = 0.0f;
   StepScalar rows = StepScalar::Tokens;
 };

@@ -24,8 +24,10 @@
 //
 // A fused RMSNorm prologue scales the staged tokens by the norm weight in
 // shared memory (and sums x^2) before the stage is released to the tensor
-// cores (fence.proxy.async); the epilogue applies rsqrt(mean(x^2) + eps),
-// the bias and the residual, as for the other linear kernels.
+// cores (fence.proxy.async). With the norm weight folded into W's columns
+// (decode-fold-norm-weight) the stage is only read for x^2, after its wgmmas
+// are issued. The epilogue applies rsqrt(mean(x^2) + eps), the bias and the
+// residual, as for the other linear kernels.
 //
 // Epilogue (`wgmma-cluster-reduce`, the default): the K splits of a row block
 // (grid y, at most 8) form one thread-block cluster. Each block stages its
@@ -252,9 +254,14 @@ private:
   Value ringElement(Value bytes) {
     return kb.divIndex(kb.add(alignShift, bytes), kb.index(2));
   }
-  /// Scales this thread's x chunks of `slot` by the norm weight; returns
-  /// the updated sums of squares.
-  SmallVector<Value> normPrologue(Value k0, Value slot, ValueRange sumsq);
+  /// The norm weight chunk this thread scales in the stage at columns
+  /// [k0, k0 + kTile): all of a thread's chunks of a stage share one column
+  /// chunk (threads is a multiple of 8 * chunksPerRow).
+  Value loadNormWeight(Value k0);
+  /// Adds the squares of this thread's x chunks of `slot` to `sumsq` and
+  /// returns the sums. With `weight` (loadNormWeight's) it also scales the
+  /// chunks by it in place: the norm prologue.
+  SmallVector<Value> normPass(Value weight, Value slot, ValueRange sumsq);
   /// The wgmma shared-memory descriptor of the operand at `byteOffset` in
   /// the ring.
   Value descriptor(Value byteOffset, bool swizzled);
@@ -381,22 +388,29 @@ void WgmmaEmitter::waitWeights(Value stage, Value slot) {
                                          kb.index(10000000), slot);
 }
 
-SmallVector<Value> WgmmaEmitter::normPrologue(Value k0, Value slot,
-                                              ValueRange sumsq) {
+Value WgmmaEmitter::loadNormWeight(Value k0) {
+  Value chunk = chunkPosition(kb.threadId()).second;
+  Value col = kb.add(k0, kb.mul(chunk, kb.index(kChunkElements)));
+  // Past K (the stage after a split's last) it reloads the last chunk.
+  col = kb.minIndex(col, kb.index(info.k - kChunkElements));
+  return kb.loadVector(gamma, col, kChunkElements);
+}
+
+SmallVector<Value> WgmmaEmitter::normPass(Value weight, Value slot,
+                                          ValueRange sumsq) {
   SmallVector<Value> next(sumsq);
   Value xElements = ringElement(xSlotBytes(slot));
+  Value g = weight ? kb.toF32(weight) : Value();
   int64_t xChunks = p.tokens * p.chunksPerRow;
   for (auto [j, chunkAndIndex] : llvm::enumerate(myChunks(xChunks))) {
     int64_t base = chunkAndIndex.first;
     Value i = chunkAndIndex.second;
     size_t sum = j;
     auto scale = [&]() -> SmallVector<Value> {
-      auto [row, chunk] = chunkPosition(i);
       Value at = kb.add(xElements, kb.mul(i, kb.index(kChunkElements)));
       Value xv = kb.toF32(kb.loadVector(ring, at, kChunkElements));
-      Value col = kb.add(k0, kb.mul(chunk, kb.index(kChunkElements)));
-      Value g = kb.toF32(kb.loadVector(gamma, col, kChunkElements));
-      kb.storeVector(kb.fromF32(kb.mul(xv, g), info.inType), ring, at);
+      if (g)
+        kb.storeVector(kb.fromF32(kb.mul(xv, g), info.inType), ring, at);
       return {
           kb.add(next[sum], kb.reduceVector(kb.mul(xv, xv), ReduceKind::Add))};
     };
@@ -481,9 +495,8 @@ void WgmmaEmitter::storePartials(ArrayRef<Value> acc, Value splitId) {
                                     kb.cmp(arith::CmpIPredicate::ult,
                                            kb.add(blockRow, rowInBlock),
                                            kb.index(info.n)));
-    kb.ifThen(valid, [&] {
-      kb.store(v, ws, {token, kb.add(splitCol, rowInBlock)});
-    });
+    kb.ifThen(valid,
+              [&] { kb.store(v, ws, {token, kb.add(splitCol, rowInBlock)}); });
   });
 }
 
@@ -536,7 +549,7 @@ void WgmmaEmitter::storeSumsOfSquares(ArrayRef<Value> sumsq, Value splitId) {
 
 void WgmmaEmitter::reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
                                    Value splitId) {
-  Value sums = info.norm ? blockSumsOfSquares(sumsq) : Value();
+  Value sums = info.rms ? blockSumsOfSquares(sumsq) : Value();
   // Stage the f32 tile token-major (token t's rows at t * tileStride) in the
   // ring, whose copies have landed and whose wgmmas are done.
   Type f32 = b.getF32Type();
@@ -685,7 +698,7 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
   Value aBase =
       kb.mul(warpgroup, kb.index(kWarpgroupRows / 8 * p.rowGroupBytes));
   int64_t normSums =
-      info.norm ? llvm::divideCeil(p.tokens * p.chunksPerRow, p.threads) : 0;
+      info.rms ? llvm::divideCeil(p.tokens * p.chunksPerRow, p.threads) : 0;
 
   kb.forLoop(kb.index(0), numRows, kb.index(p.tokens), [&](Value tile) {
     t0 = tile;
@@ -705,18 +718,26 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
       init.push_back(LLVM::ZeroOp::create(b, accType));
     for (int64_t j = 0; j < normSums; ++j)
       init.push_back(kb.f32(0.0));
+    // The norm weight of a stage is loaded one stage ahead: from L2 its
+    // latency would sit between the stage's arrival and its wgmma.
+    if (info.norm)
+      init.push_back(loadNormWeight(kStart));
     SmallVector<Value> state = kb.forLoop(
         kb.index(0), numStages, kb.index(1), init,
         [&](Value i, ValueRange carried) -> SmallVector<Value> {
           SmallVector<Value> acc(carried.take_front(p.subTiles));
-          SmallVector<Value> sumsq(carried.drop_front(p.subTiles));
+          SmallVector<Value> sumsq(carried.slice(p.subTiles, normSums));
+          SmallVector<Value> nextGamma;
+          if (info.norm)
+            nextGamma.push_back(
+                loadNormWeight(stageColumn(kb.add(i, kb.index(1)))));
           Value slot = kb.remIndex(i, kb.index(p.stages));
           if (p.tma)
             waitWeights(i, slot);
           else
             kb.asyncWait(group, p.prefetch - 1);
           if (info.norm)
-            sumsq = normPrologue(stageColumn(i), slot, sumsq);
+            sumsq = normPass(carried.back(), slot, sumsq);
           // Shared memory written by threads (cp.async, the norm) is made
           // visible to the tensor cores' async proxy.
           if (!p.tma || info.norm)
@@ -764,9 +785,15 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
                              .front();
           }
           NVVM::WgmmaGroupSyncAlignedOp::create(b);
+          // Without a norm weight the stage is only read: its sums of
+          // squares overlap the tensor cores (the slot is refilled after the
+          // barrier of stage i + 1 at the earliest).
+          if (info.rms && !info.norm)
+            sumsq = normPass(Value(), slot, sumsq);
           NVVM::WgmmaWaitGroupSyncOp::create(b, 1);
           SmallVector<Value> next(acc);
           next.append(sumsq);
+          next.append(nextGamma);
           return next;
         });
     NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
@@ -775,14 +802,14 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
       kb.asyncWait(kb.asyncCommit({}), 0);
     kb.barrier();
     ArrayRef<Value> results(state);
+    ArrayRef<Value> sums = results.slice(p.subTiles, normSums);
     if (p.fused) {
-      reduceInCluster(results.take_front(p.subTiles),
-                      results.drop_front(p.subTiles), splitId);
+      reduceInCluster(results.take_front(p.subTiles), sums, splitId);
       return;
     }
     storePartials(results.take_front(p.subTiles), splitId);
-    if (info.norm)
-      storeSumsOfSquares(results.drop_front(p.subTiles), splitId);
+    if (info.rms)
+      storeSumsOfSquares(sums, splitId);
   });
 }
 

@@ -32,6 +32,17 @@ func.func @lm_head(%x: tensor<?x4096xbf16>) -> tensor<?x128256xf32> {
   return %y : tensor<?x128256xf32>
 }
 
+// The norm weight folded into W (decode-fold-norm-weight): the RMS scale
+// alone, no norm weight argument.
+// CHECK-LABEL: func.func @gate_up_rms
+// CHECK: decode.linear
+// CHECK-SAME: args = ["operand0", "operand1", "result0", "tokens"]{{.*}}kernel = @decode_kernels::@linear_gemv_4
+func.func @gate_up_rms(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 1, kind = gemv>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
 // CHECK: gpu.module @decode_kernels
 
 // The 1-token GEMV: x staged in 16-byte aligned shared memory, 16-byte
@@ -66,5 +77,16 @@ func.func @lm_head(%x: tensor<?x4096xbf16>) -> tensor<?x128256xf32> {
 // CHECK: gpu.block_id  y
 // CHECK-LABEL: gpu.func @linear_reduce_2(
 // CHECK-NOT: gpu.barrier
+// CHECK: math.rsqrt
+// CHECK: gpu.return
+
+// Sums of x^2 while staging, no norm weight loaded, the scale in the
+// epilogue.
+// CHECK-LABEL: gpu.func @linear_gemv_4(
+// CHECK-SAME: %[[X4:.*]]: memref<16777216x4096xbf16> {llvm.noalias}, %{{.*}}: memref<28672x4096xbf16> {llvm.noalias}, %{{.*}}: memref<16777216x28672xbf16> {llvm.noalias}, %{{.*}}: i32)
+// CHECK: vector.load %[[X4]]
+// CHECK-NOT: memref<4096xbf16>
+// CHECK: vector.reduction <add>
+// CHECK: gpu.barrier
 // CHECK: math.rsqrt
 // CHECK: gpu.return

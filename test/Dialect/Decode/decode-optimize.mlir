@@ -2,11 +2,12 @@
 // RUN: infer-opt %s --decode-optimize="num-sms=16 buckets=4,64" | FileCheck %s --check-prefix=OPT
 // RUN: infer-opt %s --decode-optimize="buckets=4,64 wgmma=1" | FileCheck %s --check-prefix=WGMMA
 // RUN: infer-opt %s --decode-optimize="attention-mma=0" | FileCheck %s --check-prefix=SIMT
+// RUN: infer-opt %s --decode-optimize="fold-norm-weights=0" | FileCheck %s --check-prefix=NOFOLD
 
 // One complete Llama layer (hidden 256, 4 heads, 2 kv heads of 64,
 // intermediate 512) with the embedding, the final norm and lm_head, as the
 // frontend emits it. The final norm moves below the row gather and folds into
-// lm_head.
+// lm_head. The norm weights move into the linear weights' columns.
 
 !cache = !decode.kv_cache<layers = 1, kv_heads = 2, head_dim = 64, block_size = 16, dtype = bf16>
 
@@ -14,24 +15,26 @@
 // CHECK-SAME: (%[[TOK:[^:]*]]: tensor<?xi32>, %[[POS:[^:]*]]: tensor<?xi32>, %[[SLOTS:[^:]*]]: tensor<?xi32>, %[[BT:[^:]*]]: tensor<?x?xi32>, %[[CL:[^:]*]]: tensor<?xi32>, %[[QS:[^:]*]]: tensor<?xi32>, %[[LI:[^:]*]]: tensor<?xi32>, %[[C:[^:]*]]: !decode.kv_cache
 // CHECK: %[[EMB:.*]] = decode.weight ["model.embed_tokens.weight"]
 // CHECK-NEXT: %[[X:.*]] = decode.embed %[[TOK]], %[[EMB]]
-// CHECK-NEXT: %[[LN1:.*]] = decode.weight ["model.layers.0.input_layernorm.weight"]
-// CHECK-NEXT: %[[WQKV:.*]] = decode.weight ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight", "model.layers.0.self_attn.v_proj.weight"] : tensor<512x256xbf16>
-// CHECK-NEXT: %[[QKV:.*]] = decode.linear %[[X]], %[[WQKV]] norm(%[[LN1]] : tensor<256xbf16>) {norm_epsilon = 9.99999974E-6 : f32, variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 128, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]} : (tensor<?x256xbf16>, tensor<512x256xbf16>) -> tensor<?x512xbf16>
+// CHECK-NEXT: %[[WQKV:.*]] = decode.weight ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight", "model.layers.0.self_attn.v_proj.weight"] scaled_by "model.layers.0.input_layernorm.weight" : tensor<512x256xbf16>
+// CHECK-NEXT: %[[QKV:.*]] = decode.linear %[[X]], %[[WQKV]] {norm_epsilon = 9.99999974E-6 : f32, variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 64, kind = mma>, #decode.variant<max_tokens = 128, kind = mma>, #decode.variant<max_tokens = 256, kind = mma>]} : (tensor<?x256xbf16>, tensor<512x256xbf16>) -> tensor<?x512xbf16>
 // CHECK-NEXT: %[[Q:.*]], %[[C1:.*]] = decode.rope_append %[[C]][%[[SLOTS]]], %[[QKV]], %[[POS]] {layer = 0 : i64, num_heads = 4 : i64, theta = 5.000000e+05 : f32}
 // CHECK-NEXT: %[[ATTN:.*]] = decode.paged_attention %[[Q]], %[[C1]][%[[BT]], %[[CL]], %[[QS]]] {kernel = #decode.attention_kernel<mma>, layer = 0 : i64, num_heads = 4 : i64, scale = 1.250000e-01 : f32, split_kv = 64 : i64}
 // CHECK-NEXT: %[[WO:.*]] = decode.weight ["model.layers.0.self_attn.o_proj.weight"]
 // CHECK-NEXT: %[[H:.*]] = decode.linear %[[ATTN]], %[[WO]] residual(%[[X]] : tensor<?x256xbf16>) {variants = [{{.*}}]} : (tensor<?x256xbf16>, tensor<256x256xbf16>) -> tensor<?x256xbf16>
-// CHECK-NEXT: %[[LN2:.*]] = decode.weight ["model.layers.0.post_attention_layernorm.weight"]
-// CHECK-NEXT: %[[WGU:.*]] = decode.weight ["model.layers.0.mlp.gate_proj.weight", "model.layers.0.mlp.up_proj.weight"] : tensor<1024x256xbf16>
-// CHECK-NEXT: %[[GU:.*]] = decode.linear %[[H]], %[[WGU]] norm(%[[LN2]] : tensor<256xbf16>) {norm_epsilon = 9.99999974E-6 : f32, variants = [{{.*}}]} : (tensor<?x256xbf16>, tensor<1024x256xbf16>) -> tensor<?x1024xbf16>
+// CHECK-NEXT: %[[WGU:.*]] = decode.weight ["model.layers.0.mlp.gate_proj.weight", "model.layers.0.mlp.up_proj.weight"] scaled_by "model.layers.0.post_attention_layernorm.weight" : tensor<1024x256xbf16>
+// CHECK-NEXT: %[[GU:.*]] = decode.linear %[[H]], %[[WGU]] {norm_epsilon = 9.99999974E-6 : f32, variants = [{{.*}}]} : (tensor<?x256xbf16>, tensor<1024x256xbf16>) -> tensor<?x1024xbf16>
 // CHECK-NEXT: %[[ACT:.*]] = decode.silu_mul %[[GU]] : tensor<?x1024xbf16> -> tensor<?x512xbf16>
 // CHECK-NEXT: %[[WD:.*]] = decode.weight ["model.layers.0.mlp.down_proj.weight"]
 // CHECK-NEXT: %[[OUT:.*]] = decode.linear %[[ACT]], %[[WD]] residual(%[[H]] : tensor<?x256xbf16>) {variants = [{{.*}}]} : (tensor<?x512xbf16>, tensor<256x512xbf16>) -> tensor<?x256xbf16>
-// CHECK-NEXT: %[[LNF:.*]] = decode.weight ["model.norm.weight"]
 // CHECK-NEXT: %[[LAST:.*]] = decode.gather_tokens %[[OUT]][%[[LI]]]
-// CHECK-NEXT: %[[WLM:.*]] = decode.weight ["lm_head.weight"]
-// CHECK-NEXT: %[[LOGITS:.*]] = decode.linear %[[LAST]], %[[WLM]] norm(%[[LNF]] : tensor<256xbf16>) {norm_epsilon = 9.99999974E-6 : f32, variants = [{{.*}}]} : (tensor<?x256xbf16>, tensor<1024x256xbf16>) -> tensor<?x1024xf32>
+// CHECK-NEXT: %[[WLM:.*]] = decode.weight ["lm_head.weight"] scaled_by "model.norm.weight"
+// CHECK-NEXT: %[[LOGITS:.*]] = decode.linear %[[LAST]], %[[WLM]] {norm_epsilon = 9.99999974E-6 : f32, variants = [{{.*}}]} : (tensor<?x256xbf16>, tensor<1024x256xbf16>) -> tensor<?x1024xf32>
 // CHECK-NEXT: return %[[LOGITS]], %[[C1]]
+
+// NOFOLD-LABEL: func.func @llama_step
+// NOFOLD: %[[LN1:.*]] = decode.weight ["model.layers.0.input_layernorm.weight"]
+// NOFOLD-NOT: scaled_by
+// NOFOLD: decode.linear %{{.*}}, %{{.*}} norm(%[[LN1]] : tensor<256xbf16>)
 
 // OPT-LABEL: func.func @llama_step
 // OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>]{{.*}}tensor<512x256xbf16>

@@ -24,6 +24,22 @@ func.func @weight_empty_name() {
 
 // -----
 
+func.func @weight_column_scale_rank1() {
+  // expected-error @+1 {{'decode.weight' op expects column_scale on a rank-2 weight, got 'tensor<4xbf16>'}}
+  %0 = decode.weight ["a.bias"] scaled_by "n.weight" : tensor<4xbf16>
+  return
+}
+
+// -----
+
+func.func @weight_column_scale_empty() {
+  // expected-error @+1 {{'decode.weight' op expects a non-empty column_scale tensor name}}
+  %0 = decode.weight ["a.weight"] scaled_by "" : tensor<4x4xbf16>
+  return
+}
+
+// -----
+
 func.func @weight_dynamic_shape() {
   // expected-error @+1 {{'decode.weight' op expects a static weight shape, got 'tensor<?x4xbf16>'}}
   %0 = decode.weight ["a.weight"] : tensor<?x4xbf16>
@@ -336,16 +352,16 @@ func.func @linear_residual(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>, %r:
 // -----
 
 func.func @linear_norm_without_epsilon(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>, %n: tensor<128xbf16>) {
-  // expected-error @+1 {{'decode.linear' op expects 'norm_epsilon' exactly when a norm weight is given}}
+  // expected-error @+1 {{'decode.linear' op expects 'norm_epsilon' with a norm weight}}
   %0 = decode.linear %x, %w norm(%n : tensor<128xbf16>) : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
   return
 }
 
 // -----
 
-func.func @linear_epsilon_without_norm(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>) {
-  // expected-error @+1 {{'decode.linear' op expects 'norm_epsilon' exactly when a norm weight is given}}
-  %0 = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
+func.func @linear_rms_scale_epsilon(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>) {
+  // expected-error @+1 {{'decode.linear' op expects a positive norm_epsilon}}
+  %0 = decode.linear %x, %w {norm_epsilon = 0.0 : f32} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
   return
 }
 

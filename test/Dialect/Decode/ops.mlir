@@ -12,16 +12,19 @@
 // CHECK: decode.weight ["fp8.weight"] : tensor<64x128xf8E4M3FN>
 // CHECK: decode.weight ["int8.weight"] : tensor<64x128xi8>
 // CHECK: decode.weight ["q.bias", "k.bias", "v.bias"] : tensor<512xbf16>
+// CHECK: decode.weight ["gate.weight", "up.weight"] scaled_by "post_norm.weight" : tensor<256x128xbf16>
 // GENERIC-LABEL: sym_name = "weights"
 // GENERIC: "decode.weight"() <{names = ["model.layers.0.mlp.down_proj.weight"]}> : () -> tensor<128x256xbf16>
-func.func @weights() -> (tensor<128x256xbf16>, tensor<128xf16>, tensor<256x128xf32>, tensor<64x128xf8E4M3FN>, tensor<64x128xi8>, tensor<512xbf16>) {
+// GENERIC: "decode.weight"() <{column_scale = "post_norm.weight", names = ["gate.weight", "up.weight"]}> : () -> tensor<256x128xbf16>
+func.func @weights() -> (tensor<128x256xbf16>, tensor<128xf16>, tensor<256x128xf32>, tensor<64x128xf8E4M3FN>, tensor<64x128xi8>, tensor<512xbf16>, tensor<256x128xbf16>) {
   %0 = decode.weight ["model.layers.0.mlp.down_proj.weight"] : tensor<128x256xbf16>
   %1 = decode.weight ["model.norm.weight"] : tensor<128xf16>
   %2 = decode.weight ["q.weight", "k.weight", "v.weight"] : tensor<256x128xf32>
   %3 = decode.weight ["fp8.weight"] : tensor<64x128xf8E4M3FN>
   %4 = decode.weight ["int8.weight"] : tensor<64x128xi8>
   %5 = decode.weight ["q.bias", "k.bias", "v.bias"] : tensor<512xbf16>
-  return %0, %1, %2, %3, %4, %5 : tensor<128x256xbf16>, tensor<128xf16>, tensor<256x128xf32>, tensor<64x128xf8E4M3FN>, tensor<64x128xi8>, tensor<512xbf16>
+  %6 = decode.weight ["gate.weight", "up.weight"] scaled_by "post_norm.weight" : tensor<256x128xbf16>
+  return %0, %1, %2, %3, %4, %5, %6 : tensor<128x256xbf16>, tensor<128xf16>, tensor<256x128xf32>, tensor<64x128xf8E4M3FN>, tensor<64x128xi8>, tensor<512xbf16>, tensor<256x128xbf16>
 }
 
 // CHECK-LABEL: func.func @elementwise
@@ -62,10 +65,11 @@ func.func @silu_mul(%g: tensor<?x256xbf16>, %u: tensor<?x256xbf16>, %gu: tensor<
 // CHECK: decode.linear %[[X]], %[[W]] {variants = [#decode.variant<max_tokens = 8, kind = gemv>, #decode.variant<max_tokens = 64, kind = gemv, k_split = 4>, #decode.variant<max_tokens = 256, kind = wgmma, k_split = 2>, #decode.variant<max_tokens = 4096, kind = mma>]} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
 // CHECK: decode.linear %[[X]], %[[W8]] : (tensor<?x128xbf16>, tensor<256x128xi8>) -> tensor<?x256xbf16>
 // CHECK: decode.linear %[[X]], %[[WF8]] : (tensor<?x128xbf16>, tensor<256x128xf8E4M3FN>) -> tensor<?x256xf32>
+// CHECK: decode.linear %[[X]], %[[W]] {norm_epsilon = 9.99999974E-6 : f32} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
 // GENERIC-LABEL: sym_name = "linear"
 // GENERIC: "decode.linear"(%{{.*}}, %{{.*}}, %{{.*}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0>}>
 // GENERIC: "decode.linear"(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) <{norm_epsilon = 9.99999974E-6 : f32, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1>}>
-func.func @linear(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>, %b: tensor<256xbf16>, %r: tensor<?x256xbf16>, %nw: tensor<128xbf16>, %w8: tensor<256x128xi8>, %wf8: tensor<256x128xf8E4M3FN>) -> (tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xf32>) {
+func.func @linear(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>, %b: tensor<256xbf16>, %r: tensor<?x256xbf16>, %nw: tensor<128xbf16>, %w8: tensor<256x128xi8>, %wf8: tensor<256x128xf8E4M3FN>) -> (tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xf32>, tensor<?x256xbf16>) {
   %0 = decode.linear %x, %w : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
   %1 = decode.linear %x, %w bias(%b : tensor<256xbf16>) : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
   %2 = decode.linear %x, %w residual(%r : tensor<?x256xbf16>) : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
@@ -74,7 +78,9 @@ func.func @linear(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>, %b: tensor<2
   %5 = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 8, kind = gemv, k_split = 1>, #decode.variant<max_tokens = 64, kind = gemv, k_split = 4>, #decode.variant<max_tokens = 256, kind = wgmma, k_split = 2>, #decode.variant<max_tokens = 4096, kind = mma>]} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
   %6 = decode.linear %x, %w8 : (tensor<?x128xbf16>, tensor<256x128xi8>) -> tensor<?x256xbf16>
   %7 = decode.linear %x, %wf8 : (tensor<?x128xbf16>, tensor<256x128xf8E4M3FN>) -> tensor<?x256xf32>
-  return %0, %1, %2, %3, %4, %5, %6, %7 : tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xf32>
+  // The RMS scale alone (the norm weight folded into the weight's columns).
+  %8 = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
+  return %0, %1, %2, %3, %4, %5, %6, %7, %8 : tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xf32>, tensor<?x256xbf16>
 }
 
 // CHECK-LABEL: func.func @rope

@@ -27,6 +27,7 @@ struct MatrixRef {
 };
 
 /// HF LlamaRMSNorm: out = round(w * round(x * rsqrt(mean(x^2) + eps))).
+/// A null `weight` means all ones: out = round(x * rsqrt(...)).
 void rmsNorm(const float *x, int64_t rows, int64_t width, const float *weight,
              float eps, DType outType, float *out);
 

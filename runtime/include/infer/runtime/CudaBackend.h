@@ -161,6 +161,8 @@ public:
   Status readKvBlock(int32_t block, std::vector<uint8_t> &bytes);
   /// Bytes of one block of all layers.
   size_t kvBlockBytes() const { return bytesPerBlock; }
+  /// Reads the uploaded bytes of weight value `valueId` (tests).
+  Status readWeight(int64_t valueId, std::vector<uint8_t> &bytes);
 
   /// Kernel times since the last reset (profileKernels), longest first.
   std::vector<KernelTime> kernelProfile() const;

@@ -67,6 +67,14 @@ private:
   std::map<std::string, Entry> tensors;
 };
 
+/// The `column_scale` tensor `name` of a weight with `cols` columns, as f32
+/// (`where` names the weight node in errors). NotFound when absent;
+/// InvalidArgument unless it is a bf16/f16/f32 vector of `cols` elements.
+StatusOr<std::vector<float>> readColumnScale(const SafeTensors &weights,
+                                             const std::string &name,
+                                             int64_t cols,
+                                             const std::string &where);
+
 /// One tensor to write: name, dtype, shape and raw little-endian bytes.
 struct SafeTensorsEntry {
   std::string name;

@@ -90,6 +90,13 @@ struct TensorView {
   float getFloat(int64_t i) const;
 };
 
+/// Writes `src` (bf16, f16 or f32; rows of `scale.size()` elements) to `dst`
+/// as `dtype` (bf16, f16 or f32): dst[r][c] = round(src[r][c] * scale[c]),
+/// multiplied in f32 and rounded once. Runs on up to 16 threads. False when
+/// a dtype is unsupported or src is not whole rows.
+bool scaleColumns(const TensorView &src, const std::vector<float> &scale,
+                  DType dtype, uint8_t *dst);
+
 /// An owning host tensor. Float dtypes keep f32 values in `f` (already
 /// rounded to the dtype); i32 in `i`, i64 in `l`.
 struct HostTensor {
