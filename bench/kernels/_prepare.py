@@ -132,6 +132,15 @@ def cases():
                                    kind='wgmma', rms=True, bench=True))
             out.append(linear_case(f'lin_{tag}_norm_wgmma_t{t}', n, k, t,
                                    kind='wgmma', norm=True, bench=True))
+    # The sums of x^2 of the RMS scale: by mma.sync (16-token groups; one or
+    # two per warp; K splits in a cluster) or, at 8 tokens, CUDA cores.
+    out.append(linear_case('lin_wgmma_rms_odd_ks3_t64', 1003, 1536, 64,
+                           kind='wgmma', k_split=3, bias=True, residual=True,
+                           rms=True))
+    out.append(linear_case('lin_wgmma_rms_t256', 4096, 4096, 256,
+                           kind='wgmma', rms=True))
+    out.append(linear_case('lin_wgmma_rms_t8', 1000, 1088, 8, kind='wgmma',
+                           rms=True))
     out.append(linear_case('lin_qkv_rms_t1', 6144, 4096, 1, rms=True,
                            bench=True))
     out.append(linear_case('lin_rms_mma_t16', 6144, 4096, 16, kind='mma',

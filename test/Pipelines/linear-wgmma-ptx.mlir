@@ -91,12 +91,13 @@
 // PTX: st.global.v2.b32
 // PTX-NOT: barrier.cluster
 // The norm weight folded into W's columns (RMS scale only): no norm weight
-// argument; in the stage loop the tokens are only read for x^2, after the
-// stage's wgmmas are issued, and no proxy fence is needed.
+// argument; in the stage loop the tokens are only read, after the stage's
+// wgmmas are issued: each warp adds X X^T of its 16 tokens by mma.sync (8 per
+// 64-column stage; the sums of x^2 are the diagonal). No proxy fence.
 // PTX-LABEL: .visible .entry linear_wgmma_direct_4(
 // PTX: rsqrt.approx.f32
 // PTX: wgmma.commit_group.sync.aligned;
-// PTX-COUNT-4: ld.shared.v4.b32
+// PTX-COUNT-8: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // PTX: wgmma.wait_group.sync.aligned 1;
 // PTX-NOT: fence.proxy.async
 // PTX: mbarrier.try_wait.parity.shared.b64

@@ -306,6 +306,25 @@ func.func @lin_gate_up_norm_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x2867
   return %y : tensor<?x28672xbf16>
 }
 
+func.func @lin_wgmma_rms_odd_ks3_t64(%x: tensor<?x1536xbf16>, %r: tensor<?x1003xbf16>) -> tensor<?x1003xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<1003x1536xbf16>
+  %b = decode.weight ["b"] : tensor<1003xbf16>
+  %y = decode.linear %x, %w bias(%b : tensor<1003xbf16>) residual(%r : tensor<?x1003xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 64, kind = wgmma, k_split = 3>]} : (tensor<?x1536xbf16>, tensor<1003x1536xbf16>) -> tensor<?x1003xbf16>
+  return %y : tensor<?x1003xbf16>
+}
+
+func.func @lin_wgmma_rms_t256(%x: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<4096x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 256, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<?x4096xbf16>
+  return %y : tensor<?x4096xbf16>
+}
+
+func.func @lin_wgmma_rms_t8(%x: tensor<?x1088xbf16>) -> tensor<?x1000xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<1000x1088xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 8, kind = wgmma, k_split = 1>]} : (tensor<?x1088xbf16>, tensor<1000x1088xbf16>) -> tensor<?x1000xbf16>
+  return %y : tensor<?x1000xbf16>
+}
+
 func.func @lin_qkv_rms_t1(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
   %w = decode.weight ["w"] scaled_by "g" : tensor<6144x4096xbf16>
   %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>

@@ -103,6 +103,10 @@ struct WgmmaPlan {
   /// memory. Else partials go to the workspace for a `linear_reduce` launch.
   bool fused = false;
   int64_t tileStride = 0; ///< f32 per token of the staged tile
+  /// The RMS scale's sums of x^2 by mma.sync on the staged tokens (the
+  /// diagonal of X X^T, one warp per 16 tokens), not by CUDA cores.
+  bool tensorSums = false;
+  int64_t sumGroupsPerWarp = 0;
 };
 
 /// K split of the grid: the one with the least estimated traffic time, W
@@ -214,6 +218,12 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   // 78.0% of copy at T = 64, 53.5% vs 70.3% at T = 128; docs/performance.md).
   // The cp.async ring (wgmma-cp-async) with a fused norm gave wrong sums in
   // clusters on the H100 (qkv, T = 16 and 64); it keeps the reduce launch.
+  // Tensor-core sums need the swizzled 128-byte rows of TMA and 16-token
+  // groups; with a norm weight the prologue rewrites the stage anyway.
+  p.tensorSums = info.rms && !info.norm && p.tma && p.tokens % 16 == 0;
+  if (p.tensorSums)
+    p.sumGroupsPerWarp =
+        llvm::divideCeil(p.tokens / 16, p.threads / infer::kWarpSize);
   p.fused = ctx.options.wgmmaClusterReduce &&
             (p.kSplit == 1 ||
              (p.blocksPerSM > 1 && p.tma && p.kSplit <= kMaxClusterBlocks)) &&
@@ -262,6 +272,12 @@ private:
   /// returns the sums. With `weight` (loadNormWeight's) it also scales the
   /// chunks by it in place: the norm prologue.
   SmallVector<Value> normPass(Value weight, Value slot, ValueRange sumsq);
+  /// p.tensorSums: adds X X^T of the stage in `slot` for this warp's 16-token
+  /// groups to `acc` (per group, vector<4xf32> for its tokens 0-7 and 8-15
+  /// as the mma's N); the sums of x^2 are the diagonal.
+  SmallVector<Value> tensorSumsOfSquares(Value slot, ValueRange acc);
+  /// The diagonal of tensorSumsOfSquares's products into `sums`.
+  void storeTensorSums(ArrayRef<Value> acc, Value sums);
   /// The wgmma shared-memory descriptor of the operand at `byteOffset` in
   /// the ring.
   Value descriptor(Value byteOffset, bool swizzled);
@@ -428,6 +444,87 @@ SmallVector<Value> WgmmaEmitter::normPass(Value weight, Value slot,
   return next;
 }
 
+SmallVector<Value> WgmmaEmitter::tensorSumsOfSquares(Value slot,
+                                                     ValueRange acc) {
+  // Lane 4 g + q holds the m16n8k16 fragments A[g (+8)][2q (+8) ..], which
+  // for A = X (16 tokens x 16 columns) are also those of B = X^T for the
+  // group's tokens 0-7 (a0, a2) and 8-15 (a1, a3). Rows g and g + 8 share
+  // the swizzle g: chunk c of a 128-byte row sits at c ^ g.
+  Value lane = kb.laneId();
+  Value g = kb.divIndex(lane, kb.index(4));
+  Value q = kb.remIndex(lane, kb.index(4));
+  int64_t warps = p.threads / infer::kWarpSize;
+  int64_t groups = p.tokens / 16;
+  Value stage = xSlotBytes(slot);
+  SmallVector<Value> next(acc);
+  for (int64_t j = 0; j < p.sumGroupsPerWarp; ++j) {
+    Value group = kb.add(kb.warpId(), kb.index(j * warps));
+    auto sum = [&]() -> SmallVector<Value> {
+      Value row = kb.add(kb.mul(group, kb.index(16)), g);
+      auto fragment = [&](Value r, int64_t chunk) {
+        Value swizzled = arith::XOrIOp::create(b, kb.index(chunk), g);
+        Value bytes = kb.add(
+            kb.add(stage, kb.mul(r, kb.index(kSwizzleBytes))),
+            kb.add(kb.mul(swizzled, kb.index(16)), kb.mul(q, kb.index(4))));
+        return kb.packedRegisters(kb.loadVector(ring, ringElement(bytes), 2))
+            .front();
+      };
+      Value lo = next[2 * j], hi = next[2 * j + 1];
+      Value row8 = kb.add(row, kb.index(8));
+      for (int64_t kk = 0; kk < p.kTile / kMmaK; ++kk) {
+        SmallVector<Value> a{fragment(row, 2 * kk), fragment(row8, 2 * kk),
+                             fragment(row, 2 * kk + 1),
+                             fragment(row8, 2 * kk + 1)};
+        lo = kb.mmaSync(a, {a[0], a[2]}, lo, info.inType);
+        hi = kb.mmaSync(a, {a[1], a[3]}, hi, info.inType);
+      }
+      return {lo, hi};
+    };
+    SmallVector<Value> sums =
+        (j + 1) * warps <= groups
+            ? sum()
+            : kb.ifThenElse(
+                  kb.cmp(arith::CmpIPredicate::ult, group, kb.index(groups)),
+                  TypeRange{next[2 * j].getType(), next[2 * j].getType()}, sum,
+                  [&]() -> SmallVector<Value> {
+                    return {next[2 * j], next[2 * j + 1]};
+                  });
+    next[2 * j] = sums[0];
+    next[2 * j + 1] = sums[1];
+  }
+  return next;
+}
+
+void WgmmaEmitter::storeTensorSums(ArrayRef<Value> acc, Value sums) {
+  // C[g (+8)][2q + {0, 1}]: the diagonal of tokens g and 8 + g is in the
+  // lanes with g = 2q (elements 0 and 2) or g = 2q + 1 (1 and 3).
+  Value lane = kb.laneId();
+  Value g = kb.divIndex(lane, kb.index(4));
+  Value q = kb.remIndex(lane, kb.index(4));
+  Value odd = kb.cmp(arith::CmpIPredicate::eq, kb.remIndex(g, kb.index(2)),
+                     kb.index(1));
+  Value onDiagonal =
+      kb.cmp(arith::CmpIPredicate::eq, kb.divIndex(g, kb.index(2)), q);
+  int64_t warps = p.threads / infer::kWarpSize;
+  for (int64_t j = 0; j < p.sumGroupsPerWarp; ++j) {
+    Value group = kb.add(kb.warpId(), kb.index(j * warps));
+    Value owner = arith::AndIOp::create(
+        b, onDiagonal,
+        kb.cmp(arith::CmpIPredicate::ult, group, kb.index(p.tokens / 16)));
+    kb.ifThen(owner, [&] {
+      Value token = kb.add(kb.mul(group, kb.index(16)), g);
+      auto element = [&](Value v, int64_t i) {
+        return vector::ExtractOp::create(b, v, i).getResult();
+      };
+      kb.store(kb.select(odd, element(acc[2 * j], 1), element(acc[2 * j], 0)),
+               sums, token);
+      kb.store(kb.select(odd, element(acc[2 * j + 1], 3),
+                         element(acc[2 * j + 1], 2)),
+               sums, kb.add(token, kb.index(8)));
+    });
+  }
+}
+
 Value WgmmaEmitter::descriptor(Value byteOffset, bool swizzled) {
   // Bits 0-13: address >> 4; 16-29: leading (K) byte offset >> 4; 32-45:
   // stride (M/N) byte offset >> 4; 62-63: swizzle (0: none, 1: 128 bytes).
@@ -505,6 +602,11 @@ Value WgmmaEmitter::blockSumsOfSquares(ArrayRef<Value> sumsq) {
   // or threads t + 8 c of one 64-thread group: add lanes 8 apart, then the
   // two warps through shared.
   Value sums = kb.addShared({p.tokens}, b.getF32Type());
+  if (p.tensorSums) {
+    storeTensorSums(sumsq, sums);
+    kb.barrier();
+    return sums;
+  }
   kb.forEachThread(p.tokens, [&](Value t) { kb.store(kb.f32(0.0), sums, t); });
   kb.barrier();
   int64_t xChunks = p.tokens * p.chunksPerRow;
@@ -698,7 +800,9 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
   Value aBase =
       kb.mul(warpgroup, kb.index(kWarpgroupRows / 8 * p.rowGroupBytes));
   int64_t normSums =
-      info.rms ? llvm::divideCeil(p.tokens * p.chunksPerRow, p.threads) : 0;
+      !info.rms      ? 0
+      : p.tensorSums ? 2 * p.sumGroupsPerWarp
+                     : llvm::divideCeil(p.tokens * p.chunksPerRow, p.threads);
 
   kb.forLoop(kb.index(0), numRows, kb.index(p.tokens), [&](Value tile) {
     t0 = tile;
@@ -717,7 +821,10 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
     for (int64_t s = 0; s < p.subTiles; ++s)
       init.push_back(LLVM::ZeroOp::create(b, accType));
     for (int64_t j = 0; j < normSums; ++j)
-      init.push_back(kb.f32(0.0));
+      init.push_back(
+          p.tensorSums
+              ? kb.floatConst(VectorType::get({4}, b.getF32Type()), 0.0)
+              : kb.f32(0.0));
     // The norm weight of a stage is loaded one stage ahead: from L2 its
     // latency would sit between the stage's arrival and its wgmma.
     if (info.norm)
@@ -789,7 +896,8 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
           // squares overlap the tensor cores (the slot is refilled after the
           // barrier of stage i + 1 at the earliest).
           if (info.rms && !info.norm)
-            sumsq = normPass(Value(), slot, sumsq);
+            sumsq = p.tensorSums ? tensorSumsOfSquares(slot, sumsq)
+                                 : normPass(Value(), slot, sumsq);
           NVVM::WgmmaWaitGroupSyncOp::create(b, 1);
           SmallVector<Value> next(acc);
           next.append(sumsq);
