@@ -27,10 +27,11 @@ sys.path.insert(0, os.path.join(ROOT, 'utils'))
 
 def linear_case(name, n, k, bucket, *, kind='gemv', k_split=1, out='bf16',
                 bias=False, residual=False, norm=False, rms=False,
-                bench=False):
+                act=False, bench=False):
     """A decode.linear step; bucket=0 means no variants (any T). `rms`: the
     RMS scale alone (the norm weight folded into W, as decode-optimize
-    emits it)."""
+    emits it). `act`: silu_mul fused, rows [gate | up], N/2 outputs."""
+    n_out = n // 2 if act else n
     args = [f'%x: tensor<?x{k}xbf16>']
     extra = ''
     if residual:
@@ -47,18 +48,22 @@ def linear_case(name, n, k, bucket, *, kind='gemv', k_split=1, out='bf16',
     attrs = []
     if norm or rms:
         attrs.append('norm_epsilon = 1.0e-05 : f32')
+    if act:
+        attrs.append('activation = #decode.activation<silu_mul>')
     if bucket:
         attrs.append(f'variants = [#decode.variant<max_tokens = {bucket}, '
                      f'kind = {kind}, k_split = {k_split}>]')
     attr = ' {' + ', '.join(attrs) + '}' if attrs else ''
     body.append(f'  %y = decode.linear %x, %w{extra}{attr} : '
                 f'(tensor<?x{k}xbf16>, tensor<{n}x{k}xbf16>) -> '
-                f'tensor<?x{n}x{out}>')
-    mlir = (f'func.func @{name}({", ".join(args)}) -> tensor<?x{n}x{out}> {{\n'
-            + '\n'.join(body) + f'\n  return %y : tensor<?x{n}x{out}>\n}}\n')
+                f'tensor<?x{n_out}x{out}>')
+    mlir = (f'func.func @{name}({", ".join(args)}) -> '
+            f'tensor<?x{n_out}x{out}> {{\n' + '\n'.join(body) +
+            f'\n  return %y : tensor<?x{n_out}x{out}>\n}}\n')
     meta = dict(op='linear', n=n, k=k, bucket=bucket, kind=kind,
                 k_split=k_split, out=out, bias=bias, residual=residual,
-                norm=norm, rms=norm or rms, eps=1e-5, bench=bench)
+                norm=norm, rms=norm or rms, eps=1e-5, bench=bench,
+                n_out=n_out, act=act)
     return name, mlir, meta
 
 
@@ -141,6 +146,21 @@ def cases():
                            kind='wgmma', rms=True))
     out.append(linear_case('lin_wgmma_rms_t8', 1000, 1088, 8, kind='wgmma',
                            rms=True))
+    # silu_mul in the gate/up epilogue: the GEMV (partials + reduce), wgmma
+    # alone (one block: gate rows and the matching up rows), in a cluster
+    # (odd width: scalar stores), and split through the workspace.
+    for t, kind in ((1, 'gemv'), (16, 'wgmma'), (64, 'wgmma'), (128, 'wgmma')):
+        out.append(linear_case(f'lin_gate_up_act_{kind}_t{t}', 28672, 4096, t,
+                               kind=kind, rms=True, act=True, bench=True))
+    out.append(linear_case('lin_act_odd_ks3_t64', 2004, 1536, 64,
+                           kind='wgmma', k_split=3, bias=True, rms=True,
+                           act=True))
+    out.append(linear_case('lin_act_ks10_t16', 2048, 2560, 16, kind='wgmma',
+                           k_split=10, act=True))
+    out.append(linear_case('lin_act_mma_t16', 1024, 512, 16, kind='mma',
+                           rms=True, act=True))
+    out.append(linear_case('lin_act_gemv_ks2_t4', 1000, 1024, 4, k_split=2,
+                           act=True))
     out.append(linear_case('lin_qkv_rms_t1', 6144, 4096, 1, rms=True,
                            bench=True))
     out.append(linear_case('lin_rms_mma_t16', 6144, 4096, 16, kind='mma',

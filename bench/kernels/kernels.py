@@ -163,8 +163,8 @@ def linear_tensors(case, tokens, rows, gen):
         extra['norm'] = (1 + 0.1 * torch.randn(k, generator=gen,
                                                device='cuda')).to(bf)
         operands.append(extra['norm'])
-    out = torch.full((rows, n), float('nan'), dtype=DT[case['out']],
-                     device='cuda')
+    out = torch.full((rows, case.get('n_out', n)), float('nan'),
+                     dtype=DT[case['out']], device='cuda')
     return operands, [out], extra
 
 
@@ -180,6 +180,11 @@ def linear_reference(case, operands, extra, tokens):
         y = y + extra['bias'].double()
     if case['residual']:
         y = y + extra['residual'][:tokens].double()
+    if case.get('act'):
+        # silu_mul of the rounded [gate | up] output, as the unfused ops.
+        y = y.to(DT[case['out']]).double()
+        gate, up = y[:, :y.shape[1] // 2], y[:, y.shape[1] // 2:]
+        y = gate / (1 + torch.exp(-gate)) * up
     return y
 
 
@@ -447,7 +452,7 @@ def bench_linear(mod, case, gen):
     def cublas(i):
         torch.nn.functional.linear(x, weights[i % nbuf])
 
-    bytes_ours = wbytes + tokens * k * 2 + tokens * n * outbytes
+    bytes_ours = wbytes + tokens * k * 2 + tokens * case.get('n_out', n) * outbytes
     bytes_cublas = wbytes + tokens * k * 2 + tokens * n * 2
     t_ours, t_ours_b2b = time_launches(ours)
     t_cublas, t_cublas_b2b = time_launches(cublas)

@@ -53,7 +53,7 @@ private:
     Value biasValue = bias ? weight(prefix + ".bias", {outFeatures}) : Value();
     return decode::LinearOp::create(b, activation(outFeatures), input, w,
                                     biasValue, Value(), Value(), FloatAttr(),
-                                    ArrayAttr());
+                                    decode::ActivationAttr(), ArrayAttr());
   }
   Value rmsNorm(Value input, const Twine &name) {
     Value w = weight(name, {config.hiddenSize});
@@ -162,9 +162,9 @@ func::FuncOp StepEmitter::emit(decode::StepRole role) {
       config.tieWordEmbeddings
           ? embedTable
           : weight("lm_head.weight", {config.vocabSize, config.hiddenSize});
-  Value logits =
-      decode::LinearOp::create(b, logitsType, hidden, head, Value(), Value(),
-                               Value(), FloatAttr(), ArrayAttr());
+  Value logits = decode::LinearOp::create(
+      b, logitsType, hidden, head, Value(), Value(), Value(), FloatAttr(),
+      decode::ActivationAttr(), ArrayAttr());
   Value tokens = decode::SampleOp::create(
       b, vec(i32), logits, args.getArgument(kTemperature),
       args.getArgument(kTopK), args.getArgument(kTopP),

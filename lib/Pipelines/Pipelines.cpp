@@ -55,7 +55,8 @@ void infer::buildDecodeToCUDAPipeline(
         pm, (Twine("num-sms=") + Twine(options.numSMs.getValue()) +
              " wgmma=" + (hasWgmma(options.chip) ? "1" : "0") +
              " attention-mma=" + (hasMmaSync(options.chip) ? "1" : "0") +
-             " fold-norm-weights=" + (options.foldNormWeights ? "1" : "0"))
+             " fold-norm-weights=" + (options.foldNormWeights ? "1" : "0") +
+             " fuse-silu-mul=" + (options.fuseSiluMul ? "1" : "0"))
                 .str());
   ConvertDecodeToGPUOptions convert;
   convert.numSMs = options.numSMs;

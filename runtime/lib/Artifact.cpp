@@ -429,6 +429,33 @@ Status Artifact::parseGraph(const json &g) {
       // norm_epsilon alone: RMS scale without a weight.
       if (node.role("norm_weight") >= 0 || at.contains("norm_epsilon"))
         INFER_RETURN_IF_ERROR(needPosFloat("norm_epsilon"));
+      if (auto act = at.find("activation"); act != at.end()) {
+        // silu_mul: the weight packs [gate | up] rows; the result is
+        // silu(gate) * up, half as wide.
+        if (!act->is_string() || act->get<std::string>() != "silu_mul")
+          return bad(where +
+                     ": attribute 'activation' must be \"silu_mul\" "
+                     "(the only accepted value), got " +
+                     act->dump());
+        if (node.role("residual") >= 0)
+          return bad(where + ": attribute 'activation' cannot be combined "
+                             "with the 'residual' role");
+        const ValueInfo *w = value(node.operands[1]);
+        const ValueInfo *r = value(node.results[0]);
+        int64_t rows = w->shape.size() == 2 ? w->shape[0] : -1;
+        int64_t cols = r->shape.size() == 2 ? r->shape[1] : -1;
+        if (rows >= 0 && rows % 2)
+          return bad(where +
+                     ": attribute 'activation' \"silu_mul\" needs an even "
+                     "number of weight rows ([gate | up]), the weight has " +
+                     std::to_string(rows));
+        if (rows >= 0 && cols >= 0 && rows != 2 * cols)
+          return bad(where +
+                     ": attribute 'activation' \"silu_mul\" needs weight "
+                     "rows = 2 x result columns, the weight has " +
+                     std::to_string(rows) + " rows and the result " +
+                     std::to_string(cols) + " columns");
+      }
       break;
     case artifact::OpKind::Rope:
       INFER_RETURN_IF_ERROR(needInt("head_dim", 1));

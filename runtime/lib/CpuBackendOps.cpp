@@ -301,13 +301,39 @@ Status CpuBackend::runNode(const GraphNode &n) {
                                     shapeToString({T, N}));
       residual = o.toVector();
     }
+    // activation = "silu_mul": the [T, N] output as above (rounded to the
+    // result dtype), then silu_mul of its [gate | up] halves.
+    bool gated = false;
+    if (auto act = at.find("activation"); act != at.end()) {
+      if (!act->is_string() || act->get<std::string>() != "silu_mul")
+        return invalidArgumentError(where + ": unknown activation " +
+                                    act->dump());
+      if (n.role("residual") >= 0)
+        return invalidArgumentError(where + ": an activation cannot be "
+                                            "combined with a residual");
+      if (N % 2)
+        return invalidArgumentError(where +
+                                    ": packed [gate | up] weight rows " +
+                                    std::to_string(N) + " are odd");
+      gated = true;
+    }
     cpu::MatrixRef w = b.matrix();
     HostTensor &r = result(n, 0);
-    r.shape = {T, N};
-    r.f.resize(static_cast<size_t>(T * N));
+    std::vector<float> y(gated ? static_cast<size_t>(T * N) : 0);
+    if (!gated) {
+      r.shape = {T, N};
+      r.f.resize(static_cast<size_t>(T * N));
+    }
     cpu::linear(x.data(), T, w, bias.empty() ? nullptr : bias.data(),
                 residual.empty() ? nullptr : residual.data(), r.dtype,
-                r.f.data(), numThreads);
+                gated ? y.data() : r.f.data(), numThreads);
+    if (gated) {
+      const int64_t half = N / 2;
+      r.shape = {T, half};
+      r.f.resize(static_cast<size_t>(T * half));
+      cpu::siluMul(y.data(), N, y.data() + half, N, T, half, r.dtype,
+                   r.f.data());
+    }
     return okStatus();
   }
   case OpKind::Rope: {

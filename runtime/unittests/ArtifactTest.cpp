@@ -172,6 +172,72 @@ TEST(ArtifactTest, NormEpsilonWithoutNormWeight) {
   EXPECT_NE(errorOf(h).find("'norm_epsilon'"), std::string::npos);
 }
 
+/// tinyHeader() with the linear (nodes[3]) fused with silu_mul: the [8, 4]
+/// weight packs [gate | up], the result (value 4) is [T, 4].
+json siluMulHeader() {
+  json h = tinyHeader();
+  h["graph"]["values"][4]["shape"] = {-1, 4};
+  h["graph"]["nodes"][3]["attrs"]["activation"] = "silu_mul";
+  return h;
+}
+
+TEST(ArtifactTest, LinearSiluMulActivation) {
+  json h = siluMulHeader();
+  auto a = parse(artifactBytes(h));
+  ASSERT_TRUE(a.ok()) << a.status().toString();
+  EXPECT_EQ((*a)->nodes()[3].attrs.value("activation", ""), "silu_mul");
+  // With norm_epsilon, and with a dynamic result width.
+  h["graph"]["nodes"][3]["attrs"]["norm_epsilon"] = 1e-5;
+  h["graph"]["values"][4]["shape"] = {-1, -1};
+  a = parse(artifactBytes(h));
+  EXPECT_TRUE(a.ok()) << a.status().toString();
+
+  for (json bad : {json("gelu"), json("silu"), json(1), json(nullptr)}) {
+    h = siluMulHeader();
+    h["graph"]["nodes"][3]["attrs"]["activation"] = bad;
+    std::string err = errorOf(h);
+    EXPECT_NE(err.find("nodes[3] (linear): attribute 'activation'"),
+              std::string::npos)
+        << err;
+    EXPECT_NE(err.find("\"silu_mul\""), std::string::npos) << err;
+  }
+}
+
+TEST(ArtifactTest, LinearSiluMulRejectsResidualAndBadRows) {
+  json h = siluMulHeader();
+  h["graph"]["nodes"][3]["operands"].push_back(2);
+  h["graph"]["nodes"][3]["operand_roles"] = {{"residual", 2}};
+  std::string err = errorOf(h);
+  EXPECT_NE(err.find("'activation'"), std::string::npos) << err;
+  EXPECT_NE(err.find("'residual'"), std::string::npos) << err;
+  // The same residual without the activation is fine.
+  h["graph"]["nodes"][3]["attrs"].erase("activation");
+  h["graph"]["values"][4]["shape"] = {-1, 8};
+  auto a = parse(artifactBytes(h));
+  EXPECT_TRUE(a.ok()) << a.status().toString();
+
+  // Odd weight rows (value 3 is the weight), even with a dynamic result.
+  h = siluMulHeader();
+  h["graph"]["values"][3]["shape"] = {7, 4};
+  h["graph"]["values"][4]["shape"] = {-1, -1};
+  err = errorOf(h);
+  EXPECT_NE(err.find("'activation'"), std::string::npos) << err;
+  EXPECT_NE(err.find("even"), std::string::npos) << err;
+  EXPECT_NE(err.find("has 7"), std::string::npos) << err;
+  // Rows that are not twice the result's columns.
+  h = siluMulHeader();
+  h["graph"]["values"][3]["shape"] = {6, 4};
+  err = errorOf(h);
+  EXPECT_NE(err.find("'activation'"), std::string::npos) << err;
+  EXPECT_NE(err.find("6 rows"), std::string::npos) << err;
+  EXPECT_NE(err.find("4 columns"), std::string::npos) << err;
+  h = siluMulHeader();
+  h["graph"]["values"][4]["shape"] = {-1, 8};
+  err = errorOf(h);
+  EXPECT_NE(err.find("8 rows"), std::string::npos) << err;
+  EXPECT_NE(err.find("8 columns"), std::string::npos) << err;
+}
+
 TEST(ArtifactTest, TruncatedBlob) {
   json h = tinyHeader();
   h["kernels"] = {

@@ -493,4 +493,103 @@ TEST(CpuBackendTest, ColumnScaleErrors) {
       << b.status().message();
 }
 
+/// linear{activation = "silu_mul"} against linear followed by the one-operand
+/// silu_mul op on the same packed [gate | up] weight: bit for bit, including
+/// the rounding of the intermediate [T, 2I] to bf16.
+struct FusedSiluMulCase {
+  static constexpr int64_t K = 64, I = 40;
+  std::vector<SafeTensorsEntry> entries;
+  std::mt19937 rng{12};
+
+  FusedSiluMulCase() {
+    std::vector<float> gamma = randomBf16Values(K, rng, 0.5f);
+    for (float &g : gamma)
+      g = roundToBf16(1.0f + g);
+    entries = {randomBf16("gate", {I, K}, 0.3f, rng),
+               randomBf16("up", {I, K}, 0.3f, rng),
+               randomBf16("bias", {2 * I}, 0.5f, rng),
+               floatEntry("gamma", DType::BF16, {K}, gamma)};
+  }
+
+  /// `attrs` and `roles` (names of "norm_weight"/"bias") go on both linears.
+  json header(const json &attrs, const std::vector<std::string> &roles) const {
+    GraphBuilder g;
+    int in = g.input("x", {-1, K}, "bf16");
+    int w = g.weight({"gate", "up"}, {2 * I, K});
+    std::vector<int> ops = {in, w};
+    json roleIds = json::object();
+    for (const std::string &r : roles) {
+      int id =
+          r == "bias" ? g.weight({"bias"}, {2 * I}) : g.weight({"gamma"}, {K});
+      ops.push_back(id);
+      roleIds[r] = id;
+    }
+    json rolesOrNull = roles.empty() ? json() : roleIds;
+    int fused = g.value({-1, I}, "bf16");
+    json fusedAttrs = attrs;
+    fusedAttrs["activation"] = "silu_mul";
+    g.node("linear", ops, {fused}, fusedAttrs, rolesOrNull);
+    int packed = g.value({-1, 2 * I}, "bf16"), ref = g.value({-1, I}, "bf16");
+    g.node("linear", ops, {packed}, attrs, rolesOrNull);
+    g.node("silu_mul", {packed}, {ref});
+    g.outputs = {{"fused", fused}, {"reference", ref}};
+    return {{"model", {{"vocab_size", 8}}}, {"graph", g.build()}};
+  }
+};
+
+TEST(CpuBackendTest, LinearSiluMulMatchesUnfusedPair) {
+  FusedSiluMulCase c;
+  auto st = mappedSafeTensors(c.entries);
+  ASSERT_TRUE(st.ok()) << st.status().toString();
+  struct Variant {
+    const char *name;
+    json attrs;
+    std::vector<std::string> roles;
+  };
+  const Variant variants[] = {
+      {"plain", json::object(), {}},
+      {"norm_epsilon", {{"norm_epsilon", 1e-5}}, {}},
+      {"norm_weight", {{"norm_epsilon", 1e-6}}, {"norm_weight"}},
+      {"bias+norm_epsilon", {{"norm_epsilon", 1e-5}}, {"bias"}},
+  };
+  for (const Variant &v : variants) {
+    auto art =
+        Artifact::parse(artifactBytes(c.header(v.attrs, v.roles)), "fused.art");
+    ASSERT_TRUE(art.ok()) << v.name << ": " << art.status().toString();
+    BackendOptions o;
+    o.numThreads = 2;
+    auto b = CpuBackend::create(*art, *st, o);
+    ASSERT_TRUE(b.ok()) << v.name << ": " << b.status().toString();
+    for (int64_t T : {1, 3, 17}) {
+      StepExtras extras;
+      HostTensor x;
+      x.dtype = DType::BF16;
+      x.shape = {T, c.K};
+      x.f = randomBf16Values(T * c.K, c.rng, 3.0f);
+      extras.inputs["x"] = x;
+      StepBatch batch;
+      batch.queryStartLoc = {0};
+      StepOutputs out;
+      Status s = (*b)->step(batch, out, &extras);
+      ASSERT_TRUE(s.ok()) << v.name << " T=" << T << ": " << s.toString();
+      const HostTensor &fused = out.extra["fused"],
+                       &ref = out.extra["reference"];
+      EXPECT_EQ(fused.shape, (std::vector<int64_t>{T, c.I})) << v.name;
+      ASSERT_EQ(fused.f.size(), size_t(T * c.I)) << v.name;
+      size_t nonzero = 0;
+      for (size_t i = 0; i < fused.f.size(); ++i) {
+        // Bit-identical, not just equal as floats.
+        uint32_t fb, rb;
+        std::memcpy(&fb, &fused.f[i], 4);
+        std::memcpy(&rb, &ref.f[i], 4);
+        ASSERT_EQ(fb, rb) << v.name << " T=" << T << " at " << i << ": "
+                          << fused.f[i] << " vs " << ref.f[i];
+        EXPECT_EQ(fused.f[i], roundToBf16(fused.f[i]));
+        nonzero += fused.f[i] != 0;
+      }
+      EXPECT_GT(nonzero, fused.f.size() / 2) << v.name;
+    }
+  }
+}
+
 } // namespace

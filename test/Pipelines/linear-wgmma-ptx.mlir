@@ -31,6 +31,7 @@
 // Without a K split the block applies the epilogue alone.
 // PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_3, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
 // PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "tma:operand0:128x64", "tma:operand1:128x64", "result0", "tokens"]{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_4, max_tokens = 128
+// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "tma:operand0:64x64", "tma:operand1:64x64", "result0", "tokens"]{{.*}}grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_5, max_tokens = 64
 // wgmma-deep-ring=0: the 128-token down projection keeps two blocks per SM
 // and reduces its 3 K splits in a cluster instead.
 // NODEEP: decode.linear {{.*}}block = array<i64: 128, 1, 1>, grid = array<i64: 64, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_1, max_tokens = 128 : i64, programmatic = true, shared_bytes = 99328
@@ -103,6 +104,16 @@
 // PTX: mbarrier.try_wait.parity.shared.b64
 // PTX-NOT: fence.proxy.async
 // PTX: bar.sync 0;
+// silu_mul in the epilogue (activation): a block's W rows are 64 gate rows
+// and the matching 64 up rows, two TMA boxes of 64 rows per stage (with x,
+// three copies on one mbarrier); the epilogue pairs tile rows r and r + 64
+// and stores silu(gate) * up, 4 bf16 at once.
+// PTX-LABEL: .visible .entry linear_wgmma_direct_5(
+// PTX: mbarrier.arrive.expect_tx.shared.b64
+// PTX-COUNT-3: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
+// PTX: ex2.approx.ftz.f32
+// PTX: div.rn.f32
+// PTX: st.global.v2.b32
 // PTX-NOT: .entry
 
 // wgmma-cluster-reduce=0: the K splits write f32 partials to the workspace
@@ -185,4 +196,10 @@ func.func @gate_up_rms(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
   %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
   %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 128, kind = wgmma>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
   return %y : tensor<?x28672xbf16>
+}
+
+func.func @gate_up_silu(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
+  %w = decode.weight ["gate", "up"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {activation = #decode.activation<silu_mul>, norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 64, kind = wgmma>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
+  return %y : tensor<?x14336xbf16>
 }

@@ -325,6 +325,55 @@ func.func @lin_wgmma_rms_t8(%x: tensor<?x1088xbf16>) -> tensor<?x1000xbf16> {
   return %y : tensor<?x1000xbf16>
 }
 
+func.func @lin_gate_up_act_gemv_t1(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
+  return %y : tensor<?x14336xbf16>
+}
+
+func.func @lin_gate_up_act_wgmma_t16(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 16, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
+  return %y : tensor<?x14336xbf16>
+}
+
+func.func @lin_gate_up_act_wgmma_t64(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 64, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
+  return %y : tensor<?x14336xbf16>
+}
+
+func.func @lin_gate_up_act_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 128, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
+  return %y : tensor<?x14336xbf16>
+}
+
+func.func @lin_act_odd_ks3_t64(%x: tensor<?x1536xbf16>) -> tensor<?x1002xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<2004x1536xbf16>
+  %b = decode.weight ["b"] : tensor<2004xbf16>
+  %y = decode.linear %x, %w bias(%b : tensor<2004xbf16>) {norm_epsilon = 1.0e-05 : f32, activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 64, kind = wgmma, k_split = 3>]} : (tensor<?x1536xbf16>, tensor<2004x1536xbf16>) -> tensor<?x1002xbf16>
+  return %y : tensor<?x1002xbf16>
+}
+
+func.func @lin_act_ks10_t16(%x: tensor<?x2560xbf16>) -> tensor<?x1024xbf16> {
+  %w = decode.weight ["w"] : tensor<2048x2560xbf16>
+  %y = decode.linear %x, %w {activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 16, kind = wgmma, k_split = 10>]} : (tensor<?x2560xbf16>, tensor<2048x2560xbf16>) -> tensor<?x1024xbf16>
+  return %y : tensor<?x1024xbf16>
+}
+
+func.func @lin_act_mma_t16(%x: tensor<?x512xbf16>) -> tensor<?x512xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<1024x512xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 16, kind = mma, k_split = 1>]} : (tensor<?x512xbf16>, tensor<1024x512xbf16>) -> tensor<?x512xbf16>
+  return %y : tensor<?x512xbf16>
+}
+
+func.func @lin_act_gemv_ks2_t4(%x: tensor<?x1024xbf16>) -> tensor<?x500xbf16> {
+  %w = decode.weight ["w"] : tensor<1000x1024xbf16>
+  %y = decode.linear %x, %w {activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 4, kind = gemv, k_split = 2>]} : (tensor<?x1024xbf16>, tensor<1000x1024xbf16>) -> tensor<?x500xbf16>
+  return %y : tensor<?x500xbf16>
+}
+
 func.func @lin_qkv_rms_t1(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
   %w = decode.weight ["w"] scaled_by "g" : tensor<6144x4096xbf16>
   %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>

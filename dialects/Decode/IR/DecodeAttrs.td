@@ -81,6 +81,23 @@ def Decode_KernelKind : I32EnumAttr<"KernelKind", "kernel family", [
   let genSpecializedAttr = 0;
 }
 
+def Decode_ActivationKind : I32EnumAttr<"Activation",
+    "activation fused into a linear's epilogue", [
+  I32EnumAttrCase<"SiluMul", 0, "silu_mul">
+]> {
+  let cppNamespace = "::mlir::decode";
+  let genSpecializedAttr = 0;
+}
+def Decode_ActivationAttr
+    : EnumAttr<Decode_Dialect, Decode_ActivationKind, "activation"> {
+  let summary = "Activation applied by a linear's epilogue";
+  let description = [{
+    Set by `decode-fuse-silu-mul`: `silu_mul` on a linear whose weight rows
+    are `[gate | up]` halves produces `silu_mul(gate, up)`, half as wide.
+  }];
+  let assemblyFormat = "`<` $value `>`";
+}
+
 def Decode_AttentionKernel : I32EnumAttr<"AttentionKernel",
     "paged attention kernel family", [
   I32EnumAttrCase<"Simt", 0, "simt">,

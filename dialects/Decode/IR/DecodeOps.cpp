@@ -214,12 +214,21 @@ LogicalResult GatherTokensOp::verify() {
 
 LogicalResult LinearOp::verify() {
   int64_t n = dim(getWeight(), 0), k = dim(getWeight(), 1);
+  bool gated = getActivation().has_value();
+  if (gated && !ShapedType::isDynamic(n) && n % 2 != 0)
+    return emitOpError() << "expects an even weight row count N with an "
+                            "activation ([gate | up] halves), got "
+                         << n;
+  if (gated && getResidual())
+    return emitOpError() << "expects no residual with an activation";
   if (failed(verifyWidth(*this, getInput(), "input", 1, k,
                          "the weight is [N, K]")) ||
       failed(verifyRows(*this, getResult(), "the result", dim(getInput(), 0),
                         "input row")) ||
-      failed(verifyWidth(*this, getResult(), "result", 1, n,
-                         "the weight's row count N")))
+      failed(verifyWidth(*this, getResult(), "result", 1,
+                         gated && !ShapedType::isDynamic(n) ? n / 2 : n,
+                         gated ? "N / 2 with an activation"
+                               : "the weight's row count N")))
     return failure();
   if (getBias() && !compatible(dim(getBias(), 0), n))
     return emitOpError() << "expects the bias length to be N = " << n

@@ -145,7 +145,10 @@ def Decode_LinearOp : Decode_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     `norm_epsilon` to each input row first; `norm_epsilon` alone (after
     `decode-fold-norm-weight` moved the norm weight into the weight's
     columns) applies only the RMS scale, `rsqrt(mean(x^2) + eps)`; `residual` (set by
-    `decode-fuse-residual`) is added in the epilogue. `variants`, set by
+    `decode-fuse-residual`) is added in the epilogue. `activation =
+    #decode.activation<silu_mul>` (set by `decode-fuse-silu-mul`, no
+    residual) treats the N rows as `[gate | up]` halves and returns
+    `silu_mul(y[:, :N/2], y[:, N/2:])` of the rounded output `y`, N/2 wide. `variants`, set by
     `decode-select-kernels`, lists the kernel per token-count bucket.
   }];
   let arguments = (ins
@@ -155,6 +158,7 @@ def Decode_LinearOp : Decode_Op<"linear", [Pure, AttrSizedOperandSegments]> {
     Optional<Decode_Activation>:$residual,
     Optional<Decode_Vector>:$norm_weight,
     OptionalAttr<F32Attr>:$norm_epsilon,
+    OptionalAttr<Decode_ActivationAttr>:$activation,
     OptionalAttr<TypedArrayAttrBase<Decode_KernelVariantAttr,
                                     "kernel variants">>:$variants);
   let results = (outs Decode_Activation:$result);

@@ -104,7 +104,7 @@ LinearOp createPackedLinear(PatternRewriter &rewriter,
       rewriter, loc, resultType.clone({resultType.getDimSize(0), rows}),
       first.getInput(), packedWeight, packedBias, /*residual=*/Value(),
       /*norm_weight=*/Value(), /*norm_epsilon=*/FloatAttr(),
-      /*variants=*/ArrayAttr());
+      /*activation=*/decode::ActivationAttr(), /*variants=*/ArrayAttr());
 }
 
 /// Whether `group` is exactly the (gate, up) operands of one silu_mul, which

@@ -30,6 +30,8 @@ struct OptimizePass : decode::impl::OptimizePassBase<OptimizePass> {
       pipeline.addPass(createFoldNormWeightPass());
     pipeline.addPass(createFuseRopeKVPass());
     pipeline.addPass(createFuseResidualPass());
+    if (fuseSiluMul)
+      pipeline.addPass(createFuseSiluMulPass());
     pipeline.addPass(createCanonicalizerPass());
     pipeline.addPass(createCSEPass());
     PlanSplitKVPassOptions plan;

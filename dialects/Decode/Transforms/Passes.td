@@ -86,6 +86,18 @@ def FuseResidualPass : Pass<"decode-fuse-residual", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::decode::DecodeDialect"];
 }
 
+def FuseSiluMulPass : Pass<"decode-fuse-silu-mul", "::mlir::func::FuncOp"> {
+  let summary = "Fuse the packed silu_mul into the gate/up linear's epilogue";
+  let description = [{
+    A one-operand `decode.silu_mul` whose input is a `decode.linear` used
+    only there (no residual) becomes that linear with
+    `activation = #decode.activation<silu_mul>` and the activation's result
+    type: its epilogue pairs gate column j with up column j + N/2, and the
+    [gate | up] output never goes through memory.
+  }];
+  let dependentDialects = ["::mlir::decode::DecodeDialect"];
+}
+
 def PlanSplitKVPass : Pass<"decode-plan-split-kv", "::mlir::func::FuncOp"> {
   let summary = "Choose the flash-decoding split of every paged attention";
   let description = [{
@@ -143,12 +155,15 @@ def OptimizePass : Pass<"decode-optimize", "::mlir::func::FuncOp"> {
     Runs, on each step function: decode-fuse-projections,
     decode-fold-rms-norm, decode-fold-norm-weight (with
     `fold-norm-weights`), decode-fuse-rope-kv, decode-fuse-residual,
-    canonicalize, cse, decode-plan-split-kv and decode-select-kernels.
+    decode-fuse-silu-mul (with `fuse-silu-mul`), canonicalize, cse,
+    decode-plan-split-kv and decode-select-kernels.
     Its other options are forwarded to the last two.
   }];
   let options = [
     Option<"foldNormWeights", "fold-norm-weights", "bool", /*default=*/"true",
            "Move folded RMSNorm weights into the linear weights' columns">,
+    Option<"fuseSiluMul", "fuse-silu-mul", "bool", /*default=*/"true",
+           "Fuse the packed silu_mul into the gate/up linear">,
     Option<"numSms", "num-sms", "int64_t", /*default=*/"132",
            "Streaming multiprocessors of the target GPU">,
     Option<"minChunk", "min-chunk", "int64_t", /*default=*/"256",

@@ -107,6 +107,10 @@ struct DecodeToCUDAPipelineOptions
       llvm::cl::desc("decode-optimize: move RMSNorm weights into the linear "
                      "weights' columns"),
       llvm::cl::init(true)};
+  Option<bool> fuseSiluMul{
+      *this, "fuse-silu-mul",
+      llvm::cl::desc("decode-optimize: fuse silu_mul into the gate/up linear"),
+      llvm::cl::init(true)};
 };
 
 /// Appends the decode -> CUDA binary passes to `pm` (anchored on

@@ -14,7 +14,6 @@
 
 #include "Decode/IR/DecodeOps.h"
 
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -49,15 +48,6 @@ void emitRowwise(Operation *op, EmitContext &ctx, StringRef name,
   emitRowwiseBody(kb, columns, vectorWidth,
                   [&](Value row, Value col) { body(kb, slots, row, col); });
   out.push_back(kb.finish());
-}
-
-/// silu(g) = g / (1 + exp(-g)), in f32.
-Value silu(KernelBuilder &kb, Value g) {
-  ImplicitLocOpBuilder &b = kb.b();
-  Value one = kb.floatConst(g.getType(), 1.0);
-  Value negated = arith::NegFOp::create(b, g);
-  Value denom = kb.add(one, math::ExpOp::create(b, negated));
-  return arith::DivFOp::create(b, g, denom);
 }
 
 /// Loads one index of a gather as `index`.
@@ -121,8 +111,7 @@ infer::emitElementwiseKernels(Operation *op, EmitContext &ctx,
               Value upCol = packed ? kb.add(col, kb.index(columns)) : col;
               Value gate = kb.toF32(kb.loadVector(gateBuf, {row, col}, vw));
               Value up = kb.toF32(kb.loadVector(upBuf, {row, upCol}, vw));
-              Value act = kb.toF32(kb.fromF32(silu(kb, gate), elementType));
-              kb.storeVector(kb.fromF32(kb.mul(act, up), elementType),
+              kb.storeVector(kb.siluMul(gate, up, elementType),
                              kb.param(s.back()), {row, col});
             },
             out);

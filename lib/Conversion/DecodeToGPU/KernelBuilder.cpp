@@ -493,6 +493,16 @@ Value KernelBuilder::splat(Value scalar, int64_t n) {
 
 Value KernelBuilder::exp2(Value v) { return math::Exp2Op::create(builder, v); }
 
+Value KernelBuilder::siluMul(Value gate, Value up, Type elementType) {
+  // silu(g) = g / (1 + exp(-g)), in f32.
+  Value one = floatConst(gate.getType(), 1.0);
+  Value denom = add(
+      one, math::ExpOp::create(builder, arith::NegFOp::create(builder, gate)));
+  Value act =
+      toF32(fromF32(arith::DivFOp::create(builder, gate, denom), elementType));
+  return fromF32(mul(act, up), elementType);
+}
+
 SmallVector<Value> KernelBuilder::packedRegisters(Value v) {
   auto type = cast<VectorType>(v.getType());
   assert(type.getElementTypeBitWidth() == 16 && type.getNumElements() % 2 == 0);

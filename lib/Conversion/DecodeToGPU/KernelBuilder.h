@@ -233,6 +233,9 @@ public:
   mlir::Value splat(mlir::Value scalar, int64_t n);
   /// `exp2` of a float scalar or vector (lowers to `ex2.approx`).
   mlir::Value exp2(mlir::Value v);
+  /// `round(round(silu(gate)) * up)` in `elementType` (torch's
+  /// `F.silu(gate) * up` on tensors of that type); `gate` and `up` are f32.
+  mlir::Value siluMul(mlir::Value gate, mlir::Value up, mlir::Type elementType);
   /// The value of lane `lane ^ offset` (vectors element by element).
   mlir::Value shuffleXor(mlir::Value v, int64_t offset);
   /// The value (a 32-bit scalar) of lane `lane` (an `index`).

@@ -20,7 +20,9 @@
 // splits K: the kernel writes f32 partials to the workspace and a second
 // kernel sums them and applies the epilogue, so the epilogue is the same
 // either way: round(acc * rsqrt(mean(x^2) + eps) + bias + residual), rounded
-// once. docs/launch-plan.md describes the launches, docs/performance.md the
+// once. With `activation = silu_mul` the GEMV always writes partials, so
+// that the reduce pairs gate column n with up column n + N/2.
+// docs/launch-plan.md describes the launches, docs/performance.md the
 // measurements behind the tuning constants.
 //
 //===----------------------------------------------------------------------===//
@@ -82,6 +84,7 @@ FailureOr<LinearInfo> analyze(decode::LinearOp op, EmitContext &ctx) {
   info.residual = segment(3);
   info.norm = segment(4);
   info.rms = op.getNormEpsilon().has_value();
+  info.gated = op.getActivation().has_value();
   if (info.rms)
     info.epsilon = op.getNormEpsilon()->convertToFloat();
   info.rows = ctx.rowsOf(op.getInput());
@@ -141,7 +144,9 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
   const int64_t chunk = stagingChunk(tile, splitLength, unroll);
   const int64_t accWidth = std::clamp<int64_t>(
       llvm::bit_floor(uint64_t(16 / (rowsPerWarp * tile))), 1, vw);
-  const bool split = kSplit > 1;
+  // A gated linear's pairs of rows sit in different warps: its partials go
+  // through the workspace and the reduce launch applies the activation.
+  const bool split = kSplit > 1 || info.gated;
 
   KernelBuilder kb(ctx, op, split ? "linear_gemv_split" : "linear_gemv",
                    maxTokens);
@@ -627,11 +632,12 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
 
 } // namespace
 
-void infer::linear::storeOutput(KernelBuilder &kb, const LinearInfo &info,
-                                Value acc, Value rms, Value row, Value n,
-                                Value result, std::optional<unsigned> biasSlot,
-                                std::optional<unsigned> residualSlot) {
-  // Vectors of `width` columns use vector accesses (aligned to their size).
+namespace {
+/// `acc * rms + bias + residual` in f32 at (row, column n): scalars, or
+/// vectors of `width` columns with vector accesses (aligned to their size).
+Value epilogueValue(KernelBuilder &kb, Value acc, Value rms, Value row, Value n,
+                    std::optional<unsigned> biasSlot,
+                    std::optional<unsigned> residualSlot) {
   auto vector = dyn_cast<VectorType>(acc.getType());
   int64_t width = vector ? vector.getNumElements() : 0;
   auto load = [&](Value memref, ValueRange indices) {
@@ -645,8 +651,36 @@ void infer::linear::storeOutput(KernelBuilder &kb, const LinearInfo &info,
     v = kb.add(v, kb.toF32(load(kb.param(*biasSlot), n)));
   if (residualSlot)
     v = kb.add(v, kb.toF32(load(kb.param(*residualSlot), {row, n})));
-  Value out = kb.fromF32(v, info.outType);
-  if (width)
+  return v;
+}
+} // namespace
+
+void infer::linear::storeOutput(KernelBuilder &kb, const LinearInfo &info,
+                                Value acc, Value rms, Value row, Value n,
+                                Value result, std::optional<unsigned> biasSlot,
+                                std::optional<unsigned> residualSlot) {
+  Value out =
+      kb.fromF32(epilogueValue(kb, acc, rms, row, n, biasSlot, residualSlot),
+                 info.outType);
+  if (isa<VectorType>(acc.getType()))
+    kb.storeVector(out, result, {row, n});
+  else
+    kb.store(out, result, {row, n});
+}
+
+void infer::linear::storeGatedOutput(KernelBuilder &kb, const LinearInfo &info,
+                                     Value gate, Value up, Value rms, Value row,
+                                     Value n, Value result,
+                                     std::optional<unsigned> biasSlot) {
+  auto rounded = [&](Value acc, Value column) {
+    return kb.toF32(kb.fromF32(
+        epilogueValue(kb, acc, rms, row, column, biasSlot, std::nullopt),
+        info.outType));
+  };
+  Value out =
+      kb.siluMul(rounded(gate, n), rounded(up, kb.add(n, kb.index(info.n / 2))),
+                 info.outType);
+  if (isa<VectorType>(gate.getType()))
     kb.storeVector(out, result, {row, n});
   else
     kb.store(out, result, {row, n});
@@ -678,8 +712,9 @@ void infer::linear::emitSplitReduce(decode::LinearOp op, EmitContext &ctx,
   unsigned rOut = rb.addResult(0);
   MemRefType wsType = splitWorkspaceType(info, kSplit, rb.b());
   unsigned rWs = rb.addWorkspace(wsType, 0, 4 * wsType.getDimSize(1));
+  const int64_t columns = info.outColumns();
   rb.create({kReduceThreads, 1, 1},
-            {{int64_t(llvm::divideCeil(info.n, kReduceThreads)),
+            {{int64_t(llvm::divideCeil(columns, kReduceThreads)),
               GridExtent::Scale::One},
              {1, toGridScale(info.rows)}});
   Value row = rb.blockId(gpu::Dimension::y);
@@ -687,20 +722,31 @@ void infer::linear::emitSplitReduce(decode::LinearOp op, EmitContext &ctx,
       rb.add(rb.mul(rb.blockId(), rb.index(kReduceThreads)), rb.threadId());
   auto body = [&] {
     Value ws = rb.param(rWs);
-    Value acc = rb.f32(0.0), sumsq = rb.f32(0.0);
-    for (int64_t s = 0; s < kSplit; ++s) {
-      acc = rb.add(acc, rb.load(ws, {row, rb.add(n, rb.index(s * info.n))}));
-      if (info.rms)
+    auto partials = [&](Value column) {
+      Value acc = rb.f32(0.0);
+      for (int64_t s = 0; s < kSplit; ++s)
+        acc = rb.add(acc,
+                     rb.load(ws, {row, rb.add(column, rb.index(s * info.n))}));
+      return acc;
+    };
+    Value sumsq = rb.f32(0.0);
+    if (info.rms)
+      for (int64_t s = 0; s < kSplit; ++s)
         sumsq =
             rb.add(sumsq, rb.load(ws, {row, rb.index(kSplit * info.n + s)}));
-    }
     Value rms = info.rms ? rmsScale(rb, info, sumsq) : Value();
-    storeOutput(rb, info, acc, rms, row, n, rb.param(rOut), rBias, rResidual);
+    if (info.gated)
+      storeGatedOutput(rb, info, partials(n),
+                       partials(rb.add(n, rb.index(columns))), rms, row, n,
+                       rb.param(rOut), rBias);
+    else
+      storeOutput(rb, info, partials(n), rms, row, n, rb.param(rOut), rBias,
+                  rResidual);
   };
-  if (info.n % kReduceThreads == 0)
+  if (columns % kReduceThreads == 0)
     body();
   else
-    rb.ifThen(rb.cmp(arith::CmpIPredicate::ult, n, rb.index(info.n)), body);
+    rb.ifThen(rb.cmp(arith::CmpIPredicate::ult, n, rb.index(columns)), body);
   out.push_back(rb.finish());
 }
 

@@ -26,6 +26,10 @@ struct LinearInfo {
   std::optional<unsigned> bias, residual, norm;
   /// The RMS scale rsqrt(mean(x^2) + epsilon) applies (`norm_epsilon`).
   bool rms = false;
+  /// `activation = silu_mul`: rows [0, n/2) are gate, [n/2, n) up; the
+  /// result has n/2 columns.
+  bool gated = false;
+  int64_t outColumns() const { return gated ? n / 2 : n; }
   float epsilon = 0.0f;
   StepScalar rows = StepScalar::Tokens;
 };
@@ -47,6 +51,13 @@ void storeOutput(KernelBuilder &kb, const LinearInfo &info, mlir::Value acc,
                  mlir::Value rms, mlir::Value row, mlir::Value n,
                  mlir::Value result, std::optional<unsigned> biasSlot,
                  std::optional<unsigned> residualSlot);
+/// The same for a gated linear (no residual): output column `n` of
+/// `silu_mul(round(gate epilogue), round(up epilogue))` from the dot
+/// products of weight rows n (`gate`) and n + N/2 (`up`).
+void storeGatedOutput(KernelBuilder &kb, const LinearInfo &info,
+                      mlir::Value gate, mlir::Value up, mlir::Value rms,
+                      mlir::Value row, mlir::Value n, mlir::Value result,
+                      std::optional<unsigned> biasSlot);
 
 /// rsqrt(sumsq / K + eps).
 mlir::Value rmsScale(KernelBuilder &kb, const LinearInfo &info,

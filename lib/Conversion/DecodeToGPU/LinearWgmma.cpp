@@ -29,6 +29,10 @@
 // are issued. The epilogue applies rsqrt(mean(x^2) + eps), the bias and the
 // residual, as for the other linear kernels.
 //
+// With `activation = silu_mul` a block's W rows are gate rows [j, j + R/2)
+// and the matching up rows [N/2 + j, ...), two TMA boxes per stage; the
+// epilogue pairs tile rows r and r + R/2 (output column j + r).
+//
 // Epilogue (`wgmma-cluster-reduce`, the default): the K splits of a row block
 // (grid y, at most 8) form one thread-block cluster. Each block stages its
 // f32 tile (and its sums of x^2) in its ring, then, after a cluster barrier,
@@ -107,6 +111,10 @@ struct WgmmaPlan {
   /// diagonal of X X^T, one warp per 16 tokens), not by CUDA cores.
   bool tensorSums = false;
   int64_t sumGroupsPerWarp = 0;
+  /// Output columns of a block: blockRows, or blockRows / 2 when gated (the
+  /// block's first half of W rows is gate, the second the matching up rows,
+  /// each half one TMA box).
+  int64_t outRows = 0;
 };
 
 /// K split of the grid: the one with the least estimated traffic time, W
@@ -221,6 +229,7 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   // Tensor-core sums need the swizzled 128-byte rows of TMA and 16-token
   // groups; with a norm weight the prologue rewrites the stage anyway.
   p.tensorSums = info.rms && !info.norm && p.tma && p.tokens % 16 == 0;
+  p.outRows = info.gated ? p.blockRows / 2 : p.blockRows;
   if (p.tensorSums)
     p.sumGroupsPerWarp =
         llvm::divideCeil(p.tokens / 16, p.threads / infer::kWarpSize);
@@ -303,7 +312,15 @@ private:
   ImplicitLocOpBuilder &b;
   const LinearInfo &info;
   const WgmmaPlan &p;
-  Value x, w, xMap, wMap, gamma, ws, result, numRows, blockRow, t0;
+  /// W row of row `local` of the block (gated: gate rows, then up rows).
+  Value weightRow(Value local);
+  /// Whether row `local` of the block exists (its output column < N, or
+  /// < N/2 gated).
+  Value rowExists(Value local);
+
+  Value x, w, xMap, wMap, gamma, ws, result, numRows, t0;
+  /// The block's first output column (its first W row unless gated).
+  Value blockRow;
   std::optional<unsigned> biasSlot, residualSlot;
   /// The ring: raw bytes, as bf16, its aligned start (a shared-window
   /// address) and that start's distance from the raw start.
@@ -359,7 +376,15 @@ void WgmmaEmitter::issueStage(Value k0, Value slot) {
                                           /*multicastMask=*/Value(),
                                           /*predicate=*/Value());
           };
-          load(wMap, p.blockRows, wSlotBytes(slot), blockRow);
+          if (info.gated) {
+            int64_t half = p.blockRows / 2;
+            load(wMap, half, wSlotBytes(slot), blockRow);
+            load(wMap, half,
+                 kb.add(wSlotBytes(slot), kb.index(half * p.kTile * 2)),
+                 kb.add(blockRow, kb.index(info.n / 2)));
+          } else {
+            load(wMap, p.blockRows, wSlotBytes(slot), blockRow);
+          }
           load(xMap, p.tokens, xSlotBytes(slot), t0);
         });
     return;
@@ -376,8 +401,8 @@ void WgmmaEmitter::issueStage(Value k0, Value slot) {
   };
   kb.forEachThread(p.blockRows * p.chunksPerRow, [&](Value i) {
     auto [row, chunk] = chunkPosition(i);
-    row = kb.add(blockRow, row);
-    if (info.n % p.blockRows != 0)
+    row = weightRow(row);
+    if (info.outColumns() % p.outRows != 0)
       row = kb.minIndex(row, kb.index(info.n - 1));
     copy(w, row, chunk, i, wSlotBytes(slot), full);
   });
@@ -583,18 +608,32 @@ void WgmmaEmitter::forEachAccumulator(
 }
 
 void WgmmaEmitter::storePartials(ArrayRef<Value> acc, Value splitId) {
-  Value splitCol = kb.add(kb.mul(splitId, kb.index(info.n)), blockRow);
+  Value splitCol = kb.mul(splitId, kb.index(info.n));
   forEachAccumulator(acc, [&](Value v, Value rowInBlock, Value tokenInTile) {
     Value token = kb.add(t0, tokenInTile);
     Value valid = kb.cmp(arith::CmpIPredicate::ult, token, numRows);
-    if (info.n % p.blockRows != 0)
-      valid = arith::AndIOp::create(b, valid,
-                                    kb.cmp(arith::CmpIPredicate::ult,
-                                           kb.add(blockRow, rowInBlock),
-                                           kb.index(info.n)));
-    kb.ifThen(valid,
-              [&] { kb.store(v, ws, {token, kb.add(splitCol, rowInBlock)}); });
+    if (info.outColumns() % p.outRows != 0)
+      valid = arith::AndIOp::create(b, valid, rowExists(rowInBlock));
+    kb.ifThen(valid, [&] {
+      kb.store(v, ws, {token, kb.add(splitCol, weightRow(rowInBlock))});
+    });
   });
+}
+
+Value WgmmaEmitter::weightRow(Value local) {
+  if (!info.gated)
+    return kb.add(blockRow, local);
+  int64_t half = p.blockRows / 2;
+  Value up = kb.cmp(arith::CmpIPredicate::uge, local, kb.index(half));
+  Value column = kb.add(blockRow, kb.remIndex(local, kb.index(half)));
+  return kb.select(up, kb.add(column, kb.index(info.n / 2)), column);
+}
+
+Value WgmmaEmitter::rowExists(Value local) {
+  Value column = kb.add(
+      blockRow,
+      info.gated ? kb.remIndex(local, kb.index(p.blockRows / 2)) : local);
+  return kb.cmp(arith::CmpIPredicate::ult, column, kb.index(info.outColumns()));
 }
 
 Value WgmmaEmitter::blockSumsOfSquares(ArrayRef<Value> sumsq) {
@@ -674,7 +713,7 @@ void WgmmaEmitter::reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
   // splitId * threads + tid, + kSplit * threads, ... of the valid tokens:
   // 16-byte reads of every block's tile (mapa + ld.shared::cluster) summed
   // in split order, as linear_reduce does, then the epilogue.
-  int64_t quads = p.blockRows / kEpilogueRows;
+  int64_t quads = p.outRows / kEpilogueRows;
   Value sumsAddress =
       sums ? memref::ExtractAlignedPointerAsIndexOp::create(b, sums).getResult()
            : Value();
@@ -697,16 +736,32 @@ void WgmmaEmitter::reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
         Value token = kb.add(t0, tokenInTile);
         Value n = kb.add(blockRow, rowInTile);
         auto body = [&] {
-          Value offset = kb.mul(
-              kb.add(kb.mul(tokenInTile, kb.index(p.tileStride)), rowInTile),
-              kb.index(4));
-          Value sum, sumsq;
-          for (int64_t s = 0; s < p.kSplit; ++s) {
-            Value v =
-                kb.loadPointer(tiles[s], offset, vectorType, kEpilogueRows * 4);
-            sum = s == 0 ? v : kb.add(sum, v);
-          }
-          Value rms;
+          // The tile's rows [rowInTile, + 4), summed over the cluster.
+          auto tileSum = [&](Value rowInTile) {
+            Value offset = kb.mul(
+                kb.add(kb.mul(tokenInTile, kb.index(p.tileStride)), rowInTile),
+                kb.index(4));
+            Value sum;
+            for (int64_t s = 0; s < p.kSplit; ++s) {
+              Value v = kb.loadPointer(tiles[s], offset, vectorType,
+                                       kEpilogueRows * 4);
+              sum = s == 0 ? v : kb.add(sum, v);
+            }
+            return sum;
+          };
+          Value sum = tileSum(rowInTile), sumsq, rms;
+          // Gated: the up rows are the block's second half.
+          Value up = info.gated
+                         ? tileSum(kb.add(rowInTile, kb.index(p.outRows)))
+                         : Value();
+          auto store = [&](Value acc, Value upAcc, Value column) {
+            if (info.gated)
+              storeGatedOutput(kb, info, acc, upAcc, rms, token, column, result,
+                               biasSlot);
+            else
+              storeOutput(kb, info, acc, rms, token, column, result, biasSlot,
+                          residualSlot);
+          };
           if (sums) {
             Value at = kb.mul(tokenInTile, kb.index(4));
             for (int64_t s = 0; s < p.kSplit; ++s) {
@@ -716,27 +771,27 @@ void WgmmaEmitter::reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
             rms = rmsScale(kb, info, sumsq);
           }
           // Vector accesses need whole, aligned groups of 4 columns.
-          if (info.n % kEpilogueRows == 0) {
-            storeOutput(kb, info, sum, rms, token, n, result, biasSlot,
-                        residualSlot);
+          int64_t columns = info.outColumns();
+          if (columns % kEpilogueRows == 0) {
+            store(sum, up, n);
             return;
           }
+          auto element = [&](Value v, int64_t j) -> Value {
+            return v ? vector::ExtractOp::create(b, v, j).getResult() : v;
+          };
           for (int64_t j = 0; j < kEpilogueRows; ++j) {
             Value column = kb.add(n, kb.index(j));
             kb.ifThen(
-                kb.cmp(arith::CmpIPredicate::ult, column, kb.index(info.n)),
-                [&] {
-                  storeOutput(kb, info, vector::ExtractOp::create(b, sum, j),
-                              rms, token, column, result, biasSlot,
-                              residualSlot);
-                });
+                kb.cmp(arith::CmpIPredicate::ult, column, kb.index(columns)),
+                [&] { store(element(sum, j), element(up, j), column); });
           }
         };
-        if (info.n % p.blockRows == 0)
+        if (info.outColumns() % p.outRows == 0)
           body();
         else
-          kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, n, kb.index(info.n)),
-                    body);
+          kb.ifThen(
+              kb.cmp(arith::CmpIPredicate::ult, n, kb.index(info.outColumns())),
+              body);
       });
   // No block may exit, or start the next token tile's copies into its ring,
   // while the cluster still reads it; the tile's generic writes are ordered
@@ -789,7 +844,7 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
         });
     kb.barrier();
   }
-  blockRow = kb.mul(kb.blockId(), kb.index(p.blockRows));
+  blockRow = kb.mul(kb.blockId(), kb.index(p.outRows));
   Value splitId = kb.blockId(gpu::Dimension::y);
   Value kStart = kb.mul(splitId, kb.index(p.splitLength));
   Value kEnd =
@@ -951,7 +1006,8 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
   std::optional<unsigned> xMapSlot, wMapSlot;
   if (plan.tma) {
     xMapSlot = kb.addTensorMap(0, plan.tokens, plan.kTile);
-    wMapSlot = kb.addTensorMap(1, plan.blockRows, plan.kTile);
+    wMapSlot = kb.addTensorMap(
+        1, info.gated ? plan.blockRows / 2 : plan.blockRows, plan.kTile);
   }
   std::optional<unsigned> outSlot, wsSlot;
   if (plan.fused) {
@@ -988,13 +1044,14 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
         .getResult(0);
   };
   WgmmaEmitter(kb, info, plan)
-      .emit(kb.param(xSlot), wSlot ? kb.param(*wSlot) : Value(),
-            tensorMap(xMapSlot, plan.tokens),
-            tensorMap(wMapSlot, plan.blockRows),
-            normSlot ? kb.param(*normSlot) : Value(),
-            wsSlot ? kb.param(*wsSlot) : Value(),
-            outSlot ? kb.param(*outSlot) : Value(), biasSlot, residualSlot,
-            kb.scalarIndex(rowsSlot));
+      .emit(
+          kb.param(xSlot), wSlot ? kb.param(*wSlot) : Value(),
+          tensorMap(xMapSlot, plan.tokens),
+          tensorMap(wMapSlot, info.gated ? plan.blockRows / 2 : plan.blockRows),
+          normSlot ? kb.param(*normSlot) : Value(),
+          wsSlot ? kb.param(*wsSlot) : Value(),
+          outSlot ? kb.param(*outSlot) : Value(), biasSlot, residualSlot,
+          kb.scalarIndex(rowsSlot));
   out.push_back(kb.finish());
   if (!plan.fused)
     emitSplitReduce(op, ctx, info, maxTokens, plan.kSplit, out);

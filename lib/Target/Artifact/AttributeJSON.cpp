@@ -109,6 +109,9 @@ json::Value infer::attributeToJSON(Attribute attr) {
       .Case([](decode::StepRoleAttr a) {
         return decode::stringifyStepRole(a.getValue()).str();
       })
+      .Case([](decode::ActivationAttr a) {
+        return decode::stringifyActivation(a.getValue()).str();
+      })
       .Case([](decode::SpecAcceptModeAttr a) {
         return decode::stringifySpecAcceptMode(a.getValue()).str();
       })

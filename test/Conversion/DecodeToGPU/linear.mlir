@@ -43,6 +43,19 @@ func.func @gate_up_rms(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
   return %y : tensor<?x28672xbf16>
 }
 
+// silu_mul fused (activation): a gate row and its up row sit in different
+// warps, so the GEMV writes partials and the reduce launch, over the N/2
+// outputs, pairs them.
+// CHECK-LABEL: func.func @gate_up_silu
+// CHECK: decode.linear
+// CHECK-SAME: grid = array<i64: 1024, 1, 1>{{.*}}kernel = @decode_kernels::@linear_gemv_split_5
+// CHECK-SAME: grid = array<i64: 8, 1, 1>, grid_scale = ["one", "tokens", "one"], kernel = @decode_kernels::@linear_reduce_6
+func.func @gate_up_silu(%x: tensor<?x4096xbf16>) -> tensor<?x2048xbf16> {
+  %w = decode.weight ["gate", "up"] : tensor<4096x4096xbf16>
+  %y = decode.linear %x, %w {activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 1, kind = gemv>]} : (tensor<?x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<?x2048xbf16>
+  return %y : tensor<?x2048xbf16>
+}
+
 // CHECK: gpu.module @decode_kernels
 
 // The 1-token GEMV: x staged in 16-byte aligned shared memory, 16-byte
@@ -90,3 +103,8 @@ func.func @gate_up_rms(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
 // CHECK: gpu.barrier
 // CHECK: math.rsqrt
 // CHECK: gpu.return
+
+// CHECK-LABEL: gpu.func @linear_reduce_6(
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: memref.store

@@ -2,12 +2,13 @@
 // RUN: infer-opt %s --decode-optimize="num-sms=16 buckets=4,64" | FileCheck %s --check-prefix=OPT
 // RUN: infer-opt %s --decode-optimize="buckets=4,64 wgmma=1" | FileCheck %s --check-prefix=WGMMA
 // RUN: infer-opt %s --decode-optimize="attention-mma=0" | FileCheck %s --check-prefix=SIMT
-// RUN: infer-opt %s --decode-optimize="fold-norm-weights=0" | FileCheck %s --check-prefix=NOFOLD
+// RUN: infer-opt %s --decode-optimize="fold-norm-weights=0 fuse-silu-mul=0" | FileCheck %s --check-prefix=NOFOLD
 
 // One complete Llama layer (hidden 256, 4 heads, 2 kv heads of 64,
 // intermediate 512) with the embedding, the final norm and lm_head, as the
 // frontend emits it. The final norm moves below the row gather and folds into
-// lm_head. The norm weights move into the linear weights' columns.
+// lm_head. The norm weights move into the linear weights' columns; silu_mul
+// becomes the gate/up linear's activation.
 
 !cache = !decode.kv_cache<layers = 1, kv_heads = 2, head_dim = 64, block_size = 16, dtype = bf16>
 
@@ -22,8 +23,7 @@
 // CHECK-NEXT: %[[WO:.*]] = decode.weight ["model.layers.0.self_attn.o_proj.weight"]
 // CHECK-NEXT: %[[H:.*]] = decode.linear %[[ATTN]], %[[WO]] residual(%[[X]] : tensor<?x256xbf16>) {variants = [{{.*}}]} : (tensor<?x256xbf16>, tensor<256x256xbf16>) -> tensor<?x256xbf16>
 // CHECK-NEXT: %[[WGU:.*]] = decode.weight ["model.layers.0.mlp.gate_proj.weight", "model.layers.0.mlp.up_proj.weight"] scaled_by "model.layers.0.post_attention_layernorm.weight" : tensor<1024x256xbf16>
-// CHECK-NEXT: %[[GU:.*]] = decode.linear %[[H]], %[[WGU]] {norm_epsilon = 9.99999974E-6 : f32, variants = [{{.*}}]} : (tensor<?x256xbf16>, tensor<1024x256xbf16>) -> tensor<?x1024xbf16>
-// CHECK-NEXT: %[[ACT:.*]] = decode.silu_mul %[[GU]] : tensor<?x1024xbf16> -> tensor<?x512xbf16>
+// CHECK-NEXT: %[[ACT:.*]] = decode.linear %[[H]], %[[WGU]] {activation = #decode.activation<silu_mul>, norm_epsilon = 9.99999974E-6 : f32, variants = [{{.*}}]} : (tensor<?x256xbf16>, tensor<1024x256xbf16>) -> tensor<?x512xbf16>
 // CHECK-NEXT: %[[WD:.*]] = decode.weight ["model.layers.0.mlp.down_proj.weight"]
 // CHECK-NEXT: %[[OUT:.*]] = decode.linear %[[ACT]], %[[WD]] residual(%[[H]] : tensor<?x256xbf16>) {variants = [{{.*}}]} : (tensor<?x512xbf16>, tensor<256x512xbf16>) -> tensor<?x256xbf16>
 // CHECK-NEXT: %[[LAST:.*]] = decode.gather_tokens %[[OUT]][%[[LI]]]
@@ -35,6 +35,7 @@
 // NOFOLD: %[[LN1:.*]] = decode.weight ["model.layers.0.input_layernorm.weight"]
 // NOFOLD-NOT: scaled_by
 // NOFOLD: decode.linear %{{.*}}, %{{.*}} norm(%[[LN1]] : tensor<256xbf16>)
+// NOFOLD: decode.silu_mul
 
 // OPT-LABEL: func.func @llama_step
 // OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>]{{.*}}tensor<512x256xbf16>

@@ -359,6 +359,30 @@ func.func @linear_norm_without_epsilon(%x: tensor<?x128xbf16>, %w: tensor<256x12
 
 // -----
 
+func.func @linear_activation_width(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>) {
+  // expected-error @+1 {{'decode.linear' op expects result dimension 1 to be 128 (N / 2 with an activation), got 256}}
+  %0 = decode.linear %x, %w {activation = #decode.activation<silu_mul>} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
+  return
+}
+
+// -----
+
+func.func @linear_activation_odd(%x: tensor<?x128xbf16>, %w: tensor<255x128xbf16>) {
+  // expected-error @+1 {{'decode.linear' op expects an even weight row count N with an activation ([gate | up] halves), got 255}}
+  %0 = decode.linear %x, %w {activation = #decode.activation<silu_mul>} : (tensor<?x128xbf16>, tensor<255x128xbf16>) -> tensor<?x127xbf16>
+  return
+}
+
+// -----
+
+func.func @linear_activation_residual(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>, %r: tensor<?x128xbf16>) {
+  // expected-error @+1 {{'decode.linear' op expects no residual with an activation}}
+  %0 = decode.linear %x, %w residual(%r : tensor<?x128xbf16>) {activation = #decode.activation<silu_mul>} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x128xbf16>
+  return
+}
+
+// -----
+
 func.func @linear_rms_scale_epsilon(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>) {
   // expected-error @+1 {{'decode.linear' op expects a positive norm_epsilon}}
   %0 = decode.linear %x, %w {norm_epsilon = 0.0 : f32} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>

@@ -66,10 +66,11 @@ func.func @silu_mul(%g: tensor<?x256xbf16>, %u: tensor<?x256xbf16>, %gu: tensor<
 // CHECK: decode.linear %[[X]], %[[W8]] : (tensor<?x128xbf16>, tensor<256x128xi8>) -> tensor<?x256xbf16>
 // CHECK: decode.linear %[[X]], %[[WF8]] : (tensor<?x128xbf16>, tensor<256x128xf8E4M3FN>) -> tensor<?x256xf32>
 // CHECK: decode.linear %[[X]], %[[W]] {norm_epsilon = 9.99999974E-6 : f32} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
+// CHECK: decode.linear %[[X]], %[[W]] {activation = #decode.activation<silu_mul>} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x128xbf16>
 // GENERIC-LABEL: sym_name = "linear"
 // GENERIC: "decode.linear"(%{{.*}}, %{{.*}}, %{{.*}}) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0>}>
 // GENERIC: "decode.linear"(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) <{norm_epsilon = 9.99999974E-6 : f32, operandSegmentSizes = array<i32: 1, 1, 1, 1, 1>}>
-func.func @linear(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>, %b: tensor<256xbf16>, %r: tensor<?x256xbf16>, %nw: tensor<128xbf16>, %w8: tensor<256x128xi8>, %wf8: tensor<256x128xf8E4M3FN>) -> (tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xf32>, tensor<?x256xbf16>) {
+func.func @linear(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>, %b: tensor<256xbf16>, %r: tensor<?x256xbf16>, %nw: tensor<128xbf16>, %w8: tensor<256x128xi8>, %wf8: tensor<256x128xf8E4M3FN>) -> (tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xf32>, tensor<?x256xbf16>, tensor<?x128xbf16>) {
   %0 = decode.linear %x, %w : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
   %1 = decode.linear %x, %w bias(%b : tensor<256xbf16>) : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
   %2 = decode.linear %x, %w residual(%r : tensor<?x256xbf16>) : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
@@ -80,7 +81,9 @@ func.func @linear(%x: tensor<?x128xbf16>, %w: tensor<256x128xbf16>, %b: tensor<2
   %7 = decode.linear %x, %wf8 : (tensor<?x128xbf16>, tensor<256x128xf8E4M3FN>) -> tensor<?x256xf32>
   // The RMS scale alone (the norm weight folded into the weight's columns).
   %8 = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x256xbf16>
-  return %0, %1, %2, %3, %4, %5, %6, %7, %8 : tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xf32>, tensor<?x256xbf16>
+  // [gate | up] rows with silu_mul in the epilogue: N/2 outputs.
+  %9 = decode.linear %x, %w {activation = #decode.activation<silu_mul>} : (tensor<?x128xbf16>, tensor<256x128xbf16>) -> tensor<?x128xbf16>
+  return %0, %1, %2, %3, %4, %5, %6, %7, %8, %9 : tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xbf16>, tensor<?x256xf32>, tensor<?x256xbf16>, tensor<?x128xbf16>
 }
 
 // CHECK-LABEL: func.func @rope
