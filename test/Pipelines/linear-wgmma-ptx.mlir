@@ -112,7 +112,7 @@
 // PTX: mbarrier.arrive.expect_tx.shared.b64
 // PTX-COUNT-3: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
 // PTX: ex2.approx.ftz.f32
-// PTX: div.rn.f32
+// PTX: div.approx.f32
 // PTX: st.global.v2.b32
 // PTX-NOT: .entry
 

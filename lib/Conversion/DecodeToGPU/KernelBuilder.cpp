@@ -498,8 +498,11 @@ Value KernelBuilder::siluMul(Value gate, Value up, Type elementType) {
   Value one = floatConst(gate.getType(), 1.0);
   Value denom = add(
       one, math::ExpOp::create(builder, arith::NegFOp::create(builder, gate)));
-  Value act =
-      toF32(fromF32(arith::DivFOp::create(builder, gate, denom), elementType));
+  // The division may be approximate (`afn`: div.approx, 2 ulp in f32): the
+  // result is rounded to 16 bits next.
+  Value act = toF32(fromF32(
+      arith::DivFOp::create(builder, gate, denom, arith::FastMathFlags::afn),
+      elementType));
   return fromF32(mul(act, up), elementType);
 }
 
