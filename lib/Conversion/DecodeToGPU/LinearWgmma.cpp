@@ -45,10 +45,12 @@
 // workspace and emitSplitReduce's launch finishes them.
 //
 // Loop over stage i (one barrier per stage):
-//   wait for stage i (mbarrier parity, or my cp.async group); norm prologue;
-//   fence.proxy.async; barrier; copy stage i + prefetch into the slot of
-//   stage i - 2; wgmma.fence; 4 x k16 wgmma per token sub-tile; commit;
-//   wait for <= 1 group (stage i - 1 is then done, for the next copies).
+//   wait for stage i (mbarrier parity, or my cp.async group); norm prologue
+//   (with a norm weight); fence.proxy.async; barrier; copy stage i +
+//   prefetch into the slot of stage i - 2; wgmma.fence; 4 x k16 wgmma per
+//   token sub-tile; commit; the stage's sums of x^2 (RMS scale alone: by
+//   mma.sync, or CUDA cores); wait for <= 1 group (stage i - 1 is then done,
+//   for the next copies).
 //
 //===----------------------------------------------------------------------===//
 
