@@ -660,10 +660,8 @@ Status CudaBackend::uploadWeights(const SafeTensors &weights) {
     size_t offset = 0;
     std::string where = "weight node " + std::to_string(it.node);
     std::optional<std::vector<float>> scale;
+    // Artifact validation guarantees a name and a rank-2 weight.
     if (auto s = node.attrs.find("column_scale"); s != node.attrs.end()) {
-      if (!s->is_string() || v.shape.size() != 2)
-        return invalidArgumentError(where + ": 'column_scale' needs a string "
-                                            "and a rank-2 weight");
       INFER_ASSIGN_OR_RETURN(
           scale,
           readColumnScale(weights, s->get<std::string>(), v.shape[1], where));
