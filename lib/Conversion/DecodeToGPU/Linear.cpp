@@ -633,6 +633,15 @@ void emitMma(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
 } // namespace
 
 namespace {
+/// Stores `value` (a scalar, or a vector of consecutive columns) at
+/// (row, n) of `result`.
+void storeAt(KernelBuilder &kb, Value value, Value result, Value row, Value n) {
+  if (isa<VectorType>(value.getType()))
+    kb.storeVector(value, result, {row, n});
+  else
+    kb.store(value, result, {row, n});
+}
+
 /// `acc * rms + bias + residual` in f32 at (row, column n): scalars, or
 /// vectors of `width` columns with vector accesses (aligned to their size).
 Value epilogueValue(KernelBuilder &kb, Value acc, Value rms, Value row, Value n,
@@ -659,13 +668,11 @@ void infer::linear::storeOutput(KernelBuilder &kb, const LinearInfo &info,
                                 Value acc, Value rms, Value row, Value n,
                                 Value result, std::optional<unsigned> biasSlot,
                                 std::optional<unsigned> residualSlot) {
-  Value out =
+  storeAt(
+      kb,
       kb.fromF32(epilogueValue(kb, acc, rms, row, n, biasSlot, residualSlot),
-                 info.outType);
-  if (isa<VectorType>(acc.getType()))
-    kb.storeVector(out, result, {row, n});
-  else
-    kb.store(out, result, {row, n});
+                 info.outType),
+      result, row, n);
 }
 
 void infer::linear::storeGatedOutput(KernelBuilder &kb, const LinearInfo &info,
@@ -677,13 +684,11 @@ void infer::linear::storeGatedOutput(KernelBuilder &kb, const LinearInfo &info,
         epilogueValue(kb, acc, rms, row, column, biasSlot, std::nullopt),
         info.outType));
   };
-  Value out =
-      kb.siluMul(rounded(gate, n), rounded(up, kb.add(n, kb.index(info.n / 2))),
-                 info.outType);
-  if (isa<VectorType>(gate.getType()))
-    kb.storeVector(out, result, {row, n});
-  else
-    kb.store(out, result, {row, n});
+  storeAt(kb,
+          kb.siluMul(rounded(gate, n),
+                     rounded(up, kb.add(n, kb.index(info.n / 2))),
+                     info.outType),
+          result, row, n);
 }
 
 Value infer::linear::rmsScale(KernelBuilder &kb, const LinearInfo &info,
