@@ -167,8 +167,9 @@ def cases():
                            rms=True, residual=True))
     out.append(linear_case('lin_rms_ks4_t8', 4096, 4096, 8, k_split=4,
                            rms=True))
-    out.append(linear_case('lin_lm_head_wgmma_t64', 128256, 4096, 64,
-                           kind='wgmma', out='f32', bench=True))
+    for t in (64, 128):
+        out.append(linear_case(f'lin_lm_head_wgmma_t{t}', 128256, 4096, t,
+                               kind='wgmma', out='f32', bench=True))
     out.append(linear_case('lin_wgmma_fused_t64', 6144, 4096, 64,
                            kind='wgmma', bias=True, residual=True, norm=True))
     out.append(linear_case('lin_wgmma_norm_t256', 4096, 4096, 256,
@@ -262,7 +263,9 @@ VARIANTS = [
                        ('nodeep', 'wgmma-deep-ring=0'),
                        ('n128', 'wgmma-n-tile=128'),
                        # the K split through a workspace and a reduce launch
-                       ('noclu', 'wgmma-cluster-reduce=0'))]
+                       ('noclu', 'wgmma-cluster-reduce=0'),
+                       ('bps1', 'wgmma-blocks-per-sm=1'),
+                       ('bps2', 'wgmma-blocks-per-sm=2'))]
 
 DICT = re.compile(r'\{args = \[(?P<args>[^\]]*)\], block = array<i64: (?P<block>[^>]*)>, '
                   r'grid = array<i64: (?P<grid>[^>]*)>, grid_scale = \[(?P<scale>[^\]]*)\], '

@@ -5,7 +5,7 @@ The kernels are compiled HERE by bench/kernels/_prepare.py into
 bench/kernels/out/ (kernels.cubin, manifest.json with each case's
 `decode.launches`); this script needs only torch and cupy:
 
-  python3 bench/kernels/kernels.py [JSON] [--check-only] [--cases a,b]
+  python3 bench/kernels/kernels.py [JSON] [--check-only] [--cases a,b] [--variants t,u]
 
 For every case it launches the kernels exactly as docs/launch-plan.md says
 (grid x grid_scale, block, args resolved to operands/results/workspace/
@@ -379,7 +379,7 @@ def check_tokens(case):
         if b == 0:
             return [5, 1]
         if b > 64:
-            return [b - 56, 3]
+            return [b, b - 56, 3]
         return sorted({b, max(1, b - 3)})
     if case['op'] == 'sample':
         return [8]
@@ -477,6 +477,11 @@ def main():
         i = argv.index('--cases')
         only = set(argv[i + 1].split(','))
         del argv[i:i + 2]
+    variants = None
+    if '--variants' in argv:
+        i = argv.index('--variants')
+        variants = set(argv[i + 1].split(','))
+        del argv[i:i + 2]
     json_path = (argv[0] if argv else os.environ.get('INFER_BENCH_JSON') or
                  (os.path.join(os.environ['OUT'], 'kernels.json')
                   if os.environ.get('OUT') else os.path.join(OUT_DIR, 'bench.json')))
@@ -525,7 +530,8 @@ def main():
                   f"{100 * r['cublas_frac_back_to_back']:5.1f}%")
         # GEMV tuning variants (rows per warp, loads in flight) on the
         # 1-token shapes, checked first.
-        tags = sorted({t for c in manifest for t in c.get('variants', {})})
+        tags = sorted({t for c in manifest for t in c.get('variants', {})
+                       if variants is None or t in variants})
         if tags:
             print(f"\n{'variant':30s} {'us':>7s} {'of copy':>8s} {'b2b':>6s}")
         for tag in tags:
@@ -535,9 +541,16 @@ def main():
                         only and case['name'] not in only):
                     continue
                 vcase = dict(case, launches=case['variants'][tag])
-                ok, note = check_linear(vmod, vcase, 1, gen)
-                failures += not ok
-                checks[f"{case['name']}[{tag}]@T=1"] = dict(ok=ok, note=note)
+                ok, note = True, ''
+                for tokens in check_tokens(case):
+                    t_ok, t_note = check_linear(vmod, vcase, tokens, gen)
+                    failures += not t_ok
+                    checks[f"{case['name']}[{tag}]@T={tokens}"] = dict(
+                        ok=t_ok, note=t_note)
+                    if not t_ok:
+                        ok, note = False, f'T={tokens}: {t_note}'
+                    elif ok:
+                        note = t_note
                 r = bench_linear(vmod, vcase, gen)
                 r['frac'] = r['bw'] / copy
                 r['frac_back_to_back'] = r['bw_back_to_back'] / copy
