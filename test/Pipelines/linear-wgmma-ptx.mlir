@@ -81,6 +81,10 @@
 // PTX: .minnctapersm 1
 // PTX-NOT: barrier.cluster
 // PTX: st.global.b32
+// One warpgroup covers the 128 tokens with N = 128 wgmmas.
+// PTX-NOT: m64n64k16
+// PTX-COUNT-4: wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16
+// PTX-NOT: m64n64k16
 // PTX-LABEL: .visible .entry linear_reduce_2(
 // PTX-LABEL: .visible .entry linear_wgmma_direct_3(
 // PTX-NOT: .reqnctapercluster
@@ -95,7 +99,10 @@
 // argument; in the stage loop the tokens are only read, after the stage's
 // wgmmas are issued: each warp adds X X^T of its 16 tokens by mma.sync (8 per
 // 64-column stage; the sums of x^2 are the diagonal). No proxy fence.
+// Its 224 row blocks fill the SMs: two blocks per SM, 3 stages each (the
+// 32 KB stages of 128 tokens).
 // PTX-LABEL: .visible .entry linear_wgmma_direct_4(
+// PTX: .minnctapersm 2
 // PTX: rsqrt.approx.f32
 // PTX: wgmma.commit_group.sync.aligned;
 // PTX-COUNT-8: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
