@@ -265,7 +265,10 @@ VARIANTS = [
                        # the K split through a workspace and a reduce launch
                        ('noclu', 'wgmma-cluster-reduce=0'),
                        ('bps1', 'wgmma-blocks-per-sm=1'),
-                       ('bps2', 'wgmma-blocks-per-sm=2'))]
+                       ('bps2', 'wgmma-blocks-per-sm=2'),
+                       ('tt2', 'wgmma-token-tiles=2'),
+                       ('tt2wg1', 'wgmma-token-tiles=2 wgmma-warpgroups=1'),
+                       ('tt4wg1', 'wgmma-token-tiles=4 wgmma-warpgroups=1'))]
 
 DICT = re.compile(r'\{args = \[(?P<args>[^\]]*)\], block = array<i64: (?P<block>[^>]*)>, '
                   r'grid = array<i64: (?P<grid>[^>]*)>, grid_scale = \[(?P<scale>[^\]]*)\], '

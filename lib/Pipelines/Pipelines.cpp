@@ -72,6 +72,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.wgmmaDeepRing = options.wgmmaDeepRing;
   convert.wgmmaNTile = options.wgmmaNTile;
   convert.wgmmaClusterReduce = options.wgmmaClusterReduce;
+  convert.wgmmaTokenTiles = options.wgmmaTokenTiles;
   convert.programmaticLaunch = options.programmaticLaunch;
   pm.addPass(createConvertDecodeToGPU(convert));
 

@@ -71,6 +71,11 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
            "thread-block cluster through distributed shared memory and "
            "apply the epilogue in the kernel (no workspace, no "
            "linear_reduce launch); 0: partials and a reduce launch">,
+    Option<"wgmmaTokenTiles", "wgmma-token-tiles", "int64_t",
+           /*default=*/"0",
+           "Token tiles the wgmma linear's grid splits the bucket's tokens "
+           "into (grid z; each block streams all of K for its tile): 1 to "
+           "8 (0: chosen per shape)">,
     Option<"programmaticLaunch", "programmatic-launch", "bool",
            /*default=*/"true",
            "Start every kernel with griddepcontrol.wait and "

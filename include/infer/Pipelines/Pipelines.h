@@ -90,6 +90,10 @@ struct DecodeToCUDAPipelineOptions
       llvm::cl::desc("wgmma linear: reduce K splits in a thread-block "
                      "cluster, epilogue in the kernel (0: reduce launch)"),
       llvm::cl::init(true)};
+  Option<int64_t> wgmmaTokenTiles{
+      *this, "wgmma-token-tiles",
+      llvm::cl::desc("Token tiles of the wgmma linear's grid (0: auto)"),
+      llvm::cl::init(0)};
   Option<bool> programmaticLaunch{
       *this, "programmatic-launch",
       llvm::cl::desc("Kernels wait for the previous grid and allow "

@@ -307,10 +307,11 @@ struct ConvertDecodeToGPUPass
     if (!llvm::is_contained({0, 64, 128, 256}, wgmmaKTile) ||
         !llvm::is_contained({0, 1, 2, 3}, wgmmaWarpgroups) ||
         !llvm::is_contained({0, 64, 128, 256}, wgmmaNTile) ||
-        !llvm::is_contained({0, 1, 2}, wgmmaBlocksPerSM)) {
+        !llvm::is_contained({0, 1, 2}, wgmmaBlocksPerSM) ||
+        wgmmaTokenTiles < 0 || wgmmaTokenTiles > 8) {
       module.emitError("wgmma-k-tile and wgmma-n-tile must be 0, 64, 128 or "
-                       "256, wgmma-warpgroups 0 to 3 and wgmma-blocks-per-sm "
-                       "0, 1 or 2");
+                       "256, wgmma-warpgroups 0 to 3, wgmma-blocks-per-sm "
+                       "0, 1 or 2 and wgmma-token-tiles 0 to 8");
       return signalPassFailure();
     }
     ctx.options.wgmmaKTile = wgmmaKTile;
@@ -320,6 +321,7 @@ struct ConvertDecodeToGPUPass
     ctx.options.wgmmaDeepRing = wgmmaDeepRing;
     ctx.options.wgmmaNTile = wgmmaNTile;
     ctx.options.wgmmaClusterReduce = wgmmaClusterReduce;
+    ctx.options.wgmmaTokenTiles = wgmmaTokenTiles;
     ctx.options.programmaticLaunch = programmaticLaunch;
     ctx.counter = std::distance(kernels.getOps<gpu::GPUFuncOp>().begin(),
                                 kernels.getOps<gpu::GPUFuncOp>().end());

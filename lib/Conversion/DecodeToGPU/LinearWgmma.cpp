@@ -98,8 +98,11 @@ struct WgmmaPlan {
   int64_t chunksPerRow = 0;  ///< 16-byte chunks of a row in a stage
   int64_t rowGroupBytes = 0; ///< bytes of 8 rows of a stage (the SBO)
   int64_t tokens = 0;        ///< token tile (N of the block), multiple of 8
-  int64_t subTile = 0;       ///< wgmma N
-  int64_t subTiles = 0;      ///< tokens / subTile
+  /// Token tiles per row block: block x takes W rows of row block
+  /// x / tokenTiles and token tiles x % tokenTiles (+ tokenTiles, ...).
+  int64_t tokenTiles = 1;
+  int64_t subTile = 0;  ///< wgmma N
+  int64_t subTiles = 0; ///< tokens / subTile
   int64_t wBytes = 0, xBytes = 0, stageBytes = 0;
   int64_t stages = 0, prefetch = 0, blocksPerSM = 0;
   int64_t kSplit = 1, splitLength = 0;
@@ -126,7 +129,7 @@ struct WgmmaPlan {
 /// is full once every SM has a block; more waves lose their partial tail.
 int64_t chooseKSplit(const LinearInfo &info, const WgmmaPlan &p,
                      int64_t numSMs) {
-  int64_t blocks = llvm::divideCeil(info.n, p.blockRows);
+  int64_t blocks = llvm::divideCeil(info.n, p.blockRows) * p.tokenTiles;
   int64_t slots = p.blocksPerSM * numSMs;
   int64_t minLength = p.kTile * std::max<int64_t>(p.prefetch, 2);
   double weightBytes = 2.0 * double(info.n) * double(info.k);
@@ -156,13 +159,30 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
                     int64_t requestedSplit, const EmitContext &ctx) {
   const KernelTarget &target = ctx.target;
   WgmmaPlan p;
-  int64_t tile = std::min(std::max<int64_t>(maxTokens, 8), kMaxTokenTile);
+  const int64_t bucketTile =
+      std::min(std::max<int64_t>(maxTokens, 8), kMaxTokenTile);
+  // Two token tiles of one-warpgroup blocks where they fill one wave of
+  // SMs, one block each, without a K split (as cuBLAS tiles it): no f32
+  // partials and no reduce launch; the tiles of a row block run side by
+  // side, so W leaves DRAM once. Measured (o 4096x4096): 64 tokens 21.6 ->
+  // 18.8 us, 128 tokens 23.4 -> 19.0; not for long K (down 4096x14336 at
+  // 64 tokens: 50.7 -> 53.0) or row blocks that fill the SMs alone.
+  int64_t twoTileBlocks = 2 * llvm::divideCeil(info.n, kWarpgroupRows);
+  bool tokenSplit = !info.gated && bucketTile >= 64 && info.k <= 8192 &&
+                    twoTileBlocks <= target.numSMs &&
+                    10 * twoTileBlocks >= 9 * target.numSMs;
+  int64_t tokenTiles = ctx.options.wgmmaTokenTiles ? ctx.options.wgmmaTokenTiles
+                       : tokenSplit                ? 2
+                                                   : 1;
+  int64_t tile = llvm::alignTo(llvm::divideCeil(bucketTile, tokenTiles), 8);
+  p.tokenTiles = llvm::divideCeil(bucketTile, tile);
   // One warpgroup (64-row blocks) where wide token tiles of 128-row blocks
   // would leave SMs without a row block (measured at 128 tokens: qkv 44.7 ->
   // 60.3% of copy, o 44.4 -> 48.4%; gate_up keeps two: 87.6 vs 81.0%).
   bool narrow =
-      tile >= kWideTokens &&
-      int64_t(llvm::divideCeil(info.n, 2 * kWarpgroupRows)) < target.numSMs;
+      (tile >= kWideTokens &&
+       int64_t(llvm::divideCeil(info.n, 2 * kWarpgroupRows)) < target.numSMs) ||
+      p.tokenTiles > 1;
   p.warpgroups = ctx.options.wgmmaWarpgroups ? ctx.options.wgmmaWarpgroups
                  : narrow                    ? 1
                                              : 2;
@@ -202,9 +222,8 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
     p.wBytes = p.blockRows * p.kTile * 2;
     p.xBytes = p.tokens * p.kTile * 2;
     p.stageBytes = p.wBytes + p.xBytes;
-    int64_t pairStages =
-        int64_t(llvm::divideCeil(info.n, p.blockRows)) >= target.numSMs ? 3
-                                                                         : 4;
+    int64_t blocks = llvm::divideCeil(info.n, p.blockRows) * p.tokenTiles;
+    int64_t pairStages = blocks >= target.numSMs ? 3 : 4;
     sizeRing(ctx.options.wgmmaBlocksPerSM
                  ? ctx.options.wgmmaBlocksPerSM
                  : (budget / 2 / p.stageBytes >= pairStages ? 2 : 1));
@@ -220,7 +239,7 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   // (o 4096x4096 at T = 64: 57.3 vs 53.0%); `wgmma-deep-ring=0` picks them.
   bool clusters =
       !ctx.options.wgmmaDeepRing && ctx.options.wgmmaClusterReduce && p.tma;
-  int64_t rowBlocks = llvm::divideCeil(info.n, p.blockRows);
+  int64_t rowBlocks = llvm::divideCeil(info.n, p.blockRows) * p.tokenTiles;
   int64_t oneWaveSplit =
       requestedSplit > 1 ? requestedSplit : target.numSMs / rowBlocks;
   if (!clusters && !ctx.options.wgmmaBlocksPerSM && p.blocksPerSM == 2 &&
@@ -331,8 +350,9 @@ private:
   Value rowExists(Value local);
 
   Value x, w, xMap, wMap, gamma, ws, result, numRows, t0;
-  /// The block's first output column (its first W row unless gated).
-  Value blockRow;
+  /// The block's first output column (its first W row unless gated), and
+  /// its row block (of blockRows W rows).
+  Value blockRow, rowBlock;
   std::optional<unsigned> biasSlot, residualSlot;
   /// The ring: raw bytes, as bf16, its aligned start (a shared-window
   /// address) and that start's distance from the raw start.
@@ -687,7 +707,7 @@ Value WgmmaEmitter::blockSumsOfSquares(ArrayRef<Value> sumsq) {
 }
 
 void WgmmaEmitter::storeSumsOfSquares(ArrayRef<Value> sumsq, Value splitId) {
-  Value first = kb.cmp(arith::CmpIPredicate::eq, kb.blockId(), kb.index(0));
+  Value first = kb.cmp(arith::CmpIPredicate::eq, rowBlock, kb.index(0));
   kb.ifThen(first, [&] {
     Value sums = blockSumsOfSquares(sumsq);
     kb.forEachThread(p.tokens, [&](Value t) {
@@ -856,7 +876,11 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
         });
     kb.barrier();
   }
-  blockRow = kb.mul(kb.blockId(), kb.index(p.outRows));
+  // The token tiles of a row block are consecutive blocks (grid x), so its
+  // W rows are read from DRAM once and from L2 by the others.
+  rowBlock = kb.divIndex(kb.blockId(), kb.index(p.tokenTiles));
+  Value tokenTile = kb.remIndex(kb.blockId(), kb.index(p.tokenTiles));
+  blockRow = kb.mul(rowBlock, kb.index(p.outRows));
   Value splitId = kb.blockId(gpu::Dimension::y);
   Value kStart = kb.mul(splitId, kb.index(p.splitLength));
   Value kEnd =
@@ -871,121 +895,128 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
       : p.tensorSums ? 2 * p.sumGroupsPerWarp
                      : llvm::divideCeil(p.tokens * p.chunksPerRow, p.threads);
 
-  kb.forLoop(kb.index(0), numRows, kb.index(p.tokens), [&](Value tile) {
-    t0 = tile;
-    auto stageColumn = [&](Value s) {
-      return kb.add(kStart, kb.mul(s, kb.index(p.kTile)));
-    };
-    Value group;
-    for (int64_t s = 0; s < p.prefetch; ++s) {
-      kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, kb.index(s), numStages),
-                [&] { issueStage(stageColumn(kb.index(s)), kb.index(s)); });
-      if (!p.tma)
-        group = kb.asyncCommit({});
-    }
-
-    SmallVector<Value> init;
-    for (int64_t s = 0; s < p.subTiles; ++s)
-      init.push_back(LLVM::ZeroOp::create(b, accType));
-    for (int64_t j = 0; j < normSums; ++j)
-      init.push_back(
-          p.tensorSums
-              ? kb.floatConst(VectorType::get({4}, b.getF32Type()), 0.0)
-              : kb.f32(0.0));
-    // The norm weight of a stage is loaded one stage ahead: from L2 its
-    // latency would sit between the stage's arrival and its wgmma.
-    if (info.norm)
-      init.push_back(loadNormWeight(kStart));
-    SmallVector<Value> state = kb.forLoop(
-        kb.index(0), numStages, kb.index(1), init,
-        [&](Value i, ValueRange carried) -> SmallVector<Value> {
-          SmallVector<Value> acc(carried.take_front(p.subTiles));
-          SmallVector<Value> sumsq(carried.slice(p.subTiles, normSums));
-          SmallVector<Value> nextGamma;
-          if (info.norm)
-            nextGamma.push_back(
-                loadNormWeight(stageColumn(kb.add(i, kb.index(1)))));
-          Value slot = kb.remIndex(i, kb.index(p.stages));
-          if (p.tma)
-            waitWeights(i, slot);
-          else
-            kb.asyncWait(group, p.prefetch - 1);
-          if (info.norm)
-            sumsq = normPass(carried.back(), slot, sumsq);
-          // Shared memory written by threads (cp.async, the norm) is made
-          // visible to the tensor cores' async proxy.
-          if (!p.tma || info.norm)
-            NVVM::FenceProxyOp::create(
-                b, NVVM::ProxyKind::async_shared,
-                NVVM::SharedSpaceAttr::get(b.getContext(),
-                                           NVVM::SharedSpace::shared_cta));
-          kb.barrier();
-          Value ahead = kb.add(i, kb.index(p.prefetch));
-          kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, ahead, numStages), [&] {
-            issueStage(stageColumn(ahead),
-                       kb.remIndex(ahead, kb.index(p.stages)));
-          });
+  kb.forLoop(
+      kb.mul(tokenTile, kb.index(p.tokens)), numRows,
+      kb.index(p.tokens * p.tokenTiles), [&](Value tile) {
+        t0 = tile;
+        auto stageColumn = [&](Value s) {
+          return kb.add(kStart, kb.mul(s, kb.index(p.kTile)));
+        };
+        Value group;
+        for (int64_t s = 0; s < p.prefetch; ++s) {
+          kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, kb.index(s), numStages),
+                    [&] { issueStage(stageColumn(kb.index(s)), kb.index(s)); });
           if (!p.tma)
-            kb.asyncCommit({});
+            group = kb.asyncCommit({});
+        }
 
-          // Descriptors of this slot's operands; the k16 steps and token
-          // sub-tiles are constant offsets of their address fields.
-          Value aDesc = descriptor(kb.add(wSlotBytes(slot), aBase), p.tma);
-          Value bDesc = descriptor(xSlotBytes(slot), p.tma);
-          NVVM::WgmmaFenceAlignedOp::create(b);
-          for (int64_t s = 0; s < p.subTiles; ++s) {
-            auto issue = [&]() -> SmallVector<Value> {
-              Value d = acc[s];
-              for (int64_t kk = 0; kk < p.kTile / kMmaK; ++kk) {
-                // A k16 step is 32 bytes of a swizzled row, or 2 core
-                // matrices (both operands have the same layout).
-                int64_t kBytes = kk * 2 * kCoreMatrixBytes;
-                int64_t aBytes = p.tma ? kk * kMmaK * 2 : kBytes;
-                int64_t bBytes = s * (p.subTile / 8) * p.rowGroupBytes + aBytes;
-                d = wgmma(d, offsetDescriptor(aDesc, aBytes),
-                          offsetDescriptor(bDesc, bBytes));
+        SmallVector<Value> init;
+        for (int64_t s = 0; s < p.subTiles; ++s)
+          init.push_back(LLVM::ZeroOp::create(b, accType));
+        for (int64_t j = 0; j < normSums; ++j)
+          init.push_back(
+              p.tensorSums
+                  ? kb.floatConst(VectorType::get({4}, b.getF32Type()), 0.0)
+                  : kb.f32(0.0));
+        // The norm weight of a stage is loaded one stage ahead: from L2 its
+        // latency would sit between the stage's arrival and its wgmma.
+        if (info.norm)
+          init.push_back(loadNormWeight(kStart));
+        SmallVector<Value> state = kb.forLoop(
+            kb.index(0), numStages, kb.index(1), init,
+            [&](Value i, ValueRange carried) -> SmallVector<Value> {
+              SmallVector<Value> acc(carried.take_front(p.subTiles));
+              SmallVector<Value> sumsq(carried.slice(p.subTiles, normSums));
+              SmallVector<Value> nextGamma;
+              if (info.norm)
+                nextGamma.push_back(
+                    loadNormWeight(stageColumn(kb.add(i, kb.index(1)))));
+              Value slot = kb.remIndex(i, kb.index(p.stages));
+              if (p.tma)
+                waitWeights(i, slot);
+              else
+                kb.asyncWait(group, p.prefetch - 1);
+              if (info.norm)
+                sumsq = normPass(carried.back(), slot, sumsq);
+              // Shared memory written by threads (cp.async, the norm) is made
+              // visible to the tensor cores' async proxy.
+              if (!p.tma || info.norm)
+                NVVM::FenceProxyOp::create(
+                    b, NVVM::ProxyKind::async_shared,
+                    NVVM::SharedSpaceAttr::get(b.getContext(),
+                                               NVVM::SharedSpace::shared_cta));
+              kb.barrier();
+              Value ahead = kb.add(i, kb.index(p.prefetch));
+              kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, ahead, numStages),
+                        [&] {
+                          issueStage(stageColumn(ahead),
+                                     kb.remIndex(ahead, kb.index(p.stages)));
+                        });
+              if (!p.tma)
+                kb.asyncCommit({});
+
+              // Descriptors of this slot's operands; the k16 steps and token
+              // sub-tiles are constant offsets of their address fields.
+              Value aDesc = descriptor(kb.add(wSlotBytes(slot), aBase), p.tma);
+              Value bDesc = descriptor(xSlotBytes(slot), p.tma);
+              NVVM::WgmmaFenceAlignedOp::create(b);
+              for (int64_t s = 0; s < p.subTiles; ++s) {
+                auto issue = [&]() -> SmallVector<Value> {
+                  Value d = acc[s];
+                  for (int64_t kk = 0; kk < p.kTile / kMmaK; ++kk) {
+                    // A k16 step is 32 bytes of a swizzled row, or 2 core
+                    // matrices (both operands have the same layout).
+                    int64_t kBytes = kk * 2 * kCoreMatrixBytes;
+                    int64_t aBytes = p.tma ? kk * kMmaK * 2 : kBytes;
+                    int64_t bBytes =
+                        s * (p.subTile / 8) * p.rowGroupBytes + aBytes;
+                    d = wgmma(d, offsetDescriptor(aDesc, aBytes),
+                              offsetDescriptor(bDesc, bBytes));
+                  }
+                  return {d};
+                };
+                // Sub-tiles past the step's tokens are skipped (uniform
+                // branch).
+                acc[s] = s == 0
+                             ? issue().front()
+                             : kb.ifThenElse(
+                                     kb.cmp(arith::CmpIPredicate::ult,
+                                            kb.add(t0, kb.index(s * p.subTile)),
+                                            numRows),
+                                     accType, issue,
+                                     [&]() -> SmallVector<Value> {
+                                       return {acc[s]};
+                                     })
+                                   .front();
               }
-              return {d};
-            };
-            // Sub-tiles past the step's tokens are skipped (uniform branch).
-            acc[s] =
-                s == 0 ? issue().front()
-                       : kb.ifThenElse(
-                               kb.cmp(arith::CmpIPredicate::ult,
-                                      kb.add(t0, kb.index(s * p.subTile)),
-                                      numRows),
-                               accType, issue,
-                               [&]() -> SmallVector<Value> { return {acc[s]}; })
-                             .front();
-          }
-          NVVM::WgmmaGroupSyncAlignedOp::create(b);
-          // Without a norm weight the stage is only read: its sums of
-          // squares overlap the tensor cores (the slot is refilled after the
-          // barrier of stage i + 1 at the earliest).
-          if (info.rms && !info.norm)
-            sumsq = p.tensorSums ? tensorSumsOfSquares(slot, sumsq)
-                                 : normPass(Value(), slot, sumsq);
-          NVVM::WgmmaWaitGroupSyncOp::create(b, 1);
-          SmallVector<Value> next(acc);
-          next.append(sumsq);
-          next.append(nextGamma);
-          return next;
-        });
-    NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
-    // No copy may target the ring once the next token tile starts.
-    if (!p.tma)
-      kb.asyncWait(kb.asyncCommit({}), 0);
-    kb.barrier();
-    ArrayRef<Value> results(state);
-    ArrayRef<Value> sums = results.slice(p.subTiles, normSums);
-    if (p.fused) {
-      reduceInCluster(results.take_front(p.subTiles), sums, splitId);
-      return;
-    }
-    storePartials(results.take_front(p.subTiles), splitId);
-    if (info.rms)
-      storeSumsOfSquares(sums, splitId);
-  });
+              NVVM::WgmmaGroupSyncAlignedOp::create(b);
+              // Without a norm weight the stage is only read: its sums of
+              // squares overlap the tensor cores (the slot is refilled after
+              // the barrier of stage i + 1 at the earliest).
+              if (info.rms && !info.norm)
+                sumsq = p.tensorSums ? tensorSumsOfSquares(slot, sumsq)
+                                     : normPass(Value(), slot, sumsq);
+              NVVM::WgmmaWaitGroupSyncOp::create(b, 1);
+              SmallVector<Value> next(acc);
+              next.append(sumsq);
+              next.append(nextGamma);
+              return next;
+            });
+        NVVM::WgmmaWaitGroupSyncOp::create(b, 0);
+        // No copy may target the ring once the next token tile starts.
+        if (!p.tma)
+          kb.asyncWait(kb.asyncCommit({}), 0);
+        kb.barrier();
+        ArrayRef<Value> results(state);
+        ArrayRef<Value> sums = results.slice(p.subTiles, normSums);
+        if (p.fused) {
+          reduceInCluster(results.take_front(p.subTiles), sums, splitId);
+          return;
+        }
+        storePartials(results.take_front(p.subTiles), splitId);
+        if (info.rms)
+          storeSumsOfSquares(sums, splitId);
+      });
 }
 
 } // namespace
@@ -1029,10 +1060,11 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
     wsSlot = kb.addWorkspace(wsType, 0, 4 * wsType.getDimSize(1));
   }
   unsigned rowsSlot = kb.addScalar(info.rows);
-  kb.create({plan.threads, 1, 1},
-            {{int64_t(llvm::divideCeil(info.n, plan.blockRows)),
-              GridExtent::Scale::One},
-             {plan.kSplit, GridExtent::Scale::One}});
+  kb.create(
+      {plan.threads, 1, 1},
+      {{int64_t(llvm::divideCeil(info.n, plan.blockRows)) * plan.tokenTiles,
+        GridExtent::Scale::One},
+       {plan.kSplit, GridExtent::Scale::One}});
   kb.setMinBlocksPerSM(plan.blocksPerSM);
   // The K splits of a row block (grid y) form one cluster; the grid's y is
   // the cluster's.
