@@ -32,7 +32,7 @@
 // PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:128x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_3, max_tokens = 64 : i64, programmatic = true, shared_bytes = 99328 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
 // PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "tma:operand0:128x64", "tma:operand1:128x64", "result0", "tokens"]{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_4, max_tokens = 128
 // PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "tma:operand0:64x64", "tma:operand1:64x64", "result0", "tokens"]{{.*}}grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_5, max_tokens = 64
-// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:64x64", "result0", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_6, max_tokens = 128 : i64, programmatic = true, shared_bytes = 132096 : i64, workspace_bytes = 0
+// PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:64x64", "tma:operand1:64x64", "result0", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_6, max_tokens = 128 : i64, programmatic = true, shared_bytes = 230400 : i64, workspace_bytes = 0
 // wgmma-deep-ring=0: the 128-token down projection keeps two blocks per SM
 // and reduces its 3 K splits in a cluster instead.
 // NODEEP: decode.linear {{.*}}block = array<i64: 128, 1, 1>, grid = array<i64: 64, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_1, max_tokens = 128 : i64, programmatic = true, shared_bytes = 99328
@@ -124,12 +124,19 @@
 // PTX: st.global.v2.b32
 // o at 128 tokens: two token tiles of 64 (grid x: row block 2 i takes
 // tokens [0, 64), 2 i + 1 tokens [64, 128)), one warpgroup, one block per SM
-// with the whole ring, no K split, the epilogue in the kernel.
+// with the whole ring, no K split, the epilogue in the kernel. Stages of 128
+// columns: two 64-column boxes of W and two of x on one mbarrier, 8 k16
+// steps.
 // PTX-LABEL: .visible .entry linear_wgmma_direct_6(
 // PTX-NOT: .reqnctapercluster
 // PTX: .minnctapersm 1
 // PTX-NOT: barrier.cluster
-// PTX: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
+// PTX: mbarrier.arrive.expect_tx.shared.b64
+// PTX-COUNT-4: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
+// PTX: wgmma.fence.sync.aligned;
+// PTX-COUNT-8: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
+// PTX-NOT: wgmma.mma_async
+// PTX: wgmma.commit_group.sync.aligned;
 // PTX-NOT: .entry
 
 // wgmma-cluster-reduce=0: the K splits write f32 partials to the workspace

@@ -205,10 +205,19 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   // The K tile halves until the ring has 3 stages (one copied ahead) and
   // divides K.
   int64_t budget = target.maxSharedBytesPerBlock - 4 * kMaxTokenTile;
-  // TMA tiles are one swizzle span (64 bf16) wide.
+  // TMA boxes are one swizzle span (64 bf16) wide; a wider stage takes
+  // several. The norm prologue and the CUDA-core sums of x^2 walk a stage
+  // as one box.
+  // Token-tiled blocks (one per SM) stream 128 columns per stage: half the
+  // stage barriers and waits (o 4096x4096: 64 tokens 18.8 -> 16.3 us, 128
+  // tokens 19.2 -> 16.8; other plans lose with them, qkv at 128 tokens 30.1
+  // -> 40.1).
   p.tma = !ctx.options.wgmmaCpAsync;
-  p.kTile =
-      ctx.options.wgmmaKTile && !p.tma ? ctx.options.wgmmaKTile : kWgmmaKTile;
+  p.kTile = ctx.options.wgmmaKTile ? ctx.options.wgmmaKTile
+            : p.tokenTiles > 1     ? 2 * kWgmmaKTile
+                                   : kWgmmaKTile;
+  if (p.tma && (info.norm || (info.rms && p.tokens % 16 != 0)))
+    p.kTile = kWgmmaKTile;
   budget -= kSwizzleAtomBytes; // alignment of the ring
   // The ring of `blocksPerSM` blocks sharing an SM's shared memory.
   auto sizeRing = [&](int64_t blocksPerSM) {
@@ -218,7 +227,8 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   };
   for (;; p.kTile /= 2) {
     p.chunksPerRow = p.kTile / kChunkElements;
-    p.rowGroupBytes = p.chunksPerRow * kCoreMatrixBytes;
+    p.rowGroupBytes =
+        p.tma ? kSwizzleAtomBytes : p.chunksPerRow * kCoreMatrixBytes;
     p.wBytes = p.blockRows * p.kTile * 2;
     p.xBytes = p.tokens * p.kTile * 2;
     p.stageBytes = p.wBytes + p.xBytes;
@@ -394,30 +404,38 @@ void WgmmaEmitter::issueStage(Value k0, Value slot) {
           nvgpu::MBarrierArriveExpectTxOp::create(
               b, barriers, kb.index(p.wBytes + p.xBytes), slot,
               /*predicate=*/Value());
-          auto load = [&](Value map, int64_t rows, Value byteOffset,
-                          Value row) {
+          auto load = [&](Value map, int64_t rows, Value byteOffset, Value row,
+                          Value k) {
             auto tileType = MemRefType::get(
-                {rows, p.kTile}, info.inType, MemRefLayoutAttrInterface(),
+                {rows, kWgmmaKTile}, info.inType, MemRefLayoutAttrInterface(),
                 gpu::AddressSpaceAttr::get(b.getContext(),
                                            gpu::AddressSpace::Workgroup));
             Value tile = memref::ViewOp::create(b, tileType, ringBytes,
                                                 kb.add(alignShift, byteOffset),
                                                 ValueRange());
             nvgpu::TmaAsyncLoadOp::create(b, tile, barriers, map,
-                                          ValueRange{k0, row}, slot,
+                                          ValueRange{k, row}, slot,
                                           /*multicastMask=*/Value(),
                                           /*predicate=*/Value());
           };
-          if (info.gated) {
-            int64_t half = p.blockRows / 2;
-            load(wMap, half, wSlotBytes(slot), blockRow);
-            load(wMap, half,
-                 kb.add(wSlotBytes(slot), kb.index(half * p.kTile * 2)),
-                 kb.add(blockRow, kb.index(info.n / 2)));
-          } else {
-            load(wMap, p.blockRows, wSlotBytes(slot), blockRow);
+          // Box j of the stage: columns k0 + 64 j, after box j - 1's rows.
+          for (int64_t j = 0; j < p.kTile / kWgmmaKTile; ++j) {
+            Value k = kb.add(k0, kb.index(j * kWgmmaKTile));
+            Value wBox = kb.add(wSlotBytes(slot),
+                                kb.index(j * p.blockRows * kSwizzleBytes));
+            if (info.gated) {
+              int64_t half = p.blockRows / 2;
+              load(wMap, half, wBox, blockRow, k);
+              load(wMap, half, kb.add(wBox, kb.index(half * kSwizzleBytes)),
+                   kb.add(blockRow, kb.index(info.n / 2)), k);
+            } else {
+              load(wMap, p.blockRows, wBox, blockRow, k);
+            }
+            load(xMap, p.tokens,
+                 kb.add(xSlotBytes(slot),
+                        kb.index(j * p.tokens * kSwizzleBytes)),
+                 t0, k);
           }
-          load(xMap, p.tokens, xSlotBytes(slot), t0);
         });
     return;
   }
@@ -518,10 +536,12 @@ SmallVector<Value> WgmmaEmitter::tensorSumsOfSquares(Value slot,
     Value group = kb.add(kb.warpId(), kb.index(j * warps));
     auto sum = [&]() -> SmallVector<Value> {
       Value row = kb.add(kb.mul(group, kb.index(16)), g);
+      // Chunk c of the stage's row r: box c / 8, chunk c % 8 of its row.
       auto fragment = [&](Value r, int64_t chunk) {
-        Value swizzled = arith::XOrIOp::create(b, kb.index(chunk), g);
+        Value swizzled = arith::XOrIOp::create(b, kb.index(chunk % 8), g);
+        Value box = kb.index(chunk / 8 * p.tokens * kSwizzleBytes);
         Value bytes = kb.add(
-            kb.add(stage, kb.mul(r, kb.index(kSwizzleBytes))),
+            kb.add(kb.add(stage, box), kb.mul(r, kb.index(kSwizzleBytes))),
             kb.add(kb.mul(swizzled, kb.index(16)), kb.mul(q, kb.index(4))));
         return kb.packedRegisters(kb.loadVector(ring, ringElement(bytes), 2))
             .front();
@@ -964,12 +984,19 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
                 auto issue = [&]() -> SmallVector<Value> {
                   Value d = acc[s];
                   for (int64_t kk = 0; kk < p.kTile / kMmaK; ++kk) {
-                    // A k16 step is 32 bytes of a swizzled row, or 2 core
-                    // matrices (both operands have the same layout).
+                    // A k16 step is 32 bytes of a swizzled row (4 per box,
+                    // boxes one after the other), or 2 core matrices (both
+                    // operands have the same layout).
+                    int64_t box = kk * kMmaK / kWgmmaKTile;
+                    int64_t inBox = kk * kMmaK % kWgmmaKTile * 2;
                     int64_t kBytes = kk * 2 * kCoreMatrixBytes;
-                    int64_t aBytes = p.tma ? kk * kMmaK * 2 : kBytes;
+                    int64_t aBytes =
+                        p.tma ? box * p.blockRows * kSwizzleBytes + inBox
+                              : kBytes;
                     int64_t bBytes =
-                        s * (p.subTile / 8) * p.rowGroupBytes + aBytes;
+                        s * (p.subTile / 8) * p.rowGroupBytes +
+                        (p.tma ? box * p.tokens * kSwizzleBytes + inBox
+                               : kBytes);
                     d = wgmma(d, offsetDescriptor(aDesc, aBytes),
                               offsetDescriptor(bDesc, bBytes));
                   }
@@ -1048,9 +1075,9 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
     normSlot = kb.addOperand(*info.norm);
   std::optional<unsigned> xMapSlot, wMapSlot;
   if (plan.tma) {
-    xMapSlot = kb.addTensorMap(0, plan.tokens, plan.kTile);
+    xMapSlot = kb.addTensorMap(0, plan.tokens, kWgmmaKTile);
     wMapSlot = kb.addTensorMap(
-        1, info.gated ? plan.blockRows / 2 : plan.blockRows, plan.kTile);
+        1, info.gated ? plan.blockRows / 2 : plan.blockRows, kWgmmaKTile);
   }
   std::optional<unsigned> outSlot, wsSlot;
   if (plan.fused) {
@@ -1078,7 +1105,7 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
     auto mapType = nvgpu::TensorMapDescriptorType::get(
         context,
         MemRefType::get(
-            {rows, plan.kTile}, info.inType, MemRefLayoutAttrInterface(),
+            {rows, kWgmmaKTile}, info.inType, MemRefLayoutAttrInterface(),
             gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup)),
         nvgpu::TensorMapSwizzleKind::SWIZZLE_128B,
         nvgpu::TensorMapL2PromoKind::L2PROMO_256B,
