@@ -164,9 +164,11 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   // Two token tiles of one-warpgroup blocks where they fill one wave of
   // SMs, one block each, without a K split (as cuBLAS tiles it): no f32
   // partials and no reduce launch; the tiles of a row block run side by
-  // side, so W leaves DRAM once. Measured (o 4096x4096): 64 tokens 21.6 ->
-  // 18.8 us, 128 tokens 23.4 -> 19.0; not for long K (down 4096x14336 at
-  // 64 tokens: 50.7 -> 53.0) or row blocks that fill the SMs alone.
+  // side, so W leaves DRAM once. With 128-column stages (below), at 64 /
+  // 128 tokens: o 4096x4096 21.6 / 23.4 -> 16.3 / 16.8 us. Not where row
+  // blocks fill the SMs alone, nor for silu_mul's paired rows, nor for long
+  // K: down 4096x14336 gains alone (50.7 / 53.3 -> 45.8 / 47.6 us, its
+  // reduce launch gone) but loses end to end (B=64 +0.05, B=128 +0.1 ms).
   int64_t twoTileBlocks = 2 * llvm::divideCeil(info.n, kWarpgroupRows);
   bool tokenSplit = !info.gated && bucketTile >= 64 && info.k <= 8192 &&
                     twoTileBlocks <= target.numSMs &&
