@@ -4,17 +4,20 @@
 // asynchronous warpgroup tensor cores, W as the M x K operand (M = 64 rows
 // per warpgroup), the token tile of x as the K x N operand (N = tokens).
 //
-// Block: 2 warpgroups (256 threads), 128 rows of W (1 with
-// `wgmma-warpgroups=1`). Both operands stream through a ring of `stages`
-// shared-memory stages of 64 columns, `prefetch = stages - 2` stages ahead:
+// Block: 1-3 warpgroups of 64 W rows each (planWgmma), over the bucket's
+// tokens or, with token tiles, over tile x % tiles of them (consecutive
+// blocks share W rows). Both operands stream through a ring of `stages`
+// shared-memory stages of 64 (or, token-tiled, 128) columns, `prefetch =
+// stages - 2` stages ahead:
 //
 // - By TMA (default): thread 0 arms the slot's mbarrier with the stage's
-//   bytes and issues two 2-D tensor copies (W rows [r, r + 128), tokens
-//   [t, t + tile)) through runtime-made tensor maps (`tma:` arguments,
-//   docs/launch-plan.md) in the 128-byte swizzled layout: rows of 128 bytes,
-//   chunk c of row r at c ^ (r % 8); descriptors: 8-row groups 1024 bytes
-//   apart, a k16 step is +32 bytes. One instruction moves 16 KB, so the
-//   bytes in flight are bounded by shared memory only.
+//   bytes and issues 2-D tensor copies of 64-column boxes (W rows [r, r +
+//   rows), tokens [t, t + tile)), each box after the previous one's rows,
+//   through runtime-made tensor maps (`tma:` arguments, docs/launch-plan.md)
+//   in the 128-byte swizzled layout: rows of 128 bytes, chunk c of row r at
+//   c ^ (r % 8); descriptors: 8-row groups 1024 bytes apart, a k16 step is
+//   +32 bytes within a box. One instruction moves 16 KB, so the bytes in
+//   flight are bounded by shared memory only.
 // - By 16-byte cp.async (`wgmma-cp-async`): the unswizzled canonical layout,
 //   8x16-byte core matrices, chunk c of row r at
 //   ((r / 8) * 8 + c) * 128 + (r % 8) * 16 = 16 * (copy index), LBO 128,
