@@ -11,7 +11,8 @@
 // CHECK-LABEL: func.func @qkv
 // CHECK: decode.linear
 // CHECK-SAME: decode.launches = [
-// CHECK-SAME: {args = ["operand0", "operand1", "operand2", "operand3", "result0", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 1536, 1, 1>, grid_scale = ["one", "one", "one"], kernel = @decode_kernels::@linear_gemv_0, max_tokens = 1 : i64, programmatic = true, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}
+// The 1-token GEMV with a norm: 8 warps per block (one row each).
+// CHECK-SAME: {args = ["operand0", "operand1", "operand2", "operand3", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 768, 1, 1>, grid_scale = ["one", "one", "one"], kernel = @decode_kernels::@linear_gemv_0, max_tokens = 1 : i64, programmatic = true, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}
 // CHECK-SAME: {args = ["operand0", "operand1", "operand3", "workspace", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 768, 2, 1>, grid_scale = ["one", "one", "one"], kernel = @decode_kernels::@linear_gemv_split_1, max_tokens = 8 : i64, programmatic = true, shared_bytes = 0 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 49160 : i64}
 // CHECK-SAME: {args = ["operand2", "result0", "workspace"], block = array<i64: 256, 1, 1>, grid = array<i64: 24, 1, 1>, grid_scale = ["one", "tokens", "one"], kernel = @decode_kernels::@linear_reduce_2, max_tokens = 8 : i64
 func.func @qkv(%x: tensor<?x4096xbf16>, %r: tensor<?x6144xbf16>) -> tensor<?x6144xbf16> {
@@ -64,7 +65,7 @@ func.func @gate_up_silu(%x: tensor<?x4096xbf16>) -> tensor<?x2048xbf16> {
 // CHECK-LABEL: gpu.func @linear_gemv_0(
 // CHECK-SAME: %[[X:.*]]: memref<16777216x4096xbf16> {llvm.noalias}, %[[W:.*]]: memref<6144x4096xbf16> {llvm.noalias}, %[[R:.*]]: memref<16777216x6144xbf16> {llvm.noalias}, %[[G:.*]]: memref<4096xbf16> {llvm.noalias}, %[[Y:.*]]: memref<16777216x6144xbf16> {llvm.noalias}, %{{.*}}: i32)
 // CHECK-SAME: workgroup(%[[XS:.*]] : memref<1x4096xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}
-// CHECK-SAME: kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// CHECK-SAME: kernel attributes {known_block_size = array<i32: 256, 1, 1>}
 // Programmatic dependent launch: nothing is read before the previous grid
 // is done; then the next kernel may be scheduled.
 // CHECK-NEXT: nvvm.griddepcontrol wait
