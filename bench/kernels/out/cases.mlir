@@ -398,6 +398,12 @@ func.func @lin_lm_head_wgmma_t64(%x: tensor<?x4096xbf16>) -> tensor<?x128256xf32
   return %y : tensor<?x128256xf32>
 }
 
+func.func @lin_lm_head_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x128256xf32> {
+  %w = decode.weight ["w"] : tensor<128256x4096xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 128, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<128256x4096xbf16>) -> tensor<?x128256xf32>
+  return %y : tensor<?x128256xf32>
+}
+
 func.func @lin_wgmma_fused_t64(%x: tensor<?x4096xbf16>, %r: tensor<?x6144xbf16>) -> tensor<?x6144xbf16> {
   %w = decode.weight ["w"] : tensor<6144x4096xbf16>
   %b = decode.weight ["b"] : tensor<6144xbf16>
