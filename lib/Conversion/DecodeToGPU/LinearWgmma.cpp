@@ -104,6 +104,8 @@ struct WgmmaPlan {
   /// Token tiles per row block: block x takes W rows of row block
   /// x / tokenTiles and token tiles x % tokenTiles (+ tokenTiles, ...).
   int64_t tokenTiles = 1;
+  /// Blocks of grid x: row blocks times token tiles.
+  int64_t gridX = 0;
   int64_t subTile = 0;  ///< wgmma N
   int64_t subTiles = 0; ///< tokens / subTile
   int64_t wBytes = 0, xBytes = 0, stageBytes = 0;
@@ -132,7 +134,7 @@ struct WgmmaPlan {
 /// is full once every SM has a block; more waves lose their partial tail.
 int64_t chooseKSplit(const LinearInfo &info, const WgmmaPlan &p,
                      int64_t numSMs) {
-  int64_t blocks = llvm::divideCeil(info.n, p.blockRows) * p.tokenTiles;
+  int64_t blocks = p.gridX;
   int64_t slots = p.blocksPerSM * numSMs;
   int64_t minLength = p.kTile * std::max<int64_t>(p.prefetch, 2);
   double weightBytes = 2.0 * double(info.n) * double(info.k);
@@ -193,6 +195,7 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
                                              : 2;
   p.threads = p.warpgroups * kWarpgroupThreads;
   p.blockRows = p.warpgroups * kWarpgroupRows;
+  p.gridX = llvm::divideCeil(info.n, p.blockRows) * p.tokenTiles;
   // One warpgroup covers a wide token tile with N = 128 wgmmas (at 128
   // tokens: down 56.2 -> 53.5 us, qkv 31.4 -> 30.3; two warpgroups lose
   // with it, gate_up 100.8 -> 103.6).
@@ -237,8 +240,7 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
     p.wBytes = p.blockRows * p.kTile * 2;
     p.xBytes = p.tokens * p.kTile * 2;
     p.stageBytes = p.wBytes + p.xBytes;
-    int64_t blocks = llvm::divideCeil(info.n, p.blockRows) * p.tokenTiles;
-    int64_t pairStages = blocks >= target.numSMs ? 3 : 4;
+    int64_t pairStages = p.gridX >= target.numSMs ? 3 : 4;
     sizeRing(ctx.options.wgmmaBlocksPerSM
                  ? ctx.options.wgmmaBlocksPerSM
                  : (budget / 2 / p.stageBytes >= pairStages ? 2 : 1));
@@ -254,12 +256,11 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   // (o 4096x4096 at T = 64: 57.3 vs 53.0%); `wgmma-deep-ring=0` picks them.
   bool clusters =
       !ctx.options.wgmmaDeepRing && ctx.options.wgmmaClusterReduce && p.tma;
-  int64_t rowBlocks = llvm::divideCeil(info.n, p.blockRows) * p.tokenTiles;
   int64_t oneWaveSplit =
-      requestedSplit > 1 ? requestedSplit : target.numSMs / rowBlocks;
+      requestedSplit > 1 ? requestedSplit : target.numSMs / p.gridX;
   if (!clusters && !ctx.options.wgmmaBlocksPerSM && p.blocksPerSM == 2 &&
-      oneWaveSplit >= 1 && rowBlocks * oneWaveSplit <= target.numSMs &&
-      10 * rowBlocks * oneWaveSplit >= 9 * target.numSMs &&
+      oneWaveSplit >= 1 && p.gridX * oneWaveSplit <= target.numSMs &&
+      10 * p.gridX * oneWaveSplit >= 9 * target.numSMs &&
       info.k / oneWaveSplit >= p.kTile * p.prefetch) {
     sizeRing(1);
     p.kSplit = oneWaveSplit;
@@ -1092,11 +1093,8 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
     wsSlot = kb.addWorkspace(wsType, 0, 4 * wsType.getDimSize(1));
   }
   unsigned rowsSlot = kb.addScalar(info.rows);
-  kb.create(
-      {plan.threads, 1, 1},
-      {{int64_t(llvm::divideCeil(info.n, plan.blockRows)) * plan.tokenTiles,
-        GridExtent::Scale::One},
-       {plan.kSplit, GridExtent::Scale::One}});
+  kb.create({plan.threads, 1, 1}, {{plan.gridX, GridExtent::Scale::One},
+                                   {plan.kSplit, GridExtent::Scale::One}});
   kb.setMinBlocksPerSM(plan.blocksPerSM);
   // The K splits of a row block (grid y) form one cluster; the grid's y is
   // the cluster's.
