@@ -213,18 +213,20 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   // The K tile halves until the ring has 3 stages (one copied ahead) and
   // divides K.
   int64_t budget = target.maxSharedBytesPerBlock - 4 * kMaxTokenTile;
-  // TMA boxes are one swizzle span (64 bf16) wide; a wider stage takes
-  // several. The norm prologue and the CUDA-core sums of x^2 walk a stage
-  // as one box.
+  p.tma = !ctx.options.wgmmaCpAsync;
+  // Tensor-core sums need the swizzled 128-byte rows of TMA and 16-token
+  // groups; with a norm weight the prologue rewrites the stage anyway.
+  p.tensorSums = info.rms && !info.norm && p.tma && p.tokens % 16 == 0;
   // Token-tiled blocks (one per SM) stream 128 columns per stage: half the
   // stage barriers and waits (o 4096x4096: 64 tokens 18.8 -> 16.3 us, 128
   // tokens 19.2 -> 16.8; other plans lose with them, qkv at 128 tokens 30.1
-  // -> 40.1).
-  p.tma = !ctx.options.wgmmaCpAsync;
+  // -> 40.1). TMA boxes are one swizzle span (64 bf16) wide, so such a
+  // stage takes two; normPass (the norm prologue, CUDA-core sums of x^2)
+  // walks a stage as one box.
   p.kTile = ctx.options.wgmmaKTile ? ctx.options.wgmmaKTile
             : p.tokenTiles > 1     ? 2 * kWgmmaKTile
                                    : kWgmmaKTile;
-  if (p.tma && (info.norm || (info.rms && p.tokens % 16 != 0)))
+  if (p.tma && (info.norm || (info.rms && !p.tensorSums)))
     p.kTile = kWgmmaKTile;
   budget -= kSwizzleAtomBytes; // alignment of the ring
   // The ring of `blocksPerSM` blocks sharing an SM's shared memory.
@@ -273,9 +275,6 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   // 78.0% of copy at T = 64, 53.5% vs 70.3% at T = 128; docs/performance.md).
   // The cp.async ring (wgmma-cp-async) with a fused norm gave wrong sums in
   // clusters on the H100 (qkv, T = 16 and 64); it keeps the reduce launch.
-  // Tensor-core sums need the swizzled 128-byte rows of TMA and 16-token
-  // groups; with a norm weight the prologue rewrites the stage anyway.
-  p.tensorSums = info.rms && !info.norm && p.tma && p.tokens % 16 == 0;
   p.outRows = info.gated ? p.blockRows / 2 : p.blockRows;
   if (p.tensorSums)
     p.sumGroupsPerWarp =
