@@ -61,9 +61,12 @@ attention dec_32_8_128_simt decode 32 8 128 64 "" simt
 for bps in 3 4; do
   lower dec_32_8_128 bin "attention-blocks-per-sm=$bps" dec_32_8_128_bps$bps
 done
-# Split budgets of 1 and 3 blocks per SM (default 2).
-for bud in 1 3; do
-  lower dec_32_8_128 bin "attention-split-blocks-per-sm=$bud" dec_32_8_128_bud$bud
+# Blocks of 1 and 2 warps (default 4), with the default split budget of 8
+# warps per SM and with 4.
+for w in 1 2; do
+  lower dec_32_8_128 bin "attention-warps=$w" dec_32_8_128_w$w
+  lower dec_32_8_128 bin "attention-warps=$w attention-split-warps-per-sm=4" \
+    dec_32_8_128_w${w}s4
 done
 
 # rope_append + rope + kv_append, Llama-3 scaling, 32/8 heads of 128.

@@ -64,8 +64,10 @@ void infer::buildDecodeToCUDAPipeline(
   convert.gemvUnroll = options.gemvUnroll;
   convert.gemvEarlySlabs = options.gemvEarlySlabs;
   convert.attentionBlocksPerSM = options.attentionBlocksPerSM;
-  convert.attentionSplitBlocksPerSM = options.attentionSplitBlocksPerSM;
+  convert.attentionWarps = options.attentionWarps;
+  convert.attentionSplitWarpsPerSM = options.attentionSplitWarpsPerSM;
   convert.wgmmaKTile = options.wgmmaKTile;
+  convert.wgmmaEarlyStages = options.wgmmaEarlyStages;
   convert.wgmmaWarpgroups = options.wgmmaWarpgroups;
   convert.wgmmaCpAsync = options.wgmmaCpAsync;
   convert.wgmmaBlocksPerSM = options.wgmmaBlocksPerSM;

@@ -18,11 +18,12 @@
 // PTX: .target sm_90a
 // 1-token GEMV: 16-byte weight loads (read-only path), x from shared memory,
 // butterfly reductions, one bf16 store per output. The first group of 8
-// weight loads goes out before x is staged (gemv-early-slabs).
+// weight loads goes out before x is staged (gemv-early-slabs), and before
+// the wait for the previous kernel (programmatic dependent launch).
 // PTX-LABEL: .visible .entry linear_gemv_0(
-// PTX: griddepcontrol.wait;
 // PTX: griddepcontrol.launch_dependents;
 // PTX-COUNT-8: ld.global.nc.v4.b32
+// PTX: griddepcontrol.wait;
 // PTX: bar.sync 0;
 // PTX: st.shared.v4.b32
 // PTX: bar.sync 0;

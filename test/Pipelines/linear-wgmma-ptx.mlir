@@ -115,13 +115,22 @@
 // silu_mul in the epilogue (activation): a block's W rows are 64 gate rows
 // and the matching 64 up rows, two TMA boxes of 64 rows per stage (with x,
 // three copies on one mbarrier); the epilogue pairs tile rows r and r + 64
-// and stores silu(gate) * up, 4 bf16 at once.
+// and stores silu(gate) * up, 4 bf16 at once. The 2 stages the ring copies
+// ahead get their W boxes before the wait for the previous kernel
+// (programmatic launch: W streams during its tail), and x, its result, after.
 // PTX-LABEL: .visible .entry linear_wgmma_direct_5(
-// PTX: mbarrier.arrive.expect_tx.shared.b64
-// PTX-COUNT-3: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
+// PTX: griddepcontrol.launch_dependents;
+// PTX: mbarrier.arrive.expect_tx.shared.b64 {{.*}}[__mbarrier_[[BAR:[0-9]+]]+8]
+// PTX: cp.async.bulk.tensor.2d{{.*}}[__mbarrier_[[BAR]]+8];
+// PTX-NEXT: cp.async.bulk.tensor.2d{{.*}}[__mbarrier_[[BAR]]+8];
+// PTX-NEXT: griddepcontrol.wait;
+// PTX: cp.async.bulk.tensor.2d{{.*}}[__mbarrier_[[BAR]]];
 // PTX: ex2.approx.ftz.f32
 // PTX: div.approx.f32
 // PTX: st.global.v2.b32
+// In the stage loop the three copies of a stage go out together.
+// PTX: mbarrier.arrive.expect_tx.shared.b64
+// PTX-COUNT-3: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
 // o at 128 tokens: two token tiles of 64 (grid x: row block 2 i takes
 // tokens [0, 64), 2 i + 1 tokens [64, 128)), one warpgroup, one block per SM
 // with the whole ring, no K split, the epilogue in the kernel. Stages of 128

@@ -36,14 +36,23 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
            /*default=*/"0",
            "Resident blocks per SM the tensor-core attention kernel is "
            "compiled for (caps its registers; 0: no cap)">,
-    Option<"attentionSplitBlocksPerSM", "attention-split-blocks-per-sm",
-           "int64_t", /*default=*/"2",
-           "Attention split budget: blocks per SM the splits of one step may "
-           "fill (the split grid is ceil(that * SMs / kv_heads / items))">,
+    Option<"attentionWarps", "attention-warps", "int64_t", /*default=*/"4",
+           "Warps per attention block (1, 2 or 4); the warps of a block share "
+           "one item's keys">,
+    Option<"attentionSplitWarpsPerSM", "attention-split-warps-per-sm",
+           "int64_t", /*default=*/"8",
+           "Attention split budget: warps per SM the splits of one step may "
+           "fill (the split grid is ceil(that * SMs / warps / kv_heads / "
+           "items))">,
     Option<"gemvEarlySlabs", "gemv-early-slabs", "int64_t", /*default=*/"8",
            "Slabs of the GEMV's first weight group (at most its unroll) "
            "loaded before x is staged, so that their latency overlaps the "
            "staging (0: none)">,
+    Option<"wgmmaEarlyStages", "wgmma-early-stages", "int64_t",
+           /*default=*/"-1",
+           "Stages of the wgmma linear's ring whose W is copied before the "
+           "wait for the previous kernel (programmatic launch; -1: all that "
+           "the ring copies ahead)">,
     Option<"wgmmaKTile", "wgmma-k-tile", "int64_t", /*default=*/"0",
            "K columns per pipeline stage of the wgmma linear: 64, 128 or "
            "256 (0: chosen per shape)">,

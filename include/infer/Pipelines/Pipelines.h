@@ -52,14 +52,23 @@ struct DecodeToCUDAPipelineOptions
       llvm::cl::desc("Resident blocks per SM of the tensor-core attention "
                      "kernel (0: no register cap)"),
       llvm::cl::init(0)};
-  Option<int64_t> attentionSplitBlocksPerSM{
-      *this, "attention-split-blocks-per-sm",
-      llvm::cl::desc("Blocks per SM the attention splits of a step may fill"),
-      llvm::cl::init(2)};
+  Option<int64_t> attentionWarps{
+      *this, "attention-warps",
+      llvm::cl::desc("Warps per attention block (1, 2 or 4)"),
+      llvm::cl::init(4)};
+  Option<int64_t> attentionSplitWarpsPerSM{
+      *this, "attention-split-warps-per-sm",
+      llvm::cl::desc("Warps per SM the attention splits of a step may fill"),
+      llvm::cl::init(8)};
   Option<int64_t> gemvEarlySlabs{
       *this, "gemv-early-slabs",
       llvm::cl::desc("GEMV weight slabs loaded before x is staged"),
       llvm::cl::init(8)};
+  Option<int64_t> wgmmaEarlyStages{
+      *this, "wgmma-early-stages",
+      llvm::cl::desc("wgmma ring stages whose W is copied before the wait "
+                     "for the previous kernel (-1: all copied ahead)"),
+      llvm::cl::init(-1)};
   Option<int64_t> wgmmaKTile{
       *this, "wgmma-k-tile",
       llvm::cl::desc("K columns per stage of the wgmma linear (0: auto)"),

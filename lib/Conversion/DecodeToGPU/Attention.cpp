@@ -5,12 +5,15 @@
 // `paged_attention_mma_*` (tensor cores, `kernel = mma`, AttentionMma.cpp);
 // both share the grid, the splits and the merge defined here.
 //
-// Grid (splits, kv_heads, items), 4 warps per block.
-// An item is a sequence in decode/draft steps (one query per sequence) and a
-// query token otherwise (verify and prefill chunks: the token's sequence is
-// found by a binary search of `query_start`, and its keys end at its causal
-// position). One block serves all `G = num_heads / kv_heads` query heads of
-// its kv head, so every K/V page is read once per kv head.
+// Grid (splits, kv_heads, items), `attention-warps` (4) warps per block.
+// An item is a sequence in draft steps (one query per sequence) and a query
+// token otherwise (decode, verify and prefill rows: the token's sequence is
+// guessed as the token itself, right while decode rows come first, or found by
+// a binary search of `query_start`; its keys end at its causal position). The
+// item's range and its first block ids (step inputs, written by the host) are
+// loaded before the wait for the previous kernel (programmatic launch). One
+// block serves all `G = num_heads / kv_heads` query heads of its kv head, so
+// every K/V page is read once per kv head.
 //
 //  * Lanes: a token row of `head_dim` elements is read by `head_dim / 8`
 //    lanes, 16 bytes each; a warp covers `32 / (head_dim / 8)` tokens per
@@ -25,15 +28,15 @@
 //  * Pages: the split's pages go round-robin to the warps. At the end the
 //    lane groups merge by shuffles and the warps through shared memory.
 //  * Splits: the grid's x extent is ceil(budget / items), budget =
-//    min(split_kv, ceil(2 * SMs / kv_heads)) (2: the resident blocks of
-//    either kernel, 240-248 registers), so large batches launch one
-//    split per item; an item uses min(that, max(ceil(keys / 256),
-//    min(ceil(keys / 64), ceil(SMs / blocks)))) splits (blocks = items *
-//    kv_heads): splits of at least 256 keys, or down to 64 where that fills
-//    one wave (batch 1 at short contexts). With one split the block writes
-//    the normalized output itself; otherwise it writes (o, m, l) partials
-//    (unnormalized o, log2-domain max, sum) to the workspace, counts its
-//    arrival in the item's `counters` word (after a GPU-scope fence), and
+//    min(split_kv, ceil(8 * SMs / (warps * kv_heads))) (8: the resident
+//    warps of either kernel, 240-248 registers), so large batches launch one
+//    split per item; an item uses min(that, max(ceil(keys / (64 warps)),
+//    min(ceil(keys / (16 warps)), ceil(SMs / blocks)))) splits (blocks =
+//    items * kv_heads): splits of at least 64 keys per warp, or down to 16
+//    where that fills one wave (batch 1 at short contexts). With one split the
+//    block writes the normalized output itself; otherwise it writes (o, m, l)
+//    partials (unnormalized o, log2-domain max, sum) to the workspace, counts
+//    its arrival in the item's `counters` word (after a GPU-scope fence), and
 //    the last split to arrive resets the word and combines the partials with
 //    a stable log-sum-exp (no merge launch).
 //
@@ -58,10 +61,11 @@ using namespace infer::attention;
 
 namespace {
 
-/// A split gets at least this many keys, or kShortSplitKeys where fewer
-/// splits would leave SMs without a block (short contexts at batch 1).
-constexpr int64_t kMinKeysPerSplit = 256;
-constexpr int64_t kShortSplitKeys = 64;
+/// A split gets at least this many keys per warp, or kShortSplitKeysPerWarp
+/// where fewer splits would leave SMs without a block (short contexts at
+/// batch 1).
+constexpr int64_t kMinKeysPerWarp = 64;
+constexpr int64_t kShortSplitKeysPerWarp = 16;
 /// Scores kept live per lane between two online-softmax updates.
 constexpr int64_t kScoresPerUpdate = 32;
 constexpr double kLog2e = 1.4426950408889634;
@@ -116,10 +120,10 @@ FailureOr<AttentionPlan> planAttention(decode::PagedAttentionOp op) {
       std::clamp<int64_t>(kScoresPerUpdate / plan.group, 1, plan.stepsPerPage);
   while (plan.stepsPerPage % plan.stepsPerUpdate != 0)
     --plan.stepsPerUpdate;
-  int64_t sharedBytes = 4 * kAttentionWarps * plan.group * (plan.headDim + 2);
+  int64_t sharedBytes = 4 * plan.warps * plan.group * (plan.headDim + 2);
   if (sharedBytes > 48 * 1024)
     return op.emitOpError("GPU lowering supports group * head_dim up to ")
-           << 48 * 1024 / (4 * kAttentionWarps) << ", got "
+           << 48 * 1024 / (4 * plan.warps) << ", got "
            << plan.group * plan.headDim;
 
   // A continuous-batching step mixes decodes with prefill chunks whatever its
@@ -163,8 +167,10 @@ Value numSplits(KernelBuilder &kb, const AttentionPlan &plan, Value keys,
   Value blocksPerSplit = kb.mul(items, kb.index(plan.kvHeads));
   Value oneWave = kb.ceilDivIndex(kb.index(numSMs), blocksPerSplit);
   Value byLength = kb.maxIndex(
-      kb.ceilDivIndex(keys, kb.index(kMinKeysPerSplit)),
-      kb.minIndex(kb.ceilDivIndex(keys, kb.index(kShortSplitKeys)), oneWave));
+      kb.ceilDivIndex(keys, kb.index(kMinKeysPerWarp * plan.warps)),
+      kb.minIndex(
+          kb.ceilDivIndex(keys, kb.index(kShortSplitKeysPerWarp * plan.warps)),
+          oneWave));
   Value byOccupancy =
       kb.ceilDivIndex(kb.index(splitBudget(plan, numSMs)), items);
   return kb.maxIndex(kb.minIndex(byLength, byOccupancy), kb.index(1));
@@ -304,6 +310,7 @@ LogicalResult emitAttentionKernel(KernelBuilder &kb, const AttentionPlan &plan,
     Value tokenGroup = kb.divIndex(lane, kb.index(plan.lanesPerToken));
     Value chunk = kb.remIndex(lane, kb.index(plan.lanesPerToken));
     Value col = kb.mul(chunk, kb.index(plan.vec));
+    kb.waitForDependencies();
 
     // The group's queries, scaled into the log2 domain.
     SmallVector<Value> queries;
@@ -327,7 +334,7 @@ LogicalResult emitAttentionKernel(KernelBuilder &kb, const AttentionPlan &plan,
     Value tableRow = kb.mul(r.seq, kb.scalarIndex(p.tableWidth));
     Value layer = kb.scalarIndex(p.layer);
     SmallVector<Value> final = kb.forLoop(
-        kb.add(myBegin, warp), myEnd, kb.index(kAttentionWarps), init.flatten(),
+        kb.add(myBegin, warp), myEnd, kb.index(plan.warps), init.flatten(),
         [&](Value page, ValueRange args) {
           SoftmaxState s = SoftmaxState::unflatten(args, plan.group);
           Value blockId = kb.toIndex(
@@ -376,9 +383,9 @@ Value infer::attention::safeMax(KernelBuilder &kb, Value m) {
 
 int64_t infer::attention::splitBudget(const AttentionPlan &plan,
                                       int64_t numSMs) {
-  return std::min<int64_t>(
-      plan.maxSplits,
-      llvm::divideCeil(plan.splitBlocksPerSM * numSMs, plan.kvHeads));
+  return std::min<int64_t>(plan.maxSplits,
+                           llvm::divideCeil(plan.splitWarpsPerSM * numSMs,
+                                            plan.warps * plan.kvHeads));
 }
 
 AttentionParams infer::attention::declareParams(KernelBuilder &kb,
@@ -429,20 +436,44 @@ QueryRange infer::attention::emitQueryRange(KernelBuilder &kb,
   Value queryStart = kb.param(p.queryStart);
   Value seqs = kb.scalarIndex(p.seqs);
   Value items = plan.perSequence ? seqs : kb.scalarIndex(p.tokens);
-  Value queryEnd;
+  Value contextLens = kb.param(p.contextLens);
+  Value queryEnd, contextLen;
   if (plan.perSequence) {
     // One query per sequence: its last (only) row.
     r.seq = item;
     queryEnd = kb.toIndex(kb.load(queryStart, kb.add(item, kb.index(1))));
     r.token = kb.sub(queryEnd, kb.index(1));
+    contextLen = kb.toIndex(kb.load(contextLens, r.seq));
   } else {
+    // Guess that every sequence before the token's has one query (decode
+    // rows first): token t is then sequence t. The guess and its context
+    // length load together, one round trip instead of the search's log2(seqs)
+    // dependent ones; a miss searches.
     r.token = item;
-    r.seq = findSequence(kb, queryStart, item, seqs);
-    queryEnd = kb.toIndex(kb.load(queryStart, kb.add(r.seq, kb.index(1))));
+    Value guess = kb.minIndex(item, kb.sub(seqs, kb.index(1)));
+    Value guessBegin = kb.toIndex(kb.load(queryStart, guess));
+    Value guessEnd =
+        kb.toIndex(kb.load(queryStart, kb.add(guess, kb.index(1))));
+    Value guessLen = kb.toIndex(kb.load(contextLens, guess));
+    Value hit = arith::AndIOp::create(
+        kb.b(), kb.cmp(arith::CmpIPredicate::ule, guessBegin, item),
+        kb.cmp(arith::CmpIPredicate::ult, item, guessEnd));
+    Type indexType = kb.b().getIndexType();
+    SmallVector<Value> found = kb.ifThenElse(
+        hit, {indexType, indexType, indexType},
+        [&]() -> SmallVector<Value> { return {guess, guessEnd, guessLen}; },
+        [&]() -> SmallVector<Value> {
+          Value seq = findSequence(kb, queryStart, item, seqs);
+          return {seq,
+                  kb.toIndex(kb.load(queryStart, kb.add(seq, kb.index(1)))),
+                  kb.toIndex(kb.load(contextLens, seq))};
+        });
+    r.seq = found[0];
+    queryEnd = found[1];
+    contextLen = found[2];
   }
   // Query `token` sits at position context_len - (queryEnd - token) and sees
   // keys [kvBegin, kvEnd).
-  Value contextLen = kb.toIndex(kb.load(kb.param(p.contextLens), r.seq));
   r.kvEnd = kb.sub(contextLen, kb.sub(kb.sub(queryEnd, r.token), kb.index(1)));
   r.kvBegin = kb.index(0);
   if (plan.window) {
@@ -472,14 +503,16 @@ AttentionBlock infer::attention::beginAttentionKernel(KernelBuilder &kb,
                                                       int64_t blocksPerSM) {
   AttentionBlock block;
   block.params = declareParams(kb, plan);
-  kb.create({kAttentionWarps * kWarpSize, 1, 1},
+  // The item's range and first block ids (host-written step inputs) load
+  // before waiting for the previous kernel (the query, the cache).
+  kb.deferDependencyWait();
+  kb.create({plan.warps * kWarpSize, 1, 1},
             attentionGrid(plan, splitBudget(plan, numSMs)));
   if (blocksPerSM)
     kb.setMinBlocksPerSM(blocksPerSM);
   Type f32 = kb.b().getF32Type();
-  block.sharedO =
-      kb.addShared({kAttentionWarps, plan.group, plan.headDim}, f32);
-  block.sharedML = kb.addShared({kAttentionWarps, plan.group, 2}, f32);
+  block.sharedO = kb.addShared({plan.warps, plan.group, plan.headDim}, f32);
+  block.sharedML = kb.addShared({plan.warps, plan.group, 2}, f32);
   block.split = kb.blockId(gpu::Dimension::x);
   block.kvHead = kb.blockId(gpu::Dimension::y);
   block.range = emitQueryRange(kb, plan, block.params, numSMs);
@@ -495,6 +528,8 @@ void infer::attention::emitBlockCombine(KernelBuilder &kb,
   Value sharedO = block.sharedO, sharedML = block.sharedML;
   Value split = block.split, kvHead = block.kvHead;
   Value item = kb.blockId(gpu::Dimension::z);
+  // Blocks past the item's splits reach the combine without waiting.
+  kb.waitForDependencies();
   kb.barrier();
 
   constexpr int64_t width = 4;
@@ -504,7 +539,7 @@ void infer::attention::emitBlockCombine(KernelBuilder &kb,
     Value d = kb.mul(kb.remIndex(i, kb.index(perHead)), kb.index(width));
     SmallVector<Value> ms, ls;
     Value m = negInf(kb);
-    for (int64_t w = 0; w < kAttentionWarps; ++w) {
+    for (int64_t w = 0; w < plan.warps; ++w) {
       ms.push_back(kb.load(sharedML, {kb.index(w), g, kb.index(0)}));
       ls.push_back(kb.load(sharedML, {kb.index(w), g, kb.index(1)}));
       m = arith::MaximumFOp::create(kb.b(), m, ms.back());
@@ -512,7 +547,7 @@ void infer::attention::emitBlockCombine(KernelBuilder &kb,
     Value base = safeMax(kb, m);
     Value l = kb.f32(0.0);
     Value o = kb.floatConst(VectorType::get({width}, f32), 0.0);
-    for (int64_t w = 0; w < kAttentionWarps; ++w) {
+    for (int64_t w = 0; w < plan.warps; ++w) {
       Value e = kb.exp2(kb.sub(ms[w], base));
       l = kb.add(l, kb.mul(ls[w], e));
       o = kb.fma(kb.loadVector(sharedO, {kb.index(w), g, d}, width),
@@ -578,7 +613,8 @@ LogicalResult infer::emitAttentionKernels(Operation *op, EmitContext &ctx,
   FailureOr<AttentionPlan> plan = planAttention(attention);
   if (failed(plan))
     return failure();
-  plan->splitBlocksPerSM = ctx.options.attentionSplitBlocksPerSM;
+  plan->warps = ctx.options.attentionWarps;
+  plan->splitWarpsPerSM = ctx.options.attentionSplitWarpsPerSM;
 
   KernelBuilder main(ctx, op,
                      plan->mma ? "paged_attention_mma" : "paged_attention",

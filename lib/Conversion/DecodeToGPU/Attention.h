@@ -14,8 +14,6 @@
 
 namespace infer::attention {
 
-inline constexpr int64_t kAttentionWarps = 4;
-
 /// Static facts of one op and the lane layout derived from them.
 struct AttentionPlan {
   int64_t numHeads, kvHeads, group, headDim, blockSize;
@@ -24,9 +22,11 @@ struct AttentionPlan {
   double scaleLog2;              ///< softmax scale times log2(e)
   std::optional<int64_t> window; ///< sliding window (keys)
   int64_t maxSplits;             ///< split_kv
-  /// Splitting stops once items * kv_heads * splits reaches this many
-  /// blocks per SM (`attention-split-blocks-per-sm`).
-  int64_t splitBlocksPerSM = 2;
+  /// Warps per block (`attention-warps`); they share one item's keys.
+  int64_t warps = 4;
+  /// Splitting stops once the blocks (items * kv_heads * splits) reach this
+  /// many warps per SM (`attention-split-warps-per-sm`).
+  int64_t splitWarpsPerSM = 8;
   bool perSequence;       ///< decode steps: one query per sequence
   int64_t vec;            ///< elements per 16-byte access
   int64_t lanesPerToken;  ///< lanes reading one K/V row

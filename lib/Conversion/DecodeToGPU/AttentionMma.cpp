@@ -80,6 +80,29 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
     Value zeroRow = kb.floatConst(rowType, 0.0);
     Value zeroReg = arith::ConstantOp::create(b, b.getI32IntegerAttr(0));
 
+    auto blockIdOf = [&](Value chunk) {
+      Value page = kb.divIndex(chunk, kb.index(chunksPerPage));
+      return kb.toIndex(kb.load(table, kb.add(tableRow, page)));
+    };
+    Value chBegin = kb.mul(myBegin, kb.index(chunksPerPage));
+    Value chEnd = kb.mul(myEnd, kb.index(chunksPerPage));
+    Value step = kb.index(plan.warps);
+    Value first = kb.add(chBegin, warp);
+    Value hasChunks = kb.cmp(arith::CmpIPredicate::ult, first, chEnd);
+    auto clampChunk = [&](Value chunk) {
+      return kb.minIndex(chunk, kb.sub(chEnd, kb.index(1)));
+    };
+    // The block ids of this warp's first two chunks (step inputs) load
+    // before the wait; its K/V loads follow it.
+    Type indexType = b.getIndexType();
+    SmallVector<Value> firstIds = kb.ifThenElse(
+        hasChunks, {indexType, indexType},
+        [&]() -> SmallVector<Value> {
+          return {blockIdOf(first), blockIdOf(clampChunk(kb.add(first, step)))};
+        },
+        [&]() -> SmallVector<Value> { return {kb.index(0), kb.index(0)}; });
+    kb.waitForDependencies();
+
     // Q fragments of row g + offset (zero past the group), 4 per 32 dims.
     auto queryRow = [&](int64_t offset) {
       Value h = kb.add(g, kb.index(offset));
@@ -101,10 +124,6 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
     SmallVector<Value> qHi =
         rows == 2 ? queryRow(8) : SmallVector<Value>(4 * colGroups, zeroReg);
 
-    auto blockIdOf = [&](Value chunk) {
-      Value page = kb.divIndex(chunk, kb.index(chunksPerPage));
-      return kb.toIndex(kb.load(table, kb.add(tableRow, page)));
-    };
     // K rows 8t + g at dims 32c + 8q, then V rows 2q + {0, 1, 8, 9} at dims
     // 64s + 8g.
     auto loadChunk = [&](Value chunk, Value blockId) {
@@ -206,20 +225,13 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
       }
     };
 
-    Value chBegin = kb.mul(myBegin, kb.index(chunksPerPage));
-    Value chEnd = kb.mul(myEnd, kb.index(chunksPerPage));
-    Value step = kb.index(kAttentionWarps);
-    Value first = kb.add(chBegin, warp);
-    auto clampChunk = [&](Value chunk) {
-      return kb.minIndex(chunk, kb.sub(chEnd, kb.index(1)));
-    };
     SmallVector<Type> prologueTypes(numLoads, rowType);
     prologueTypes.push_back(b.getIndexType());
     SmallVector<Value> prologue = kb.ifThenElse(
-        kb.cmp(arith::CmpIPredicate::ult, first, chEnd), prologueTypes,
+        hasChunks, prologueTypes,
         [&] {
-          SmallVector<Value> v = loadChunk(first, blockIdOf(first));
-          v.push_back(blockIdOf(clampChunk(kb.add(first, step))));
+          SmallVector<Value> v = loadChunk(first, firstIds[0]);
+          v.push_back(firstIds[1]);
           return v;
         },
         [&] {

@@ -293,25 +293,29 @@ struct ConvertDecodeToGPUPass
     ctx.kernels = kernels;
     ctx.target.numSMs = numSMs;
     if (gemvRowsPerWarp < 0 || gemvUnroll < 0 || gemvEarlySlabs < 0 ||
-        attentionBlocksPerSM < 0 || attentionSplitBlocksPerSM < 1) {
+        attentionBlocksPerSM < 0 || attentionSplitWarpsPerSM < 1 ||
+        !llvm::is_contained({1, 2, 4}, attentionWarps)) {
       module.emitError("gemv-rows-per-warp, gemv-unroll, gemv-early-slabs and "
                        "attention-blocks-per-sm must not be negative, "
-                       "attention-split-blocks-per-sm must be positive");
+                       "attention-split-warps-per-sm must be positive and "
+                       "attention-warps 1, 2 or 4");
       return signalPassFailure();
     }
     ctx.options.gemvRowsPerWarp = gemvRowsPerWarp;
     ctx.options.gemvUnroll = gemvUnroll;
     ctx.options.gemvEarlySlabs = gemvEarlySlabs;
     ctx.options.attentionBlocksPerSM = attentionBlocksPerSM;
-    ctx.options.attentionSplitBlocksPerSM = attentionSplitBlocksPerSM;
+    ctx.options.attentionWarps = attentionWarps;
+    ctx.options.attentionSplitWarpsPerSM = attentionSplitWarpsPerSM;
     if (!llvm::is_contained({0, 64, 128, 256}, wgmmaKTile) ||
         !llvm::is_contained({0, 1, 2, 3}, wgmmaWarpgroups) ||
         !llvm::is_contained({0, 64, 128, 256}, wgmmaNTile) ||
         !llvm::is_contained({0, 1, 2}, wgmmaBlocksPerSM) ||
-        wgmmaTokenTiles < 0 || wgmmaTokenTiles > 8) {
+        wgmmaTokenTiles < 0 || wgmmaTokenTiles > 8 || wgmmaEarlyStages < -1) {
       module.emitError("wgmma-k-tile and wgmma-n-tile must be 0, 64, 128 or "
                        "256, wgmma-warpgroups 0 to 3, wgmma-blocks-per-sm "
-                       "0, 1 or 2 and wgmma-token-tiles 0 to 8");
+                       "0, 1 or 2, wgmma-token-tiles 0 to 8 and "
+                       "wgmma-early-stages -1 or more");
       return signalPassFailure();
     }
     ctx.options.wgmmaKTile = wgmmaKTile;
@@ -322,6 +326,7 @@ struct ConvertDecodeToGPUPass
     ctx.options.wgmmaNTile = wgmmaNTile;
     ctx.options.wgmmaClusterReduce = wgmmaClusterReduce;
     ctx.options.wgmmaTokenTiles = wgmmaTokenTiles;
+    ctx.options.wgmmaEarlyStages = wgmmaEarlyStages;
     ctx.options.programmaticLaunch = programmaticLaunch;
     ctx.counter = std::distance(kernels.getOps<gpu::GPUFuncOp>().begin(),
                                 kernels.getOps<gpu::GPUFuncOp>().end());

@@ -126,13 +126,32 @@ void KernelBuilder::create(std::array<int64_t, 3> block,
       kernel.setArgAttr(i, "llvm.noalias", builder.getUnitAttr());
   builder.setInsertionPointToStart(&kernel.getBody().front());
   if (ctx.options.programmaticLaunch) {
-    // Nothing before the previous grid's results are visible; then let the
-    // next kernel's blocks be scheduled while this one runs.
-    NVVM::GriddepcontrolOp::create(builder, NVVM::GridDepActionKind::wait);
-    NVVM::GriddepcontrolOp::create(builder,
-                                   NVVM::GridDepActionKind::launch_dependents);
+    // Nothing before the previous grid's results are visible (unless the
+    // kernel defers the wait past its loads of static data); the next
+    // kernel's blocks may be scheduled while this one runs.
     launch.programmatic = true;
+    if (!deferWait)
+      waitForDependencies();
+    else if (!dependentsAfterWait)
+      launchDependents();
   }
+}
+
+void KernelBuilder::launchDependents() {
+  NVVM::GriddepcontrolOp::create(builder,
+                                 NVVM::GridDepActionKind::launch_dependents);
+  dependentsLaunched = true;
+}
+
+void KernelBuilder::waitForDependencies() {
+  if (!ctx.options.programmaticLaunch)
+    return;
+  NVVM::GriddepcontrolOp::create(builder, NVVM::GridDepActionKind::wait);
+  waitEmitted = true;
+  // Once, after the kernel's first wait (a later one may sit on another
+  // path: launching twice is harmless).
+  if (!dependentsLaunched)
+    launchDependents();
 }
 
 void KernelBuilder::setMinBlocksPerSM(int64_t blocks) {
@@ -184,6 +203,8 @@ Value KernelBuilder::addDynamicShared(ArrayRef<int64_t> shape,
 }
 
 KernelLaunch KernelBuilder::finish() {
+  assert((!launch.programmatic || waitEmitted) &&
+         "a deferred-wait kernel never waits for its dependencies");
   gpu::ReturnOp::create(builder);
   return launch;
 }

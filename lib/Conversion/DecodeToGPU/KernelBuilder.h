@@ -84,8 +84,29 @@ public:
   unsigned addScalar(StepScalar scalar);
 
   /// Creates the gpu.func with a known block size and records the grid.
-  /// Afterwards b() inserts into the kernel body.
+  /// Afterwards b() inserts into the kernel body. With programmatic launch
+  /// the body starts by waiting for the previous kernel (griddepcontrol),
+  /// unless deferDependencyWait() was called.
   void create(std::array<int64_t, 3> block, llvm::ArrayRef<GridExtent> grid);
+
+  /// Call before create(): the body may read what no kernel of the step
+  /// writes (weights, the step's host-written inputs: query_start,
+  /// context_lens, block tables, scalars) before waitForDependencies(), so
+  /// that those loads overlap the previous kernel's tail. Nothing may be
+  /// written to global memory, and no activation or cache read, before the
+  /// wait.
+  /// `dependentsFirst`: the next kernel may be scheduled from the start (its
+  /// blocks then occupy the SMs while this one waits), else once this one's
+  /// wait has returned.
+  void deferDependencyWait(bool dependentsFirst = true) {
+    deferWait = true;
+    dependentsAfterWait = !dependentsFirst;
+  }
+  /// Waits for the previous kernel's results (griddepcontrol.wait; a no-op
+  /// once it has returned, so it may sit in loops and on several paths).
+  /// Every path of a deferred-wait kernel must reach it before its first
+  /// dependent access; finish() checks that one was emitted.
+  void waitForDependencies();
 
   /// Asks ptxas for at least `blocks` resident blocks per SM (caps the
   /// registers; `.minnctapersm`). Call after create().
@@ -294,6 +315,10 @@ private:
   KernelLaunch launch;
   llvm::SmallVector<mlir::Type> paramTypes;
   mlir::gpu::GPUFuncOp kernel;
+  void launchDependents();
+
+  bool deferWait = false, dependentsAfterWait = false, waitEmitted = false,
+       dependentsLaunched = false;
 };
 
 /// The body of a kernel over the rows of a token-major result, launched

@@ -10,10 +10,11 @@
 //   row, converts them to f32 and multiplies them with the bucket's tokens of
 //   x, which the block first stages in shared memory (applying the RMSNorm
 //   weight, and accumulating sum(x^2), on the way); the first group of
-//   weight loads is issued before the staging (`gemv-early-slabs`), so its
-//   latency overlaps it. The 8-wide products fold
-//   into f32 accumulators; a `vector.reduction` and 5 `gpu.shuffle xor` steps
-//   finish each dot product.
+//   weight loads is issued before the staging (`gemv-early-slabs`), and
+//   before the wait for the previous kernel (programmatic launch), so its
+//   latency overlaps both. The 8-wide products fold into f32 accumulators;
+//   a `vector.reduction` and 5 `gpu.shuffle xor` steps finish each dot
+//   product.
 // - `mma` (16-256 tokens): tensor cores, see "Tensor-core kernel" below.
 //
 // With a K split (`k_split = s > 1`, always for `mma`) the grid's y dimension
@@ -174,6 +175,9 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
     wsSlot = kb.addWorkspace(splitWorkspaceType(info, kSplit, kb.b()), 0,
                              4 * kSplit * (info.n + 1));
   unsigned rowsSlot = kb.addScalar(info.rows);
+  // The first weight loads are issued before waiting for the previous
+  // kernel (x), so that they stream during its tail.
+  kb.deferDependencyWait();
   kb.create({threads, 1, 1}, {{int64_t(llvm::divideCeil(info.n, rowsPerBlock)),
                                GridExtent::Scale::One},
                               {kSplit, GridExtent::Scale::One}});
@@ -261,6 +265,7 @@ void emitGemv(decode::LinearOp op, EmitContext &ctx, const LinearInfo &info,
           }
 
           // Stage x[t0 + t][c0 : cEnd) (times the norm weight).
+          kb.waitForDependencies();
           kb.barrier();
           for (int64_t t = 0; t < tile; ++t) {
             Value row = kb.add(t0, kb.index(t));

@@ -8,7 +8,9 @@
 // tokens or, with token tiles, over tile x % tiles of them (consecutive
 // blocks share W rows). Both operands stream through a ring of `stages`
 // shared-memory stages of 64 (or, token-tiled, 128) columns, `prefetch =
-// stages - 2` stages ahead:
+// stages - 2` stages ahead. W of those first stages (`wgmma-early-stages`) is
+// copied before the wait for the previous kernel (programmatic launch), so
+// it streams during that kernel's tail; x, its result, after the wait.
 //
 // - By TMA (default): thread 0 arms the slot's mbarrier with the stage's
 //   bytes and issues 2-D tensor copies of 64-column boxes (W rows [r, r +
@@ -110,6 +112,9 @@ struct WgmmaPlan {
   int64_t subTiles = 0; ///< tokens / subTile
   int64_t wBytes = 0, xBytes = 0, stageBytes = 0;
   int64_t stages = 0, prefetch = 0, blocksPerSM = 0;
+  /// Stages whose W is copied before the wait for the previous kernel
+  /// (programmatic launch; TMA only).
+  int64_t earlyStages = 0;
   int64_t kSplit = 1, splitLength = 0;
   /// The epilogue runs in this kernel: its f32 tile is staged in the ring
   /// and the kSplit blocks of a row block, one thread-block cluster of
@@ -268,6 +273,10 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
     p.kSplit = oneWaveSplit;
   }
   p.splitLength = llvm::alignTo(llvm::divideCeil(info.k, p.kSplit), p.kTile);
+  p.earlyStages = !p.tma ? 0
+                  : ctx.options.wgmmaEarlyStages >= 0
+                      ? std::min(ctx.options.wgmmaEarlyStages, p.prefetch)
+                      : p.prefetch;
   // The staged tile reuses the ring once its copies and wgmmas are done.
   p.tileStride = p.blockRows + kTilePad;
   // Blocks that fill an SM alone do not form clusters: co-scheduling them
@@ -304,9 +313,13 @@ private:
   /// Row (within its tile) and column chunk of the x chunk at byte 16 i of
   /// a stage.
   std::pair<Value, Value> chunkPosition(Value i);
+  /// Which copies of a stage issueStage starts: the ring's first stages
+  /// copy W before waiting for the previous kernel and x after.
+  enum class StageParts { All, Weights, Tokens };
   /// Starts the copies of the stage at columns [k0, k0 + kTile) into
-  /// `slot`: W by one TMA (thread 0) or cp.async, x by cp.async.
-  void issueStage(Value k0, Value slot);
+  /// `slot`: W and x by TMA (thread 0; Weights also arms the slot's barrier
+  /// with the whole stage's bytes) or by cp.async (All only).
+  void issueStage(Value k0, Value slot, StageParts parts = StageParts::All);
   /// Waits until W of the stage in `slot` (the `stage`-th) has landed.
   void waitWeights(Value stage, Value slot);
   /// Ring offsets (bytes from the aligned start) of the W and x slots.
@@ -398,7 +411,9 @@ std::pair<Value, Value> WgmmaEmitter::chunkPosition(Value i) {
   return {row, chunk};
 }
 
-void WgmmaEmitter::issueStage(Value k0, Value slot) {
+void WgmmaEmitter::issueStage(Value k0, Value slot, StageParts parts) {
+  bool weights = parts != StageParts::Tokens;
+  bool tokens = parts != StageParts::Weights;
   if (p.tma) {
     // One thread arms the slot's barrier with the tiles' bytes and starts
     // both copies; rows past the tensors' ends arrive as zeros. (x rows
@@ -406,9 +421,10 @@ void WgmmaEmitter::issueStage(Value k0, Value slot) {
     // product are never stored.)
     kb.ifThen(
         kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)), [&] {
-          nvgpu::MBarrierArriveExpectTxOp::create(
-              b, barriers, kb.index(p.wBytes + p.xBytes), slot,
-              /*predicate=*/Value());
+          if (weights)
+            nvgpu::MBarrierArriveExpectTxOp::create(
+                b, barriers, kb.index(p.wBytes + p.xBytes), slot,
+                /*predicate=*/Value());
           auto load = [&](Value map, int64_t rows, Value byteOffset, Value row,
                           Value k) {
             auto tileType = MemRefType::get(
@@ -428,22 +444,24 @@ void WgmmaEmitter::issueStage(Value k0, Value slot) {
             Value k = kb.add(k0, kb.index(j * kWgmmaKTile));
             Value wBox = kb.add(wSlotBytes(slot),
                                 kb.index(j * p.blockRows * kSwizzleBytes));
-            if (info.gated) {
+            if (weights && info.gated) {
               int64_t half = p.blockRows / 2;
               load(wMap, half, wBox, blockRow, k);
               load(wMap, half, kb.add(wBox, kb.index(half * kSwizzleBytes)),
                    kb.add(blockRow, kb.index(info.n / 2)), k);
-            } else {
+            } else if (weights) {
               load(wMap, p.blockRows, wBox, blockRow, k);
             }
-            load(xMap, p.tokens,
-                 kb.add(xSlotBytes(slot),
-                        kb.index(j * p.tokens * kSwizzleBytes)),
-                 t0, k);
+            if (tokens)
+              load(xMap, p.tokens,
+                   kb.add(xSlotBytes(slot),
+                          kb.index(j * p.tokens * kSwizzleBytes)),
+                   t0, k);
           }
         });
     return;
   }
+  assert(parts == StageParts::All && "cp.async stages are issued whole");
   // cp.async: W chunks, then x chunks (tokens past T are zero-filled: no
   // global read), each thread taking copy indices t, t + threads, ...
   Value full = kb.index(kChunkElements);
@@ -927,10 +945,22 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
         auto stageColumn = [&](Value s) {
           return kb.add(kStart, kb.mul(s, kb.index(p.kTile)));
         };
+        // The W of the first `earlyStages` stages (TMA) is copied before
+        // the wait for the previous kernel, so that it streams during that
+        // kernel's tail; x, its result, after.
         Value group;
-        for (int64_t s = 0; s < p.prefetch; ++s) {
+        auto issueFirst = [&](int64_t s, StageParts parts) {
           kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, kb.index(s), numStages),
-                    [&] { issueStage(stageColumn(kb.index(s)), kb.index(s)); });
+                    [&] {
+                      issueStage(stageColumn(kb.index(s)), kb.index(s), parts);
+                    });
+        };
+        for (int64_t s = 0; s < p.earlyStages; ++s)
+          issueFirst(s, StageParts::Weights);
+        kb.waitForDependencies();
+        for (int64_t s = 0; s < p.prefetch; ++s) {
+          issueFirst(s,
+                     s < p.earlyStages ? StageParts::Tokens : StageParts::All);
           if (!p.tma)
             group = kb.asyncCommit({});
         }
@@ -1092,6 +1122,7 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
     wsSlot = kb.addWorkspace(wsType, 0, 4 * wsType.getDimSize(1));
   }
   unsigned rowsSlot = kb.addScalar(info.rows);
+  kb.deferDependencyWait();
   kb.create({plan.threads, 1, 1}, {{plan.gridX, GridExtent::Scale::One},
                                    {plan.kSplit, GridExtent::Scale::One}});
   kb.setMinBlocksPerSM(plan.blocksPerSM);

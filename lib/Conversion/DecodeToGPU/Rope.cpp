@@ -1,6 +1,8 @@
 //===- Rope.cpp - decode.rope / kv_append / rope_append kernels -----------===//
 //
-// One block of 128 threads per token (grid = T):
+// One block of 128 threads per token (grid = T). The token's position,
+// cos/sin and cache slot (step inputs) come before the wait for the previous
+// kernel (programmatic launch), the rows after it.
 //
 //  * `rope`: rotates every head of the row (rotate-half form).
 //  * `kv_append`: copies the token's K and V rows into cache slot
@@ -220,6 +222,7 @@ LogicalResult emitRope(decode::RopeOp op, EmitContext &ctx,
   KernelBuilder kb(ctx, op, "rope", /*maxTokens=*/0);
   unsigned input = kb.addOperand(0), positions = kb.addOperand(1);
   unsigned result = kb.addResult(0);
+  kb.deferDependencyWait(/*dependentsFirst=*/false);
   kb.create({kRopeThreads, 1, 1},
             {GridExtent{1, toGridScale(ctx.rowsOf(op.getInput()))}});
   Value token = kb.blockId();
@@ -228,6 +231,7 @@ LogicalResult emitRope(decode::RopeOp op, EmitContext &ctx,
                      computeInvFreq(headDim, op.getTheta().convertToFloat(),
                                     op.getScalingAttr()),
                      type.getElementType(), kb.param(positions), token);
+  kb.waitForDependencies();
   emitRotateHeads(kb, rc, kb.param(input), token, 0, heads,
                   [&](Value head, Value col, Value v) {
                     Value c = kb.add(kb.mul(head, kb.index(headDim)), col);
@@ -247,11 +251,13 @@ LogicalResult emitKVAppend(decode::KVAppendOp op, EmitContext &ctx,
   unsigned cache = kb.addOperand(0), key = kb.addOperand(1),
            value = kb.addOperand(2), slots = kb.addOperand(3);
   unsigned layer = kb.addScalar(StepScalar::Layer);
+  kb.deferDependencyWait(/*dependentsFirst=*/false);
   kb.create({kRopeThreads, 1, 1},
             {GridExtent{1, toGridScale(ctx.rowsOf(op.getKey()))}});
   Value token = kb.blockId();
   CacheSlot slot =
       emitSlot(kb, kb.param(slots), token, cacheType.getBlockSize());
+  kb.waitForDependencies();
   kb.ifThen(slot.valid, [&] {
     for (auto [kv, src] : {std::pair{0, key}, std::pair{1, value}})
       emitCopyToCache(kb, cacheType, kb.param(cache), kb.scalarIndex(layer), kv,
@@ -277,6 +283,7 @@ LogicalResult emitRopeAppend(decode::RopeAppendOp op, EmitContext &ctx,
            positions = kb.addOperand(2), slots = kb.addOperand(3);
   unsigned query = kb.addResult(0);
   unsigned layerParam = kb.addScalar(StepScalar::Layer);
+  kb.deferDependencyWait(/*dependentsFirst=*/false);
   kb.create({kRopeThreads, 1, 1},
             {GridExtent{1, toGridScale(ctx.rowsOf(op.getQkv()))}});
   Value token = kb.blockId();
@@ -285,13 +292,14 @@ LogicalResult emitRopeAppend(decode::RopeAppendOp op, EmitContext &ctx,
                      computeInvFreq(headDim, op.getTheta().convertToFloat(),
                                     op.getScalingAttr()),
                      elementType, kb.param(positions), token);
+  CacheSlot slot =
+      emitSlot(kb, kb.param(slots), token, cacheType.getBlockSize());
+  kb.waitForDependencies();
   emitRotateHeads(kb, rc, kb.param(qkv), token, 0, qHeads,
                   [&](Value head, Value col, Value v) {
                     Value c = kb.add(kb.mul(head, kb.index(headDim)), col);
                     kb.storeVector(v, kb.param(query), {token, c});
                   });
-  CacheSlot slot =
-      emitSlot(kb, kb.param(slots), token, cacheType.getBlockSize());
   kb.ifThen(slot.valid, [&] {
     Value layer = kb.scalarIndex(layerParam);
     emitRotateHeads(kb, rc, kb.param(qkv), token, qHeads * headDim, kvHeads,

@@ -1,5 +1,5 @@
 // RUN: infer-opt --convert-decode-to-gpu --split-input-file %s | FileCheck %s
-// RUN: infer-opt --convert-decode-to-gpu=attention-split-blocks-per-sm=1 --split-input-file %s | FileCheck %s --check-prefix=BUDGET1
+// RUN: infer-opt --convert-decode-to-gpu=attention-split-warps-per-sm=4 --split-input-file %s | FileCheck %s --check-prefix=BUDGET1
 
 // Decode step, 32/8 heads: a split-KV kernel over (splits, kv_heads, tokens)
 // that reads each page once per kv head, where the step's tokens share a
@@ -106,7 +106,23 @@ func.func @draft(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl:
 // CHECK-LABEL: func.func @decode_mma
 // CHECK: decode.paged_attention
 // CHECK-SAME: grid = array<i64: 32, 8, 1>, grid_scale = ["per_tokens", "one", "tokens"], kernel = @decode_kernels::@paged_attention_mma_0
-// CHECK: gpu.func @paged_attention_mma_0
+// Step inputs load before the wait for the previous kernel: the item's
+// range (the guess that decode rows come first, one round trip; a binary
+// search of query_start on a miss) and the block ids of the warp's first
+// two chunks. The query and the cache (written by rope_append) after it.
+// CHECK: gpu.func @paged_attention_mma_0(%[[Q:[^:]*]]: memref<16777216x4096xbf16> {llvm.noalias}, %[[POOL:[^:]*]]: memref<16777216x2x2x8x16x128xbf16> {llvm.noalias}, %[[BT:[^:]*]]: memref<16777216xi32> {llvm.noalias}, %[[CL:[^:]*]]: memref<16777216xi32> {llvm.noalias}, %[[QS:[^:]*]]: memref<16777216xi32> {llvm.noalias}
+// CHECK: nvvm.griddepcontrol launch_dependents
+// CHECK: memref.load %[[QS]]
+// CHECK: memref.load %[[QS]]
+// CHECK: memref.load %[[CL]]
+// CHECK: scf.if
+// CHECK: scf.while
+// CHECK: memref.load %[[BT]]
+// CHECK: memref.load %[[BT]]
+// CHECK-NOT: vector.load
+// CHECK: nvvm.griddepcontrol wait
+// CHECK: vector.load %[[Q]]
+// CHECK: vector.load %[[POOL]]
 // CHECK: nvvm.mma.sync
 func.func @decode_mma(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl: tensor<?xi32>, %qs: tensor<?xi32>) -> tensor<?x4096xbf16> attributes {decode.role = #decode.role<decode>} {
   %o = decode.paged_attention %q, %c[%bt, %cl, %qs] {layer = 1 : i64, num_heads = 32 : i64, scale = 0.0883883461 : f32, split_kv = 32 : i64, kernel = #decode.attention_kernel<mma>} : tensor<?x4096xbf16>, !cache, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4096xbf16>

@@ -66,10 +66,14 @@ func.func @gate_up_silu(%x: tensor<?x4096xbf16>) -> tensor<?x2048xbf16> {
 // CHECK-SAME: %[[X:.*]]: memref<16777216x4096xbf16> {llvm.noalias}, %[[W:.*]]: memref<6144x4096xbf16> {llvm.noalias}, %[[R:.*]]: memref<16777216x6144xbf16> {llvm.noalias}, %[[G:.*]]: memref<4096xbf16> {llvm.noalias}, %[[Y:.*]]: memref<16777216x6144xbf16> {llvm.noalias}, %{{.*}}: i32)
 // CHECK-SAME: workgroup(%[[XS:.*]] : memref<1x4096xbf16, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}
 // CHECK-SAME: kernel attributes {known_block_size = array<i32: 256, 1, 1>}
-// Programmatic dependent launch: nothing is read before the previous grid
-// is done; then the next kernel may be scheduled.
-// CHECK-NEXT: nvvm.griddepcontrol wait
+// Programmatic dependent launch: the next kernel may be scheduled at once,
+// and the first group of weight loads goes out before the wait for the
+// previous grid (x is its result).
 // CHECK-NEXT: nvvm.griddepcontrol launch_dependents
+// CHECK-NOT: vector.load %[[X]]
+// CHECK-COUNT-8: vector.load %[[W]]
+// CHECK-NOT: vector.load %[[X]]
+// CHECK: nvvm.griddepcontrol wait
 // CHECK: vector.load %[[X]]{{.*}} {alignment = 16 : i64} : memref<16777216x4096xbf16>, vector<8xbf16>
 // CHECK: vector.load %[[G]]
 // CHECK: vector.store %{{.*}}, %[[XS]]

@@ -26,11 +26,14 @@
 // CHECK: math.cos
 // CHECK: math.sin
 // CHECK: gpu.barrier
-// CHECK: vector.load %[[QKV]]{{.*}} {alignment = 16 : i64} : memref<16777216x6144xbf16>, vector<8xbf16>
-// CHECK: vector.store %{{.*}}, %[[Q]]
-// A negative slot skips the cache writes.
+// A negative slot skips the cache writes. The position, cos/sin and slot
+// are step inputs: they load before the wait for the previous kernel.
 // CHECK: %[[SLOT:.*]] = memref.load %[[SLOTS]]
 // CHECK: %[[VALID:.*]] = arith.cmpi sge, %[[SLOT]]
+// CHECK-NOT: vector.load %[[QKV]]
+// CHECK: nvvm.griddepcontrol wait
+// CHECK: vector.load %[[QKV]]{{.*}} {alignment = 16 : i64} : memref<16777216x6144xbf16>, vector<8xbf16>
+// CHECK: vector.store %{{.*}}, %[[Q]]
 // CHECK: scf.if %[[VALID]]
 // The cache layer is the `layer` parameter.
 // CHECK: %[[L:.*]] = arith.index_castui %[[LAYER]] : i32 to index
