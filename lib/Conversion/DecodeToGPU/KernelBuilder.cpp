@@ -148,8 +148,8 @@ void KernelBuilder::waitForDependencies() {
     return;
   NVVM::GriddepcontrolOp::create(builder, NVVM::GridDepActionKind::wait);
   waitEmitted = true;
-  // Once, after the kernel's first wait (a later one may sit on another
-  // path: launching twice is harmless).
+  // After the first wait emitted (a block on a path without it triggers its
+  // dependents when it exits).
   if (!dependentsLaunched)
     launchDependents();
 }
