@@ -16,12 +16,14 @@ import argparse
 import json
 import math
 import os
-import statistics
 import sys
 
 import cupy
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+import gpu_timing  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, 'out')
@@ -264,52 +266,30 @@ def check_rope():
 FLUSH = None
 
 
-def time_ms(fn, iters=50):
-    """Median of single launches, each after an L2 flush (events). A sleep
-    kernel ahead of the start event lets the host queue every launch of `fn`
-    first, so host launch overhead stays out of the device time."""
+def flush_l2():
+    """Evicts the 50 MB L2 by writing 256 MB."""
     global FLUSH
     if FLUSH is None:
         FLUSH = torch.empty(256 << 20, dtype=torch.uint8, device=DEV)
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(iters):
-        FLUSH.zero_()
-        torch.cuda._sleep(200_000)
-        s, e = torch.cuda.Event(True), torch.cuda.Event(True)
-        s.record()
-        fn()
-        e.record()
-        e.synchronize()
-        times.append(s.elapsed_time(e))
-    return statistics.median(times)
+    FLUSH.zero_()
+
+
+def time_ms(fn, iters=50):
+    """Median of single launches of fn(), each after an L2 flush."""
+    return gpu_timing.single_ms(lambda i: fn(), iters, before=flush_l2,
+                                warmup=3)
 
 
 def time_back_to_back_ms(fn, copies, iters=60):
     """Per-launch time of `iters` launches queued back to back, launch i on
-    input copy i % copies (copies together well past the 50 MB L2), as
+    input copy i mod copies (copies together well past the 50 MB L2), as
     decode runs kernels: launch latency overlaps the previous launch."""
-    for i in range(copies):
-        fn(i)
-    torch.cuda.synchronize()
-    s, e = torch.cuda.Event(True), torch.cuda.Event(True)
-    torch.cuda._sleep(200_000 + 20_000 * iters)
-    s.record()
-    for i in range(iters):
-        fn(i % copies)
-    e.record()
-    e.synchronize()
-    return s.elapsed_time(e) / iters
+    return gpu_timing.back_to_back_ms(lambda i: fn(i % copies), iters,
+                                      warmup=copies)
 
 
 def copy_tbps():
-    n = 1 << 30
-    a = torch.empty(n, dtype=torch.uint8, device=DEV)
-    b = torch.empty_like(a)
-    a.random_(0, 255)
-    ms = time_ms(lambda: b.copy_(a), 20)
-    return 2 * n / ms / 1e9
+    return gpu_timing.copy_tbps(before=flush_l2)
 
 
 def bench_attention(name, B, L, hq=32, hkv=8, hd=128, launches=None):

@@ -22,12 +22,14 @@ to JSON, $INFER_BENCH_JSON, $OUT/kernels.json or bench/kernels/out/bench.json.
 import json
 import math
 import os
-import statistics
 import sys
 
 import cupy as cp
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+import gpu_timing  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = os.environ.get('INFER_KERNELS_DIR') or os.path.join(HERE, 'out')
@@ -390,46 +392,15 @@ def check_tokens(case):
 # Timing
 #===----------------------------------------------------------------------===#
 
-SLEEP_CYCLES_PER_US = 2000  # a little above the 1.98 GHz boost clock
-
-
 def time_launches(fn, iters=100):
-    """(median single-launch ms, back-to-back ms per launch).
-
-    A spin kernel (torch.cuda._sleep) runs before each timed region so that
-    the host has queued the events and launches before the GPU reaches them:
-    the events then time the GPU alone, not python's launch overhead.
-    """
-    for i in range(5):
-        fn(i)
-    torch.cuda.synchronize()
-    times = []
-    for i in range(iters):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        torch.cuda._sleep(100 * SLEEP_CYCLES_PER_US)
-        s.record()
-        fn(i)
-        e.record()
-        torch.cuda.synchronize()
-        times.append(s.elapsed_time(e))
-    single = statistics.median(times)
-    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    torch.cuda._sleep(50 * iters * SLEEP_CYCLES_PER_US)
-    s.record()
-    for i in range(iters):
-        fn(i)
-    e.record()
-    torch.cuda.synchronize()
-    return single, s.elapsed_time(e) / iters
+    """(median single-launch ms, back-to-back ms per launch) of fn(i)."""
+    return (gpu_timing.single_ms(fn, iters),
+            gpu_timing.back_to_back_ms(fn, iters))
 
 
 def copy_bandwidth():
-    n = 1 << 30
-    a = torch.empty(n, dtype=torch.uint8, device='cuda')
-    b = torch.empty_like(a)
-    a.random_()
-    single, _ = time_launches(lambda i: b.copy_(a), iters=20)
-    return 2 * n / (single * 1e-3)
+    """Copy bandwidth in bytes/s."""
+    return gpu_timing.copy_tbps() * 1e12
 
 
 def bench_linear(mod, case, gen):
