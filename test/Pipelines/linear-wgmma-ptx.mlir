@@ -12,6 +12,9 @@
 // RUN: %ptxas -arch=sm_90a -v %t.noclu.ptx -o %t.noclu.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: not grep -q "\.local" %t.noclu.ptx
 // RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-deep-ring=0 toolkit=%cuda_root" %s | FileCheck %s --check-prefix=NODEEP
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-early-stages=0 toolkit=%cuda_root" %s -o %t.e0.mlir
+// RUN: %python %infer_src/utils/extract-ptx.py %t.e0.mlir -o %t.e0.ptx
+// RUN: FileCheck %s --check-prefix=EARLY0 < %t.e0.ptx
 // RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-cp-async=1 toolkit=%cuda_root" %s -o %t.cp.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.cp.mlir -o %t.cp.ptx
 // RUN: cat %t.cp.mlir %t.cp.ptx | FileCheck %s --check-prefix=CPASYNC
@@ -125,6 +128,12 @@
 // PTX-NEXT: cp.async.bulk.tensor.2d{{.*}}[__mbarrier_[[BAR]]+8];
 // PTX-NEXT: griddepcontrol.wait;
 // PTX: cp.async.bulk.tensor.2d{{.*}}[__mbarrier_[[BAR]]];
+// wgmma-early-stages=0: every copy after the wait, each stage's three together.
+// EARLY0-LABEL: .visible .entry linear_wgmma_direct_5(
+// EARLY0-NOT: cp.async.bulk.tensor
+// EARLY0: griddepcontrol.wait;
+// EARLY0: mbarrier.arrive.expect_tx.shared.b64 {{.*}}[__mbarrier_[[BAR0:[0-9]+]]]
+// EARLY0-COUNT-3: cp.async.bulk.tensor.2d{{.*}}[__mbarrier_[[BAR0]]];
 // PTX: ex2.approx.ftz.f32
 // PTX: div.approx.f32
 // PTX: st.global.v2.b32

@@ -1,5 +1,7 @@
 // RUN: infer-opt --convert-decode-to-gpu --split-input-file %s | FileCheck %s
 // RUN: infer-opt --convert-decode-to-gpu=attention-split-warps-per-sm=4 --split-input-file %s | FileCheck %s --check-prefix=BUDGET1
+// RUN: infer-opt --convert-decode-to-gpu=attention-warps=2 --split-input-file %s | FileCheck %s --check-prefix=WARPS2
+// RUN: not infer-opt --convert-decode-to-gpu=attention-warps=3 --split-input-file %s 2>&1 | FileCheck %s --check-prefix=BADWARPS
 
 // Decode step, 32/8 heads: a split-KV kernel over (splits, kv_heads, tokens)
 // that reads each page once per kv head, where the step's tokens share a
@@ -17,6 +19,13 @@
 // With a budget of one block per SM: ceil(132 / 8) = 17 splits.
 // BUDGET1-LABEL: func.func @decode
 // BUDGET1: grid = array<i64: 17, 8, 1>, grid_scale = ["per_tokens", "one", "tokens"]
+// Blocks of 2 warps (attention-warps): 64 threads, a combine buffer per warp,
+// and a split budget of 8 warps per SM, min(32, ceil(8 * 132 / (2 * 8))).
+// WARPS2-LABEL: func.func @decode
+// WARPS2: block = array<i64: 64, 1, 1>, counter_words_per_token = 8 : i64, grid = array<i64: 32, 8, 1>
+// WARPS2: gpu.func @paged_attention_0(
+// WARPS2-SAME: workgroup(%{{.*}} : memref<2x4x128xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<2x4x2xf32, #gpu.address_space<workgroup>>
+// BADWARPS: error: {{.*}}attention-warps 1, 2 or 4
 // CHECK-LABEL: func.func @decode
 // CHECK: decode.paged_attention
 // CHECK-SAME: decode.launches = [
