@@ -79,9 +79,12 @@ enum AttentionOperand : unsigned {
   kQueryStart = 4,
 };
 
-FailureOr<AttentionPlan> planAttention(decode::PagedAttentionOp op) {
+FailureOr<AttentionPlan> planAttention(decode::PagedAttentionOp op,
+                                       const EmitContext &ctx) {
   auto cache = cast<decode::KVCacheType>(op.getCache().getType());
   AttentionPlan plan;
+  plan.warps = ctx.options.attentionWarps;
+  plan.splitWarpsPerSM = ctx.options.attentionSplitWarpsPerSM;
   plan.numHeads = op.getNumHeads();
   plan.kvHeads = cache.getKvHeads();
   plan.group = plan.numHeads / plan.kvHeads;
@@ -610,11 +613,9 @@ LogicalResult infer::emitAttentionKernels(Operation *op, EmitContext &ctx,
   auto attention = dyn_cast<decode::PagedAttentionOp>(op);
   if (!attention)
     return op->emitOpError("is not an attention op");
-  FailureOr<AttentionPlan> plan = planAttention(attention);
+  FailureOr<AttentionPlan> plan = planAttention(attention, ctx);
   if (failed(plan))
     return failure();
-  plan->warps = ctx.options.attentionWarps;
-  plan->splitWarpsPerSM = ctx.options.attentionSplitWarpsPerSM;
 
   KernelBuilder main(ctx, op,
                      plan->mma ? "paged_attention_mma" : "paged_attention",

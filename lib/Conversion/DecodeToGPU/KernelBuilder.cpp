@@ -132,7 +132,7 @@ void KernelBuilder::create(std::array<int64_t, 3> block,
     launch.programmatic = true;
     if (!deferWait)
       waitForDependencies();
-    else if (!dependentsAfterWait)
+    else if (dependentsFirst)
       launchDependents();
   }
 }

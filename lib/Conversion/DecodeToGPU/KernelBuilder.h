@@ -100,7 +100,7 @@ public:
   /// wait has returned.
   void deferDependencyWait(bool dependentsFirst = true) {
     deferWait = true;
-    dependentsAfterWait = !dependentsFirst;
+    this->dependentsFirst = dependentsFirst;
   }
   /// Waits for the previous kernel's results (griddepcontrol.wait; a no-op
   /// once it has returned, so it may sit in loops and on several paths).
@@ -307,6 +307,7 @@ public:
 
 private:
   void addParam(KernelArg arg, mlir::Type type);
+  void launchDependents();
 
   EmitContext &ctx;
   mlir::Operation *sourceOp;
@@ -315,9 +316,8 @@ private:
   KernelLaunch launch;
   llvm::SmallVector<mlir::Type> paramTypes;
   mlir::gpu::GPUFuncOp kernel;
-  void launchDependents();
-
-  bool deferWait = false, dependentsAfterWait = false, waitEmitted = false,
+  /// Programmatic launch: see deferDependencyWait().
+  bool deferWait = false, dependentsFirst = true, waitEmitted = false,
        dependentsLaunched = false;
 };
 
