@@ -269,7 +269,9 @@ VARIANTS = [
                        ('tt2', 'wgmma-token-tiles=2'),
                        ('tt2wg1', 'wgmma-token-tiles=2 wgmma-warpgroups=1'),
                        ('tt4wg1', 'wgmma-token-tiles=4 wgmma-warpgroups=1'),
-                       ('k128', 'wgmma-k-tile=128'))]
+                       ('k128', 'wgmma-k-tile=128'),
+                       # one stage further ahead, each stage's wgmmas waited
+                       ('wait0', 'wgmma-wait-groups=0'))]
 
 DICT = re.compile(r'\{args = \[(?P<args>[^\]]*)\], block = array<i64: (?P<block>[^>]*)>, '
                   r'grid = array<i64: (?P<grid>[^>]*)>, grid_scale = \[(?P<scale>[^\]]*)\], '

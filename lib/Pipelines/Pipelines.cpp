@@ -68,6 +68,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.attentionSplitWarpsPerSM = options.attentionSplitWarpsPerSM;
   convert.wgmmaKTile = options.wgmmaKTile;
   convert.wgmmaEarlyStages = options.wgmmaEarlyStages;
+  convert.wgmmaWaitGroups = options.wgmmaWaitGroups;
   convert.wgmmaWarpgroups = options.wgmmaWarpgroups;
   convert.wgmmaCpAsync = options.wgmmaCpAsync;
   convert.wgmmaBlocksPerSM = options.wgmmaBlocksPerSM;

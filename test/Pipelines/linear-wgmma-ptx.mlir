@@ -15,6 +15,10 @@
 // RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-early-stages=0 toolkit=%cuda_root" %s -o %t.e0.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.e0.mlir -o %t.e0.ptx
 // RUN: FileCheck %s --check-prefix=EARLY0 < %t.e0.ptx
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-wait-groups=0 toolkit=%cuda_root" %s -o %t.w0.mlir
+// RUN: %python %infer_src/utils/extract-ptx.py %t.w0.mlir -o %t.w0.ptx
+// RUN: FileCheck %s --check-prefix=WAIT0 < %t.w0.ptx
+// RUN: not infer-opt --convert-decode-to-gpu=wgmma-wait-groups=2 %s 2>&1 | FileCheck %s --check-prefix=BADWAIT
 // RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-cp-async=1 toolkit=%cuda_root" %s -o %t.cp.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.cp.mlir -o %t.cp.ptx
 // RUN: cat %t.cp.mlir %t.cp.ptx | FileCheck %s --check-prefix=CPASYNC
@@ -115,6 +119,16 @@
 // PTX: mbarrier.try_wait.parity.shared.b64
 // PTX-NOT: fence.proxy.async
 // PTX: bar.sync 0;
+// wgmma-wait-groups=0: each stage's wgmmas are waited for before the next
+// stage, so the ring copies one stage further ahead.
+// WAIT0-LABEL: .visible .entry linear_wgmma_direct_4(
+// WAIT0-NOT: wgmma.wait_group.sync.aligned 1;
+// WAIT0: wgmma.commit_group.sync.aligned;
+// WAIT0: mma.sync.aligned.m16n8k16
+// WAIT0: wgmma.wait_group.sync.aligned 0;
+// WAIT0-NOT: wgmma.wait_group.sync.aligned 1;
+// WAIT0-LABEL: .visible .entry linear_wgmma_direct_5(
+// BADWAIT: error: {{.*}}wgmma-wait-groups 0 or 1
 // silu_mul in the epilogue (activation): a block's W rows are 64 gate rows
 // and the matching 64 up rows, two TMA boxes of 64 rows per stage (with x,
 // three copies on one mbarrier); the epilogue pairs tile rows r and r + 64

@@ -53,6 +53,11 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
            "Stages of the wgmma linear's ring whose W is copied before the "
            "wait for the previous kernel (programmatic launch; -1: all that "
            "the ring copies ahead)">,
+    Option<"wgmmaWaitGroups", "wgmma-wait-groups", "int64_t",
+           /*default=*/"1",
+           "wgmma groups a stage of the wgmma linear leaves in flight: 1 "
+           "(its wgmmas overlap the next stage's wait; the ring copies "
+           "stages - 2 ahead) or 0 (they are waited for; stages - 1 ahead)">,
     Option<"wgmmaKTile", "wgmma-k-tile", "int64_t", /*default=*/"0",
            "K columns per pipeline stage of the wgmma linear: 64, 128 or "
            "256 (0: chosen per shape)">,

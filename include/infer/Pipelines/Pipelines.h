@@ -69,6 +69,11 @@ struct DecodeToCUDAPipelineOptions
       llvm::cl::desc("wgmma ring stages whose W is copied before the wait "
                      "for the previous kernel (-1: all copied ahead)"),
       llvm::cl::init(-1)};
+  Option<int64_t> wgmmaWaitGroups{
+      *this, "wgmma-wait-groups",
+      llvm::cl::desc("wgmma groups a stage leaves in flight (0 or 1; 0 "
+                     "copies one stage further ahead)"),
+      llvm::cl::init(1)};
   Option<int64_t> wgmmaKTile{
       *this, "wgmma-k-tile",
       llvm::cl::desc("K columns per stage of the wgmma linear (0: auto)"),

@@ -311,11 +311,13 @@ struct ConvertDecodeToGPUPass
         !llvm::is_contained({0, 1, 2, 3}, wgmmaWarpgroups) ||
         !llvm::is_contained({0, 64, 128, 256}, wgmmaNTile) ||
         !llvm::is_contained({0, 1, 2}, wgmmaBlocksPerSM) ||
-        wgmmaTokenTiles < 0 || wgmmaTokenTiles > 8 || wgmmaEarlyStages < -1) {
+        wgmmaTokenTiles < 0 || wgmmaTokenTiles > 8 || wgmmaEarlyStages < -1 ||
+        !llvm::is_contained({0, 1}, wgmmaWaitGroups)) {
       module.emitError("wgmma-k-tile and wgmma-n-tile must be 0, 64, 128 or "
                        "256, wgmma-warpgroups 0 to 3, wgmma-blocks-per-sm "
-                       "0, 1 or 2, wgmma-token-tiles 0 to 8 and "
-                       "wgmma-early-stages -1 or more");
+                       "0, 1 or 2, wgmma-token-tiles 0 to 8, "
+                       "wgmma-early-stages -1 or more and wgmma-wait-groups "
+                       "0 or 1");
       return signalPassFailure();
     }
     ctx.options.wgmmaKTile = wgmmaKTile;
@@ -327,6 +329,7 @@ struct ConvertDecodeToGPUPass
     ctx.options.wgmmaClusterReduce = wgmmaClusterReduce;
     ctx.options.wgmmaTokenTiles = wgmmaTokenTiles;
     ctx.options.wgmmaEarlyStages = wgmmaEarlyStages;
+    ctx.options.wgmmaWaitGroups = wgmmaWaitGroups;
     ctx.options.programmaticLaunch = programmaticLaunch;
     ctx.counter = std::distance(kernels.getOps<gpu::GPUFuncOp>().begin(),
                                 kernels.getOps<gpu::GPUFuncOp>().end());

@@ -8,7 +8,9 @@
 // tokens or, with token tiles, over tile x % tiles of them (consecutive
 // blocks share W rows). Both operands stream through a ring of `stages`
 // shared-memory stages of 64 (or, token-tiled, 128) columns, `prefetch =
-// stages - 2` stages ahead. W of those first stages (`wgmma-early-stages`) is
+// stages - 1 - wait groups` stages ahead (`wgmma-wait-groups`, 1: a stage's
+// wgmmas overlap the next stage's wait, so its slot is busy one stage
+// longer). W of the first stages (`wgmma-early-stages`) is
 // copied before the wait for the previous kernel (programmatic launch), so
 // it streams during that kernel's tail; x, its result, after the wait.
 //
@@ -52,10 +54,10 @@
 // Loop over stage i (one barrier per stage):
 //   wait for stage i (mbarrier parity, or my cp.async group); norm prologue
 //   (with a norm weight); fence.proxy.async; barrier; copy stage i +
-//   prefetch into the slot of stage i - 2; wgmma.fence; 4 x k16 wgmma per
-//   token sub-tile; commit; the stage's sums of x^2 (RMS scale alone: by
-//   mma.sync, or CUDA cores); wait for <= 1 group (stage i - 1 is then done,
-//   for the next copies).
+//   prefetch into the slot of stage i - 1 - wait groups; wgmma.fence; 4 x
+//   k16 wgmma per token sub-tile; commit; the stage's sums of x^2 (RMS scale
+//   alone: by mma.sync, or CUDA cores); wait for <= wait groups (stage i - 1
+//   or i is then done, for the next copies).
 //
 //===----------------------------------------------------------------------===//
 
@@ -112,6 +114,10 @@ struct WgmmaPlan {
   int64_t subTiles = 0; ///< tokens / subTile
   int64_t wBytes = 0, xBytes = 0, stageBytes = 0;
   int64_t stages = 0, prefetch = 0, blocksPerSM = 0;
+  /// wgmma groups a stage leaves in flight (`wgmma-wait-groups`): with 1 the
+  /// slot of stage i - 1 is still read during stage i, so the ring copies
+  /// stages - 2 ahead; with 0, stages - 1.
+  int64_t waitGroups = 1;
   /// Stages whose W is copied before the wait for the previous kernel
   /// (programmatic launch; TMA only).
   int64_t earlyStages = 0;
@@ -219,6 +225,7 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   // divides K.
   int64_t budget = target.maxSharedBytesPerBlock - 4 * kMaxTokenTile;
   p.tma = !ctx.options.wgmmaCpAsync;
+  p.waitGroups = ctx.options.wgmmaWaitGroups;
   // Tensor-core sums need the swizzled 128-byte rows of TMA and 16-token
   // groups; with a norm weight the prologue rewrites the stage anyway.
   p.tensorSums = info.rms && !info.norm && p.tma && p.tokens % 16 == 0;
@@ -238,7 +245,7 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   auto sizeRing = [&](int64_t blocksPerSM) {
     p.blocksPerSM = blocksPerSM;
     p.stages = std::min(kMaxStages, budget / blocksPerSM / p.stageBytes);
-    p.prefetch = p.stages - 2;
+    p.prefetch = p.stages - 1 - p.waitGroups;
   };
   for (;; p.kTile /= 2) {
     p.chunksPerRow = p.kTile / kChunkElements;
@@ -276,7 +283,7 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   p.earlyStages = !p.tma ? 0
                   : ctx.options.wgmmaEarlyStages >= 0
                       ? std::min(ctx.options.wgmmaEarlyStages, p.prefetch)
-                      : p.prefetch;
+                      : std::min(p.prefetch, p.stages - 2);
   // The staged tile reuses the ring once its copies and wgmmas are done.
   p.tileStride = p.blockRows + kTilePad;
   // Blocks that fill an SM alone do not form clusters: co-scheduling them
@@ -1058,7 +1065,7 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
               if (info.rms && !info.norm)
                 sumsq = p.tensorSums ? tensorSumsOfSquares(slot, sumsq)
                                      : normPass(Value(), slot, sumsq);
-              NVVM::WgmmaWaitGroupSyncOp::create(b, 1);
+              NVVM::WgmmaWaitGroupSyncOp::create(b, p.waitGroups);
               SmallVector<Value> next(acc);
               next.append(sumsq);
               next.append(nextGamma);
