@@ -39,3 +39,33 @@ StatusOr<std::unique_ptr<Backend>> infer::runtime::createBackend(
       CpuBackend::create(std::move(artifact), std::move(weights), options));
   return std::unique_ptr<Backend>(std::move(cpuBackend));
 }
+
+Status Backend::submit(const StepBatch &batch, bool tokensFromPrevious) {
+  if (submittedOutputs.size() >= 2)
+    return invalidArgumentError(
+        "submit(): two steps are already submitted; collect() one first");
+  const StepBatch *run = &batch;
+  if (tokensFromPrevious) {
+    if (lastSamples.size() != static_cast<size_t>(batch.numTokens()) ||
+        batch.numTokens() != batch.numSeqs())
+      return invalidArgumentError(
+          "submit(): a step fed by the previous step's samples must decode "
+          "one token for each of its rows");
+    fedBatch = batch;
+    fedBatch.tokenIds = lastSamples;
+    run = &fedBatch;
+  }
+  StepOutputs out;
+  INFER_RETURN_IF_ERROR(step(*run, out));
+  lastSamples = out.tokens;
+  submittedOutputs.push_back(std::move(out));
+  return okStatus();
+}
+
+Status Backend::collect(StepOutputs &out) {
+  if (submittedOutputs.empty())
+    return invalidArgumentError("collect(): no step was submitted");
+  out = std::move(submittedOutputs.front());
+  submittedOutputs.pop_front();
+  return okStatus();
+}

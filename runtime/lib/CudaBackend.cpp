@@ -413,8 +413,10 @@ Status CudaBackend::init(const SafeTensors &weights) {
   INFER_ASSIGN_OR_RETURN(ctx, CudaContext::create(opts.device));
   const CudaDriver &d = ctx.driver();
   INFER_ASSIGN_OR_RETURN(stream, CudaStream::create(d));
-  INFER_ASSIGN_OR_RETURN(startEvent, CudaEvent::create(d));
-  INFER_ASSIGN_OR_RETURN(endEvent, CudaEvent::create(d));
+  for (StepSlot &slot : stepSlots) {
+    INFER_ASSIGN_OR_RETURN(slot.start, CudaEvent::create(d));
+    INFER_ASSIGN_OR_RETURN(slot.end, CudaEvent::create(d));
+  }
 
   kv = art->kvCache();
   vocab = art->model().vocabSize;
@@ -767,14 +769,16 @@ Status CudaBackend::planBuffers() {
   inputBytes = offset;
   INFER_ASSIGN_OR_RETURN(inputArea,
                          DeviceBuffer::allocate(d, inputBytes, "step inputs"));
-  INFER_ASSIGN_OR_RETURN(staging, PinnedBuffer::allocate(d, inputBytes));
-  std::memset(staging.data(), 0, inputBytes);
+  for (StepSlot &slot : stepSlots) {
+    INFER_ASSIGN_OR_RETURN(slot.staging, PinnedBuffer::allocate(d, inputBytes));
+    std::memset(slot.staging.data(), 0, inputBytes);
+    INFER_ASSIGN_OR_RETURN(
+        slot.outputStaging,
+        PinnedBuffer::allocate(d, static_cast<size_t>(maxT) * sizeof(int32_t)));
+  }
   for (auto &[name, slot] : inputSlots)
     valueAddr[static_cast<size_t>(slot.valueId)] =
         inputArea.ptr() + slot.offset;
-  INFER_ASSIGN_OR_RETURN(
-      outputStaging,
-      PinnedBuffer::allocate(d, static_cast<size_t>(maxT) * sizeof(int32_t)));
 
   auto outTokens = art->outputs().find("tokens");
   auto outLogits = art->outputs().find("logits");
@@ -1154,7 +1158,7 @@ const CudaBackend::NodeGroup *CudaBackend::selectGroup(const NodePlan &plan,
 }
 
 Status CudaBackend::packInputs(const StepBatch &batch, bool pad, int32_t bucket,
-                               StepShape &shape) {
+                               StepShape &shape, PinnedBuffer &staging) {
   const int32_t T = batch.numTokens();
   const int32_t B = static_cast<int32_t>(batch.contextLens.size());
   const int32_t S = static_cast<int32_t>(batch.logitsIndices.size());
@@ -1388,6 +1392,10 @@ std::vector<KernelTime> CudaBackend::kernelProfile() const {
 Status CudaBackend::step(const StepBatch &batch, StepOutputs &out,
                          const StepExtras *extras) {
   (void)extras; // Extra inputs are rejected at creation.
+  if (!submitted.empty())
+    return invalidArgumentError(
+        "step() while submitted steps are not collected; collect() them "
+        "first");
   out.tokens.clear();
   out.logits.clear();
   out.extra.clear();
@@ -1591,9 +1599,92 @@ Status CudaBackend::runSubSteps(const StepBatch &batch,
 }
 
 Status CudaBackend::runStep(const StepBatch &batch, StepOutputs &out) {
-  const bool wantLogits = opts.copyLogits && logitsOutput >= 0;
-  const CudaDriver &d = ctx.driver();
-  INFER_RETURN_IF_ERROR(ctx.makeCurrent());
+  if (batch.numTokens() == 0) {
+    out.tokens.clear();
+    out.logits.clear();
+    out.extra.clear();
+    out.vocabSize = vocab;
+    return okStatus();
+  }
+  INFER_RETURN_IF_ERROR(enqueueStep(batch, stepSlots[0], out));
+  return finishStep(batch, stepSlots[0], out);
+}
+
+bool CudaBackend::canRunAhead(const StepBatch &batch) const {
+  // One launch plan (no sub-steps), and no per-kernel profile.
+  return !opts.profileKernels && !batch.empty() &&
+         batch.numTokens() == batch.numSeqs() &&
+         batch.numTokens() <= maxStepTokens;
+}
+
+Status CudaBackend::submit(const StepBatch &batch, bool tokensFromPrevious) {
+  if (submitted.size() >= 2)
+    return invalidArgumentError(
+        "submit(): two steps are already submitted; collect() one first");
+  Submitted sub;
+  sub.batch = &batch;
+  if (!canRunAhead(batch)) {
+    // Sub-steps (or a profile): run it now.
+    if (tokensFromPrevious || !submitted.empty())
+      return invalidArgumentError(
+          "submit(): a step that runs as sub-steps must be submitted alone");
+    INFER_RETURN_IF_ERROR(step(batch, sub.out));
+    sub.done = true;
+    submitted.push_back(std::move(sub));
+    return okStatus();
+  }
+  if (tokensFromPrevious &&
+      (submitted.empty() || submitted.back().done ||
+       submitted.back().batch->numSeqs() != batch.numSeqs()))
+    return invalidArgumentError(
+        "submit(): a step fed by the previous step's samples must follow a "
+        "submitted decode step of the same rows");
+  // With a step running, this one is packed now and launched when that one
+  // completes, on its samples (measured: queueing the launches at once, the
+  // samples copied on the device, made the steps slower; docs/runtime.md).
+  sub.slot = submitted.empty() ? 0 : 1 - submitted.back().slot;
+  sub.tokensFromPrevious = tokensFromPrevious;
+  StepSlot &slot = stepSlots[sub.slot];
+  INFER_RETURN_IF_ERROR(prepareStep(batch, slot, sub.out));
+  sub.launched = submitted.empty() || submitted.back().done;
+  if (sub.launched)
+    INFER_RETURN_IF_ERROR(launchStep(batch, slot, sub.out));
+  submitted.push_back(std::move(sub));
+  return okStatus();
+}
+
+Status CudaBackend::collect(StepOutputs &out) {
+  if (submitted.empty())
+    return invalidArgumentError("collect(): no step was submitted");
+  Submitted sub = std::move(submitted.front());
+  submitted.pop_front();
+  out = std::move(sub.out);
+  if (!sub.done)
+    INFER_RETURN_IF_ERROR(finishStep(*sub.batch, stepSlots[sub.slot], out));
+  // The step packed while this one ran starts now, on its samples.
+  if (submitted.empty() || submitted.front().launched)
+    return okStatus();
+  Submitted &next = submitted.front();
+  StepSlot &slot = stepSlots[next.slot];
+  if (next.tokensFromPrevious) {
+    if (out.tokens.size() != static_cast<size_t>(next.batch->numTokens()))
+      return internalError("run-ahead: the previous step's samples do not "
+                           "match the next step's rows");
+    std::memcpy(slot.staging.as<uint8_t>() + inputSlots["tokens"].offset,
+                out.tokens.data(), out.tokens.size() * sizeof(int32_t));
+  }
+  next.launched = true;
+  return launchStep(*next.batch, slot, next.out);
+}
+
+Status CudaBackend::enqueueStep(const StepBatch &batch, StepSlot &slot,
+                                StepOutputs &out) {
+  INFER_RETURN_IF_ERROR(prepareStep(batch, slot, out));
+  return launchStep(batch, slot, out);
+}
+
+Status CudaBackend::prepareStep(const StepBatch &batch, StepSlot &slot,
+                                StepOutputs &out) {
   const int32_t T = batch.numTokens();
   const int32_t B = static_cast<int32_t>(batch.contextLens.size());
   const int32_t S = static_cast<int32_t>(batch.logitsIndices.size());
@@ -1638,10 +1729,20 @@ Status CudaBackend::runStep(const StepBatch &batch, StepOutputs &out) {
         }
   }
 
-  StepShape shape;
-  INFER_RETURN_IF_ERROR(packInputs(batch, bucket > 0, bucket, shape));
+  slot.bucket = bucket;
+  return packInputs(batch, bucket > 0, bucket, slot.shape, slot.staging);
+}
+
+Status CudaBackend::launchStep(const StepBatch &batch, StepSlot &slot,
+                               StepOutputs &out) {
+  const bool wantLogits = opts.copyLogits && logitsOutput >= 0;
+  const CudaDriver &d = ctx.driver();
+  INFER_RETURN_IF_ERROR(ctx.makeCurrent());
+  const int32_t S = static_cast<int32_t>(batch.logitsIndices.size());
+  const int32_t bucket = slot.bucket;
+  const StepShape &shape = slot.shape;
   cu::Stream s = stream.get();
-  INFER_RETURN_IF_ERROR(startEvent.record(s));
+  INFER_RETURN_IF_ERROR(slot.start.record(s));
 
   for (const BlockCopy &c : batch.blockCopies) {
     if (c.srcBlock < 0 || c.srcBlock >= numBlocks || c.dstBlock < 0 ||
@@ -1661,7 +1762,7 @@ Status CudaBackend::runStep(const StepBatch &batch, StepOutputs &out) {
                 static_cast<size_t>(shape.seqs) *
                     static_cast<size_t>(shape.width) * sizeof(int32_t);
   INFER_CUDA_RETURN_IF_ERROR(
-      d, cuMemcpyHtoDAsync(inputArea.ptr(), staging.data(), used, s));
+      d, cuMemcpyHtoDAsync(inputArea.ptr(), slot.staging.data(), used, s));
 
   if (bucket > 0) {
     auto it = graphs.find(bucket);
@@ -1678,10 +1779,10 @@ Status CudaBackend::runStep(const StepBatch &batch, StepOutputs &out) {
 
   if (S > 0)
     INFER_CUDA_RETURN_IF_ERROR(
-        d, cuMemcpyDtoHAsync(outputStaging.data(),
+        d, cuMemcpyDtoHAsync(slot.outputStaging.data(),
                              valueAddr[static_cast<size_t>(tokensOutput)],
                              static_cast<size_t>(S) * sizeof(int32_t), s));
-  std::vector<uint16_t> halfLogits;
+  slot.halfLogits.clear();
   if (wantLogits && S > 0) {
     size_t n = static_cast<size_t>(S) * static_cast<size_t>(vocab);
     out.logits.resize(n);
@@ -1690,21 +1791,26 @@ Status CudaBackend::runStep(const StepBatch &batch, StepOutputs &out) {
       INFER_CUDA_RETURN_IF_ERROR(
           d, cuMemcpyDtoHAsync(out.logits.data(), src, n * sizeof(float), s));
     } else {
-      halfLogits.resize(n);
+      slot.halfLogits.resize(n);
       INFER_CUDA_RETURN_IF_ERROR(
-          d, cuMemcpyDtoHAsync(halfLogits.data(), src, n * 2, s));
+          d, cuMemcpyDtoHAsync(slot.halfLogits.data(), src, n * 2, s));
     }
   }
-  INFER_RETURN_IF_ERROR(endEvent.record(s));
-  INFER_RETURN_IF_ERROR(stream.synchronize());
-  StatusOr<float> ms = CudaEvent::elapsedMs(startEvent, endEvent);
+  return slot.end.record(s);
+}
+
+Status CudaBackend::finishStep(const StepBatch &batch, StepSlot &slot,
+                               StepOutputs &out) {
+  const size_t S = batch.logitsIndices.size();
+  INFER_RETURN_IF_ERROR(slot.end.synchronize());
+  StatusOr<float> ms = CudaEvent::elapsedMs(slot.start, slot.end);
   lastDeviceMs = ms.ok() ? *ms : 0.0f;
   if (opts.profileKernels)
     INFER_RETURN_IF_ERROR(collectKernelTimes());
-  out.tokens.assign(outputStaging.as<int32_t>(),
-                    outputStaging.as<int32_t>() + S);
-  widenLogits(logitsDType, halfLogits.data(), out.logits.data(),
-              halfLogits.size());
+  out.tokens.assign(slot.outputStaging.as<int32_t>(),
+                    slot.outputStaging.as<int32_t>() + S);
+  widenLogits(logitsDType, slot.halfLogits.data(), out.logits.data(),
+              slot.halfLogits.size());
   return sampleLeftoverRows(batch, out);
 }
 

@@ -29,6 +29,13 @@ Engine::Engine(Backend &backend, const EngineOptions &options)
       scheduler(schedulerConfig(backend, options)),
       start(std::chrono::steady_clock::now()) {}
 
+Engine::~Engine() {
+  if (submitted) {
+    StepOutputs dropped;
+    (void)backend.collect(dropped);
+  }
+}
+
 double Engine::now() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
              .count() +
@@ -60,28 +67,65 @@ Status Engine::submit(Request r) {
 }
 
 Status Engine::step(std::vector<RequestResult> &finished) {
-  INFER_RETURN_IF_ERROR(scheduler.step(batch));
-  if (batch.empty())
-    return okStatus();
+  const bool runAhead = opts.runAhead && !opts.keepLogits;
+  if (!submitted) {
+    StepBatch &batch = batches[pending];
+    INFER_RETURN_IF_ERROR(scheduler.step(batch));
+    if (batch.empty())
+      return okStatus();
+    auto t0 = std::chrono::steady_clock::now();
+    Status st = runAhead ? backend.submit(batch, /*tokensFromPrevious=*/false)
+                         : backend.step(batch, outputs);
+    engineStats.busyS +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    if (!st.ok())
+      return st;
+    if (!runAhead)
+      return consume(batch, finished);
+    submitted = true;
+  }
+  // The pending step runs: schedule and submit the next one meanwhile when
+  // it does not depend on what the pending step samples.
+  StepBatch &batch = batches[pending];
+  bool ahead = scheduler.canScheduleAhead() && backend.canRunAhead(batch);
+  if (ahead) {
+    StepBatch &next = batches[pending ^ 1];
+    INFER_RETURN_IF_ERROR(scheduler.scheduleAhead(next));
+    INFER_RETURN_IF_ERROR(backend.submit(next, /*tokensFromPrevious=*/true));
+    ++stepsAhead;
+  }
   auto t0 = std::chrono::steady_clock::now();
-  Status st = backend.step(batch, outputs);
+  Status st = backend.collect(outputs);
   engineStats.busyS +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
+  submitted = ahead;
   if (!st.ok())
     return st;
+  INFER_RETURN_IF_ERROR(consume(batch, finished));
+  if (ahead)
+    pending ^= 1;
+  return okStatus();
+}
+
+Status Engine::consume(const StepBatch &batch,
+                       std::vector<RequestResult> &finished) {
   const size_t numSamples = batch.logitsIndices.size();
   if (outputs.tokens.size() != numSamples)
     return internalError(
         "backend returned " + std::to_string(outputs.tokens.size()) +
         " tokens for " + std::to_string(numSamples) + " sampled rows");
   ++engineStats.numSteps;
-  engineStats.numGeneratedTokens += static_cast<int64_t>(numSamples);
   double t = now();
   const int64_t vocab = outputs.vocabSize;
   for (size_t s = 0; s < numSamples; ++s) {
-    uint64_t id = batch.requestIds[batch.sampleRows[s]];
-    Tracked &tr = tracked[id];
+    // A dead row of a step run ahead: its request has finished.
+    if (!scheduler.isRowLive(batch.sampleRows[s]))
+      continue;
+    ++engineStats.numGeneratedTokens;
+    auto it = tracked.find(batch.requestIds[batch.sampleRows[s]]);
+    Tracked &tr = it->second;
     if (tr.firstTokenS < 0)
       tr.firstTokenS = t;
     if (opts.keepLogits &&
@@ -89,7 +133,7 @@ Status Engine::step(std::vector<RequestResult> &finished) {
       tr.logits.insert(tr.logits.end(), outputs.logits.begin() + s * vocab,
                        outputs.logits.begin() + (s + 1) * vocab);
     if (onToken)
-      onToken(id, outputs.tokens[s]);
+      onToken(it->first, outputs.tokens[s]);
   }
   int64_t decodes = 0;
   for (int64_t b = 0; b < batch.numSeqs(); ++b)

@@ -50,6 +50,7 @@ Status Scheduler::addRequest(Request request) {
   SeqState &s = states[idx];
   s = SeqState();
   s.active = true;
+  s.serial = ++serialCounter;
   s.numPromptTokens = static_cast<int32_t>(request.promptTokens.size());
   s.tokens.reserve(static_cast<size_t>(maxKv) + 1);
   s.tokens = request.promptTokens;
@@ -94,7 +95,7 @@ void Scheduler::emit(StepBatch &batch, int32_t idx, int32_t numNew) {
     batch.samplingParams.push_back(s.request.sampling);
   }
   s.scheduledStep = stepCounter;
-  scheduled.push_back({idx, numNew});
+  scheduled.push_back({idx, numNew, s.serial});
   schedStats.numScheduledTokens += numNew;
 }
 
@@ -122,22 +123,7 @@ bool Scheduler::scheduleRunning(size_t i, int32_t numNew) {
 Status Scheduler::step(StepBatch &batch) {
   if (awaitingUpdate)
     return invalidArgumentError("step() called again before update()");
-  ++stepCounter;
-  ++schedStats.numSteps;
-  batch.tokenIds.clear();
-  batch.positions.clear();
-  batch.slotMapping.clear();
-  batch.queryStartLoc.clear();
-  batch.queryStartLoc.push_back(0);
-  batch.contextLens.clear();
-  batch.blockTables.clear();
-  batch.blockTableWidth = 0;
-  batch.logitsIndices.clear();
-  batch.sampleRows.clear();
-  batch.samplingParams.clear();
-  batch.blockCopies.clear();
-  batch.requestIds.clear();
-  batch.stepId = stepCounter;
+  beginBatch(batch, ++stepCounter);
   scheduled.clear();
   current = &batch;
   preemptedThisStep = false;
@@ -198,22 +184,102 @@ Status Scheduler::step(StepBatch &batch) {
     return internalError("scheduler made no progress with " +
                          std::to_string(waiting.size()) + " waiting requests");
 
-  // Block tables, padded with -1 to the longest table of the batch.
+  fillBlockTables(batch, scheduled);
+  awaitingUpdate = !batch.empty();
+  return okStatus();
+}
+
+void Scheduler::beginBatch(StepBatch &batch, uint64_t stepId) {
+  ++schedStats.numSteps;
+  batch.tokenIds.clear();
+  batch.positions.clear();
+  batch.slotMapping.clear();
+  batch.queryStartLoc.clear();
+  batch.queryStartLoc.push_back(0);
+  batch.contextLens.clear();
+  batch.blockTables.clear();
+  batch.blockTableWidth = 0;
+  batch.logitsIndices.clear();
+  batch.sampleRows.clear();
+  batch.samplingParams.clear();
+  batch.blockCopies.clear();
+  batch.requestIds.clear();
+  batch.stepId = stepId;
+}
+
+void Scheduler::fillBlockTables(StepBatch &batch,
+                                const std::vector<Scheduled> &rows) {
   int32_t width = 0;
-  for (const Scheduled &r : scheduled)
+  for (const Scheduled &r : rows)
     width = std::max<int32_t>(
         width, alloc.blockTable(states[r.state].allocSeq).size());
   batch.blockTableWidth = width;
-  batch.blockTables.resize(scheduled.size() * width);
+  batch.blockTables.resize(rows.size() * width);
   int32_t *dst = batch.blockTables.data();
-  for (const Scheduled &r : scheduled) {
+  for (const Scheduled &r : rows) {
     const std::vector<int32_t> &table =
         alloc.blockTable(states[r.state].allocSeq);
     int32_t *pad = std::copy(table.begin(), table.end(), dst);
     dst += width;
     std::fill(pad, dst, -1);
   }
-  awaitingUpdate = !batch.empty();
+}
+
+bool Scheduler::canScheduleAhead() const {
+  if (!awaitingUpdate || ahead || !waiting.empty() ||
+      scheduled.size() != running.size())
+    return false;
+  int32_t blocksNeeded = 0;
+  for (size_t i = 0; i < scheduled.size(); ++i) {
+    const Scheduled &r = scheduled[i];
+    const SeqState &s = states[r.state];
+    if (r.state != running[i] || r.serial != s.serial || r.numNew != 1 ||
+        s.numComputed + 1 != static_cast<int32_t>(s.tokens.size()))
+      return false;
+    // The pending step samples token number `generated + 1`; the request
+    // must still want one more after it.
+    int32_t generated =
+        static_cast<int32_t>(s.tokens.size()) - s.numPromptTokens;
+    if (generated + 1 >= s.request.maxNewTokens)
+      return false;
+    blocksNeeded += alloc.numBlocksNeeded(s.allocSeq, 1);
+  }
+  return blocksNeeded <= alloc.numAvailableBlocks() &&
+         static_cast<int32_t>(scheduled.size()) <= cfg.maxNumBatchedTokens;
+}
+
+Status Scheduler::scheduleAhead(StepBatch &next) {
+  if (!canScheduleAhead())
+    return invalidArgumentError(
+        "scheduleAhead() needs a pending decode step of every running "
+        "sequence (check canScheduleAhead())");
+  if (&next == current)
+    return invalidArgumentError(
+        "scheduleAhead() needs a batch other than the pending one");
+  beginBatch(next, ++stepCounter);
+  aheadRows.clear();
+  for (const Scheduled &r : scheduled) {
+    SeqState &s = states[r.state];
+    // The slot's token is the pending step's sample: committed by update().
+    Status st = alloc.appendSlots(s.allocSeq, 1, nullptr, next.slotMapping,
+                                  next.blockCopies);
+    if (!st.ok())
+      return st;
+    int32_t row = static_cast<int32_t>(next.requestIds.size());
+    int32_t position = s.numComputed + 1;
+    next.requestIds.push_back(s.request.id);
+    next.tokenIds.push_back(-1);
+    next.positions.push_back(position);
+    next.queryStartLoc.push_back(row + 1);
+    next.contextLens.push_back(position + 1);
+    next.logitsIndices.push_back(row);
+    next.sampleRows.push_back(row);
+    next.samplingParams.push_back(s.request.sampling);
+    aheadRows.push_back({r.state, 1, r.serial});
+    schedStats.numScheduledTokens += 1;
+  }
+  fillBlockTables(next, aheadRows);
+  ahead = &next;
   return okStatus();
 }
 
@@ -222,8 +288,9 @@ Status Scheduler::update(const StepBatch &batch,
                          std::vector<FinishedRequest> &finished) {
   if (batch.empty() && !awaitingUpdate)
     return okStatus();
-  if (!awaitingUpdate || &batch != current || batch.stepId != stepCounter)
-    return invalidArgumentError("update() needs the batch of the last step()");
+  if (!awaitingUpdate || &batch != current)
+    return invalidArgumentError(
+        "update() needs the batch of the oldest step not yet updated");
   if (sampledTokens.size() != batch.logitsIndices.size())
     return invalidArgumentError(
         "expected " + std::to_string(batch.logitsIndices.size()) +
@@ -234,11 +301,21 @@ Status Scheduler::update(const StepBatch &batch,
   bool anyFinished = false;
   for (const Scheduled &r : scheduled) {
     SeqState &s = states[r.state];
+    if (s.serial != r.serial) {
+      ++k; // A dead decode row (run-ahead): its sequence has finished.
+      continue;
+    }
     s.numComputed += r.numNew;
     if (s.numComputed < static_cast<int32_t>(s.tokens.size()))
       continue; // Prefill chunk that does not finish the prompt.
     int32_t tok = sampledTokens[k++];
     s.tokens.push_back(tok);
+    // The step scheduled ahead writes this token's KV.
+    if (ahead) {
+      Status st = alloc.commitTokens(s.allocSeq, &tok, 1);
+      assert(st.ok());
+      (void)st;
+    }
     const std::vector<int32_t> &stops = s.request.stopTokens;
     bool stop = std::find(stops.begin(), stops.end(), tok) != stops.end();
     int32_t generated =
@@ -262,6 +339,13 @@ Status Scheduler::update(const StepBatch &batch,
     s.finished = true;
     anyFinished = true;
     ++schedStats.numFinished;
+  }
+  // The step scheduled ahead is now the one awaiting update().
+  if (ahead) {
+    current = ahead;
+    ahead = nullptr;
+    scheduled.swap(aheadRows);
+    awaitingUpdate = true;
   }
   if (!anyFinished)
     return okStatus();

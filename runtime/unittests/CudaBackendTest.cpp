@@ -120,6 +120,7 @@ TEST(CudaDriverTest, BadModuleImageIsAnError) {
 //===----------------------------------------------------------------------===//
 
 #include "infer/runtime/CudaBackend.h"
+#include "infer/runtime/Engine.h"
 #include "infer/runtime/SafeTensors.h"
 
 #include <cmath>
@@ -900,6 +901,82 @@ TEST_P(CompiledModelTest, MatchesCpuBackend) {
   if (graphs) {
     EXPECT_GT(st.graphReplays, 0);
   }
+}
+
+// Run-ahead on the GPU: the next decode step is scheduled and packed while
+// the current one runs and launched when it completes. The tokens equal those
+// of lockstep stepping, with stop tokens (dead rows), top-k sampling on the
+// GPU, rows sampled on the host and a request arriving mid-decode.
+TEST_P(CompiledModelTest, RunAheadMatchesLockstep) {
+  const int32_t numBlocks = 128;
+  CudaBackendOptions opts = options(numBlocks, 16);
+  opts.useGraphs = GetParam();
+  opts.copyLogits = false;
+  const int64_t vocab = model.art->model().vocabSize;
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int32_t> tok(3,
+                                             static_cast<int32_t>(vocab) - 1);
+  std::vector<Request> requests;
+  for (int r = 0; r < 5; ++r) {
+    Request req;
+    req.id = static_cast<uint64_t>(r);
+    for (int i = 0; i < 5 + 11 * r; ++i)
+      req.promptTokens.push_back(tok(rng));
+    req.maxNewTokens = 12 + 6 * r;
+    if (r % 2) {
+      req.sampling.temperature = 0.8f;
+      req.sampling.topK = 16;
+      req.sampling.seed = 100 + r;
+    }
+    if (r == 4) { // sampled on the host (top-k off)
+      req.sampling.temperature = 0.7f;
+      req.sampling.topP = 0.9f;
+      req.sampling.seed = 7;
+    }
+    requests.push_back(req);
+  }
+  auto generate = [&](bool runAhead, int64_t *aheadSteps) {
+    std::map<uint64_t, FinishedRequest> out;
+    std::unique_ptr<CudaBackend> gpu = open(opts);
+    if (!gpu)
+      return out;
+    EngineOptions eo;
+    eo.runAhead = runAhead;
+    eo.maxNumSeqs = 16;
+    Engine engine(*gpu, eo);
+    std::vector<RequestResult> done;
+    for (size_t r = 0; r < requests.size(); ++r) {
+      EXPECT_TRUE(engine.submit(requests[r]).ok());
+      if (r == 2)
+        for (int s = 0; s < 8; ++s)
+          EXPECT_TRUE(engine.step(done).ok());
+    }
+    Status st = engine.runToCompletion(done);
+    EXPECT_TRUE(st.ok()) << st.toString();
+    for (RequestResult &r : done)
+      out[r.output.id] = std::move(r.output);
+    *aheadSteps = engine.numStepsRunAhead();
+    return out;
+  };
+  int64_t ahead = 0;
+  auto lockstep = generate(false, &ahead);
+  ASSERT_EQ(lockstep.size(), requests.size());
+  EXPECT_EQ(ahead, 0);
+  // Requests 1 and 2 stop on a token they generate mid-run.
+  for (int r : {1, 2})
+    requests[r].stopTokens = {lockstep[r].outputTokens[5]};
+  lockstep = generate(false, &ahead);
+  auto pipelined = generate(true, &ahead);
+  EXPECT_GT(ahead, 10);
+  ASSERT_EQ(pipelined.size(), requests.size());
+  for (const Request &r : requests) {
+    EXPECT_EQ(pipelined[r.id].outputTokens, lockstep[r.id].outputTokens)
+        << "request " << r.id;
+    EXPECT_EQ(pipelined[r.id].reason, lockstep[r.id].reason) << r.id;
+  }
+  EXPECT_EQ(lockstep[1].reason, FinishReason::Stop);
+  std::cout << "[ info ] graphs=" << GetParam() << ": " << ahead
+            << " steps ran ahead\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(Graphs, CompiledModelTest,

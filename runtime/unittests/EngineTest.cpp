@@ -375,6 +375,88 @@ TEST(EngineTest, StreamingStopTokensAndStats) {
   EXPECT_GT(engine.stats().numSteps, 0);
 }
 
+// Run-ahead (the next decode step scheduled and submitted before the pending
+// one's samples are known) gives the same tokens as lockstep stepping: stop
+// tokens mid-run leave dead rows, limits end the run-ahead, arrivals join
+// later, and the tokens committed late still make prefix-cache hits.
+TEST(EngineTest, RunAheadMatchesLockstep) {
+  TinyConfig c;
+  c.fused = true;
+  Loaded l = load(c);
+  std::vector<Request> reqs = mixedRequests(c.vocab);
+  for (int i = 0; i < 3; ++i) {
+    Request r =
+        makeRequest(10 + i, 5 + 9 * i, 20, i == 1 ? 0.8f : 0.0f, c.vocab, 3);
+    reqs.push_back(r);
+  }
+  EngineOptions lockstep;
+  lockstep.runAhead = false;
+  auto plain = run(*backendFor(l), reqs, lockstep);
+  // Stop two requests on a token they generate mid-run.
+  for (Request &r : reqs)
+    if (r.id == 10 || r.id == 12)
+      r.stopTokens = {plain[r.id].output.outputTokens[6]};
+  plain = run(*backendFor(l), reqs, lockstep);
+  EXPECT_EQ(plain[10].output.reason, FinishReason::Stop);
+
+  auto backend = backendFor(l);
+  EngineOptions ahead;
+  ASSERT_TRUE(ahead.runAhead);
+  Engine engine(*backend, ahead);
+  std::map<uint64_t, std::vector<int32_t>> streamed;
+  engine.setTokenCallback(
+      [&](uint64_t id, int32_t tok) { streamed[id].push_back(tok); });
+  // Half of the requests arrive while the first half decodes.
+  std::vector<RequestResult> done;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    ASSERT_TRUE(engine.submit(reqs[i]).ok());
+    if (i == 3)
+      for (int s = 0; s < 6; ++s)
+        ASSERT_TRUE(engine.step(done).ok());
+  }
+  ASSERT_TRUE(engine.runToCompletion(done).ok());
+  EXPECT_GT(engine.numStepsRunAhead(), 0);
+  ASSERT_EQ(done.size(), reqs.size());
+  for (const RequestResult &r : done) {
+    uint64_t id = r.output.id;
+    EXPECT_EQ(r.output.outputTokens, plain[id].output.outputTokens) << id;
+    EXPECT_EQ(r.output.reason, plain[id].output.reason) << id;
+    EXPECT_EQ(streamed[id], r.output.outputTokens) << id;
+  }
+  EXPECT_EQ(engine.stats().numGeneratedTokens, [&] {
+    int64_t n = 0;
+    for (auto &[id, r] : plain)
+      n += static_cast<int64_t>(r.output.outputTokens.size());
+    return n;
+  }());
+
+  // A prompt extending request 11's prompt and output hits the blocks that
+  // its run-ahead steps filled, as many as after lockstep stepping.
+  Request follow = reqs[6];
+  ASSERT_EQ(follow.id, 11u);
+  follow.id = 99;
+  const std::vector<int32_t> &out11 = plain[11].output.outputTokens;
+  follow.promptTokens.insert(follow.promptTokens.end(), out11.begin(),
+                             out11.end() - 1);
+  follow.maxNewTokens = 2;
+  auto followAfter = [&](Engine &e) {
+    std::vector<RequestResult> d;
+    EXPECT_TRUE(e.submit(follow).ok());
+    EXPECT_TRUE(e.runToCompletion(d).ok());
+    return d.size() == 1 ? d[0].output.numCachedPromptTokens : -1;
+  };
+  auto lockBackend = backendFor(l);
+  Engine lockEngine(*lockBackend, lockstep);
+  for (const Request &r : reqs)
+    ASSERT_TRUE(lockEngine.submit(r).ok());
+  done.clear();
+  ASSERT_TRUE(lockEngine.runToCompletion(done).ok());
+  int32_t lockCached = followAfter(lockEngine);
+  EXPECT_EQ(lockCached, static_cast<int32_t>(follow.promptTokens.size()) /
+                            c.blockSize * c.blockSize);
+  EXPECT_EQ(followAfter(engine), lockCached);
+}
+
 TEST(EngineTest, TraceReplayWithSimulatedClock) {
   TinyConfig c;
   Loaded l = load(c);

@@ -70,37 +70,61 @@ private:
 
 using Outputs = std::map<uint64_t, FinishedRequest>;
 
-/// Runs all requests to completion; fails the test on any error.
+/// Runs all requests to completion; fails the test on any error. With
+/// `runAhead` it steps as the engine does with run-ahead: whenever the
+/// scheduler allows it, the next step is scheduled before the pending one is
+/// updated, and the model runs it (after the pending one, as a stream would)
+/// on the pending step's samples; `aheadSteps` counts those steps.
 Outputs runAll(const SchedulerConfig &cfg, const std::vector<Request> &reqs,
-               SchedulerStats *statsOut = nullptr) {
+               SchedulerStats *statsOut = nullptr, bool runAhead = false,
+               int64_t *aheadSteps = nullptr) {
   Scheduler sched(cfg);
   for (const Request &r : reqs) {
     Status st = sched.addRequest(r);
     EXPECT_TRUE(st.ok()) << st.toString();
   }
   FakeModel model(cfg.numBlocks, cfg.blockSize);
-  StepBatch batch;
-  std::vector<int32_t> sampled;
+  StepBatch batches[2], fed;
+  std::vector<int32_t> sampled[2];
   std::vector<FinishedRequest> finished;
   Outputs out;
+  int p = 0;
+  bool haveNext = false;
+  int64_t ahead = 0;
   for (int iter = 0; sched.hasPendingWork(); ++iter) {
     if (iter > 1000000) {
       ADD_FAILURE() << "no progress";
       break;
     }
-    Status st = sched.step(batch);
-    if (!st.ok()) {
-      ADD_FAILURE() << st.toString();
-      break;
+    if (!haveNext) {
+      Status st = sched.step(batches[p]);
+      if (!st.ok()) {
+        ADD_FAILURE() << st.toString();
+        break;
+      }
+      EXPECT_LE(batches[p].numTokens(), cfg.maxNumBatchedTokens);
+      EXPECT_LE(batches[p].numSeqs(), cfg.maxNumSeqs);
+      model.run(batches[p], sampled[p]);
     }
-    EXPECT_LE(batch.numTokens(), cfg.maxNumBatchedTokens);
-    EXPECT_LE(batch.numSeqs(), cfg.maxNumSeqs);
-    model.run(batch, sampled);
+    haveNext = runAhead && sched.canScheduleAhead();
+    if (haveNext) {
+      StepBatch &next = batches[p ^ 1];
+      Status st = sched.scheduleAhead(next);
+      EXPECT_TRUE(st.ok()) << st.toString();
+      EXPECT_EQ(next.requestIds, batches[p].requestIds);
+      for (int32_t t : next.tokenIds)
+        EXPECT_EQ(t, -1);
+      fed = next;
+      fed.tokenIds = sampled[p];
+      model.run(fed, sampled[p ^ 1]);
+      ++ahead;
+    }
     if (::testing::Test::HasFailure())
       break;
     finished.clear();
-    st = sched.update(batch, sampled, finished);
+    Status st = sched.update(batches[p], sampled[p], finished);
     EXPECT_TRUE(st.ok()) << st.toString();
+    EXPECT_FALSE(sched.hasScheduledAhead());
     Status inv = sched.allocator().checkInvariants();
     if (!inv.ok()) {
       ADD_FAILURE() << inv.toString();
@@ -108,10 +132,14 @@ Outputs runAll(const SchedulerConfig &cfg, const std::vector<Request> &reqs,
     }
     for (FinishedRequest &f : finished)
       out[f.id] = std::move(f);
+    if (haveNext)
+      p ^= 1;
   }
   EXPECT_EQ(sched.allocator().stats().numUsedBlocks, 0);
   if (statsOut)
     *statsOut = sched.stats();
+  if (aheadSteps)
+    *aheadSteps = ahead;
   return out;
 }
 
@@ -330,3 +358,79 @@ TEST(SchedulerTest, PrefixSharingUnderPressure) {
 }
 
 } // namespace
+
+TEST(SchedulerTest, RunAheadMatchesLockstep) {
+  // Stop tokens (dead rows), token limits, prefix sharing with evictions and
+  // preemptions, and a roomy pool where decode runs ahead for long.
+  struct Case {
+    uint32_t seed;
+    bool shared;
+    int32_t blocks, budget, seqs;
+  } cases[] = {
+      {7, false, 400, 256, 8}, {8, true, 200, 256, 24}, {9, true, 48, 96, 32}};
+  for (const Case &c : cases) {
+    std::vector<Request> reqs = makeWorkload(c.seed, 40, c.shared);
+    for (size_t i = 0; i < reqs.size(); i += 3)
+      reqs[i].stopTokens.push_back(int32_t(i % kVocab));
+    SchedulerConfig cfg;
+    cfg.numBlocks = c.blocks;
+    cfg.maxNumBatchedTokens = c.budget;
+    cfg.maxNumSeqs = c.seqs;
+    SchedulerStats lockStats, aheadStats;
+    Outputs lock = runAll(cfg, reqs, &lockStats);
+    int64_t aheadSteps = 0;
+    Outputs ahead = runAll(cfg, reqs, &aheadStats, true, &aheadSteps);
+    EXPECT_GT(aheadSteps, 0) << c.seed;
+    ASSERT_EQ(ahead.size(), reqs.size()) << c.seed;
+    int32_t stops = 0;
+    for (const Request &r : reqs) {
+      EXPECT_EQ(ahead[r.id].outputTokens, lock[r.id].outputTokens)
+          << c.seed << " request " << r.id;
+      EXPECT_EQ(ahead[r.id].reason, lock[r.id].reason) << r.id;
+      stops += lock[r.id].reason == FinishReason::Stop;
+    }
+    EXPECT_GT(stops, 0) << c.seed;
+    EXPECT_EQ(aheadStats.numCachedPromptTokens, lockStats.numCachedPromptTokens)
+        << c.seed;
+  }
+}
+
+TEST(SchedulerTest, ScheduleAheadNeedsAPendingDecodeOfEveryRow) {
+  SchedulerConfig cfg;
+  cfg.numBlocks = 64;
+  Scheduler sched(cfg);
+  std::mt19937 rng(11);
+  Request r;
+  r.id = 5;
+  r.promptTokens = randomTokens(rng, 20);
+  r.maxNewTokens = 4;
+  ASSERT_TRUE(sched.addRequest(r).ok());
+  StepBatch a, b;
+  EXPECT_FALSE(sched.canScheduleAhead()); // nothing pending
+  ASSERT_TRUE(sched.step(a).ok());
+  EXPECT_FALSE(sched.canScheduleAhead()); // a prefill is pending
+  EXPECT_FALSE(sched.scheduleAhead(b).ok());
+  std::vector<FinishedRequest> fin;
+  ASSERT_TRUE(sched.update(a, {7}, fin).ok());
+  ASSERT_TRUE(sched.step(a).ok()); // decode of position 20
+  ASSERT_TRUE(sched.canScheduleAhead());
+  EXPECT_FALSE(sched.scheduleAhead(a).ok()); // the pending batch itself
+  ASSERT_TRUE(sched.scheduleAhead(b).ok());
+  EXPECT_EQ(b.tokenIds, std::vector<int32_t>{-1});
+  EXPECT_EQ(b.positions, std::vector<int32_t>{21});
+  EXPECT_EQ(b.contextLens, std::vector<int32_t>{22});
+  EXPECT_FALSE(sched.canScheduleAhead());       // one step ahead at most
+  EXPECT_FALSE(sched.update(b, {1}, fin).ok()); // a comes first
+  ASSERT_TRUE(sched.update(a, {8}, fin).ok());
+  // b samples token 3 of 4, so the step after it (token 4) may run ahead.
+  ASSERT_TRUE(sched.canScheduleAhead());
+  ASSERT_TRUE(sched.scheduleAhead(a).ok());
+  EXPECT_EQ(a.positions, std::vector<int32_t>{22});
+  ASSERT_TRUE(sched.update(b, {9}, fin).ok());
+  // a samples the last token: nothing runs ahead of it.
+  EXPECT_FALSE(sched.canScheduleAhead());
+  ASSERT_TRUE(sched.update(a, {10}, fin).ok());
+  ASSERT_EQ(fin.size(), 1u);
+  EXPECT_EQ(fin[0].outputTokens, (std::vector<int32_t>{7, 8, 9, 10}));
+  EXPECT_FALSE(sched.hasPendingWork());
+}

@@ -45,6 +45,8 @@ const char *kUsage =
   --trace requests.jsonl    replay a request trace, report TTFT/TPOT/throughput
   --real-time               trace: sleep until arrivals (default: simulated clock)
   --prefix-caching on|off   share KV blocks of common prompt prefixes (default on)
+  --run-ahead on|off        schedule and launch the next decode step while the
+                            current one runs (default on)
   --kv-blocks N             KV pool size in blocks (default: fits the requests)
   --max-batched-tokens N    token budget per step (default 2048)
   --threads N               CPU backend threads (default: all cores)
@@ -77,6 +79,7 @@ struct Options {
   bool benchKernels = false;
   DeviceKind device = DeviceKind::Cpu;
   bool prefixCaching = true;
+  bool runAhead = true;
   int32_t kvBlocks = 0, maxBatchedTokens = 2048, threads = 0;
   bool bench = false;
   std::vector<int32_t> batches;
@@ -176,6 +179,11 @@ Options parseArgs(int argc, char **argv) {
       if (v != "on" && v != "off")
         usageError("--prefix-caching expects on or off, got '" + v + "'");
       o.prefixCaching = v == "on";
+    } else if (a == "--run-ahead") {
+      std::string v = value();
+      if (v != "on" && v != "off")
+        usageError("--run-ahead expects on or off, got '" + v + "'");
+      o.runAhead = v == "on";
     } else if (a == "--kv-blocks") {
       o.kvBlocks = static_cast<int32_t>(parseInt(a, value(), 1, INT32_MAX));
     } else if (a == "--max-batched-tokens") {
@@ -345,6 +353,7 @@ int runBench(const Options &opt, std::shared_ptr<const Artifact> art,
   base.warmupSteps = opt.benchWarmup;
   base.engine.enablePrefixCaching = opt.prefixCaching;
   base.engine.maxNumBatchedTokens = opt.maxBatchedTokens;
+  base.engine.runAhead = opt.runAhead;
   int64_t needBlocks = 1;
   for (int32_t b : opt.batches) {
     DecodeBenchOptions o = base;
@@ -572,6 +581,11 @@ int main(int argc, char **argv) {
   eo.enablePrefixCaching = opt.prefixCaching;
   eo.maxNumBatchedTokens = opt.maxBatchedTokens;
   eo.keepLogits = !opt.dumpLogits.empty();
+  eo.runAhead = opt.runAhead;
+  // Logits come back only to be dumped (rows the GPU does not sample are
+  // copied one by one).
+  if (auto *cuda = dynamic_cast<CudaBackend *>(backend.get()))
+    cuda->setCopyLogits(eo.keepLogits);
   Engine engine(*backend, eo);
   std::vector<RequestResult> results;
 

@@ -16,6 +16,7 @@
 #include "infer/runtime/Status.h"
 #include "infer/runtime/Tensor.h"
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -62,6 +63,28 @@ public:
   Status step(const StepBatch &batch, StepOutputs &out) {
     return step(batch, out, nullptr);
   }
+
+  /// Run-ahead (Engine): submit() starts a step and may return before it
+  /// ends; collect() waits for the oldest step not yet collected and returns
+  /// its outputs. At most two steps are submitted and not collected. With
+  /// `tokensFromPrevious` the step's token ids are the samples of the step
+  /// submitted just before it, row for row (a decode step of the same rows;
+  /// `batch.tokenIds` holds -1 there). The default runs each step inside
+  /// submit() (no overlap).
+  virtual Status submit(const StepBatch &batch, bool tokensFromPrevious);
+  virtual Status collect(StepOutputs &out);
+  /// Whether the step after `batch` may be submitted before `batch` is
+  /// collected: its samples must be final without the host (for example no
+  /// rows sampled on the host, no logits to copy).
+  virtual bool canRunAhead(const StepBatch &batch) const {
+    (void)batch;
+    return true;
+  }
+
+private:
+  std::deque<StepOutputs> submittedOutputs; ///< Of the default submit().
+  std::vector<int32_t> lastSamples;
+  StepBatch fedBatch;
 };
 
 enum class DeviceKind { Cpu, Cuda };

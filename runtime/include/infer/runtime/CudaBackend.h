@@ -31,6 +31,7 @@
 #include "infer/runtime/Status.h"
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -146,6 +147,15 @@ public:
   Status step(const StepBatch &batch, StepOutputs &out,
               const StepExtras *extras) override;
   using Backend::step;
+  /// Run-ahead: a step submitted while another runs is packed at once and
+  /// launched by collect() as soon as that one completes (with its samples
+  /// as tokens when `tokensFromPrevious`). step() must not be called while
+  /// steps are submitted and not collected.
+  Status submit(const StepBatch &batch, bool tokensFromPrevious) override;
+  Status collect(StepOutputs &out) override;
+  /// The step runs as one launch plan (no sub-steps) and no kernel profile
+  /// is taken.
+  bool canRunAhead(const StepBatch &batch) const override;
   /// Overrides CudaBackendOptions::copyLogits from now on.
   void setCopyLogits(bool copy) { opts.copyLogits = copy; }
 
@@ -202,8 +212,28 @@ private:
   Status runSubSteps(const StepBatch &batch, const std::vector<SubStep> &subs,
                      StepOutputs &out);
   Status packInputs(const StepBatch &batch, bool pad, int32_t bucket,
-                    StepShape &shape);
+                    StepShape &shape, PinnedBuffer &staging);
   Status issueLaunches(const StepShape &shape);
+  /// Host buffers and events of a step on the stream (two for run-ahead:
+  /// one step is packed while the one before it runs).
+  struct StepSlot {
+    PinnedBuffer staging;       ///< inputs, in the input area's layout
+    PinnedBuffer outputStaging; ///< sampled tokens
+    CudaEvent start, end;
+    std::vector<uint16_t> halfLogits; ///< bf16/f16 logits copied back
+    StepShape shape;                  ///< of the packed step
+    int32_t bucket = 0;               ///< its decode graph (0: eager launches)
+  };
+  /// Queues one step (no sub-steps) in `slot`: its copies, launches and the
+  /// copy of its samples (and logits into `out`) back.
+  Status enqueueStep(const StepBatch &batch, StepSlot &slot, StepOutputs &out);
+  /// The host's part of enqueueStep: checks the batch, picks its graph and
+  /// packs its inputs into the slot's staging.
+  Status prepareStep(const StepBatch &batch, StepSlot &slot, StepOutputs &out);
+  /// The rest: the step's copies and launches on the stream.
+  Status launchStep(const StepBatch &batch, StepSlot &slot, StepOutputs &out);
+  /// Waits for the step queued in `slot` and fills out.tokens.
+  Status finishStep(const StepBatch &batch, StepSlot &slot, StepOutputs &out);
   /// Adds the times between the events of the last profiled step.
   Status collectKernelTimes();
   /// Captures the graph of decode bucket `bucket`.
@@ -215,7 +245,17 @@ private:
   CudaBackendOptions opts;
   CudaContext ctx;
   CudaStream stream;
-  CudaEvent startEvent, endEvent;
+  StepSlot stepSlots[2];
+  /// Run-ahead: steps submitted and not collected, oldest first.
+  struct Submitted {
+    const StepBatch *batch = nullptr; ///< kept by the caller until collect()
+    int slot = 0;
+    bool done = false;    ///< ran inside submit(): `out` holds its outputs
+    bool launched = true; ///< else packed only, launched by collect()
+    bool tokensFromPrevious = false; ///< its tokens: the previous samples
+    StepOutputs out;
+  };
+  std::deque<Submitted> submitted;
   std::vector<std::pair<std::string, CudaModule>> modules; ///< By binary.
   std::map<std::string, cu::Function> functions;
 
@@ -250,7 +290,6 @@ private:
   /// TMA descriptors of `tma:` kernel arguments (weights), in device memory.
   std::vector<cu::TensorMap> tensorMapHost;
   DeviceBuffer tensorMaps;
-  PinnedBuffer staging, outputStaging;
   int64_t tokensOutput = -1, logitsOutput = -1;
   DType logitsDType = DType::F32;
 

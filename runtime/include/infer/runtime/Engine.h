@@ -26,6 +26,11 @@ struct EngineOptions {
   bool enablePrefixCaching = true;
   /// Keep each request's sampled rows of logits in its result.
   bool keepLogits = false;
+  /// Run-ahead: while the backend runs a decode step, schedule and submit
+  /// the next one (Scheduler::scheduleAhead, Backend::submit), so that the
+  /// host's scheduling, packing and launches overlap the device's work.
+  /// Off with keepLogits.
+  bool runAhead = true;
 };
 
 struct RequestResult {
@@ -55,13 +60,20 @@ using TokenCallback = std::function<void(uint64_t requestId, int32_t token)>;
 class Engine {
 public:
   Engine(Backend &backend, const EngineOptions &options);
+  /// Collects a step still submitted ahead (its samples are dropped).
+  ~Engine();
+  Engine(const Engine &) = delete;
+  Engine &operator=(const Engine &) = delete;
 
   /// Validates and queues a request. Its arrival is request.arrivalTime on
   /// the engine clock when > 0, else now().
   Status submit(Request request);
-  /// Runs one scheduler step; appends finished requests to `finished`.
+  /// Runs one scheduler step, or collects the step submitted ahead by the
+  /// last call (run-ahead); appends finished requests to `finished`.
   Status step(std::vector<RequestResult> &finished);
   bool hasPendingWork() const { return scheduler.hasPendingWork(); }
+  /// Steps that ran ahead of their predecessor's samples (run-ahead).
+  int64_t numStepsRunAhead() const { return stepsAhead; }
   /// Steps until every submitted request has finished.
   Status runToCompletion(std::vector<RequestResult> &finished);
   /// Replays requests at their arrivalTime (seconds from now). With
@@ -81,10 +93,17 @@ private:
     std::vector<float> logits;
   };
 
+  /// Feeds the samples of `batch` to the scheduler and the callbacks.
+  Status consume(const StepBatch &batch, std::vector<RequestResult> &finished);
+
   Backend &backend;
   EngineOptions opts;
   Scheduler scheduler;
-  StepBatch batch;
+  /// The pending step's batch and, with run-ahead, the next one's.
+  StepBatch batches[2];
+  int pending = 0;        ///< Index in `batches` of the step awaiting update
+  bool submitted = false; ///< batches[pending] is submitted, not collected
+  int64_t stepsAhead = 0;
   StepOutputs outputs;
   std::vector<FinishedRequest> done;
   std::map<uint64_t, Tracked> tracked;

@@ -82,12 +82,34 @@ public:
   Status step(StepBatch &batch);
 
   /// Consumes the step's samples (one per logitsIndices entry, in order) and
-  /// appends the requests that finished to `finished`.
+  /// appends the requests that finished to `finished`. With a step scheduled
+  /// ahead, that step becomes the one awaiting update().
   Status update(const StepBatch &batch,
                 const std::vector<int32_t> &sampledTokens,
                 std::vector<FinishedRequest> &finished);
 
-  bool hasPendingWork() const { return !running.empty() || !waiting.empty(); }
+  /// Run-ahead: true when the step awaiting update() decodes one token of
+  /// every running sequence, none reaches its token limit in it, nothing
+  /// waits for admission and the pool has the next token's slots. The step
+  /// after it is then known whatever it samples: the same rows, one position
+  /// further.
+  bool canScheduleAhead() const;
+  /// Fills `next` with that step before update() of the pending one. Its
+  /// token ids are -1: row r's input is the pending step's sample of row r
+  /// (the backend feeds it). A sequence that stops at a stop token in the
+  /// pending step leaves a dead row in `next`; update() drops its sample.
+  Status scheduleAhead(StepBatch &next);
+  bool hasScheduledAhead() const { return ahead != nullptr; }
+  /// False for a dead row (see scheduleAhead) of the step awaiting update().
+  bool isRowLive(int32_t row) const {
+    const Scheduled &r = scheduled[static_cast<size_t>(row)];
+    return states[static_cast<size_t>(r.state)].serial == r.serial;
+  }
+
+  /// Requests queued or running, or a step awaiting update().
+  bool hasPendingWork() const {
+    return !running.empty() || !waiting.empty() || awaitingUpdate;
+  }
   int32_t numRunning() const { return static_cast<int32_t>(running.size()); }
   int32_t numWaiting() const { return static_cast<int32_t>(waiting.size()); }
   const SchedulerStats &stats() const { return schedStats; }
@@ -106,15 +128,21 @@ private:
     int32_t numPreemptions = 0;
     SeqId allocSeq = -1;
     uint64_t scheduledStep = 0;
+    uint64_t serial = 0; ///< Unique per request (0: free state).
   };
   struct Scheduled {
     int32_t state;
     int32_t numNew;
+    uint64_t serial; ///< The row is dead once its state's serial differs.
   };
 
   bool scheduleRunning(size_t index, int32_t numNew);
   void preempt(int32_t state);
   void emit(StepBatch &batch, int32_t state, int32_t numNew);
+  /// Starts `batch` as step `stepId` (clears its arrays).
+  void beginBatch(StepBatch &batch, uint64_t stepId);
+  /// Block tables of `rows`, padded with -1 to the longest.
+  void fillBlockTables(StepBatch &batch, const std::vector<Scheduled> &rows);
 
   SchedulerConfig cfg;
   BlockAllocator alloc;
@@ -124,6 +152,9 @@ private:
   std::deque<int32_t> waiting;
   std::vector<Scheduled> scheduled; ///< Rows of the current batch.
   StepBatch *current = nullptr;
+  std::vector<Scheduled> aheadRows; ///< Rows of the batch scheduled ahead.
+  StepBatch *ahead = nullptr;
+  uint64_t serialCounter = 0;
   uint64_t stepCounter = 0;
   bool awaitingUpdate = false;
   bool preemptedThisStep = false;
