@@ -125,6 +125,11 @@ Status Engine::consume(const StepBatch &batch,
       continue;
     ++engineStats.numGeneratedTokens;
     auto it = tracked.find(batch.requestIds[batch.sampleRows[s]]);
+    if (it == tracked.end())
+      return internalError(
+          "step sampled a row of request " +
+          std::to_string(batch.requestIds[batch.sampleRows[s]]) +
+          ", which the engine does not track");
     Tracked &tr = it->second;
     if (tr.firstTokenS < 0)
       tr.firstTokenS = t;

@@ -74,8 +74,7 @@ public:
   virtual Status submit(const StepBatch &batch, bool tokensFromPrevious);
   virtual Status collect(StepOutputs &out);
   /// Whether the step after `batch` may be submitted before `batch` is
-  /// collected: its samples must be final without the host (for example no
-  /// rows sampled on the host, no logits to copy).
+  /// collected (the CUDA backend: `batch` runs as one launch plan).
   virtual bool canRunAhead(const StepBatch &batch) const {
     (void)batch;
     return true;
