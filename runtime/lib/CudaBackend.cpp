@@ -367,6 +367,8 @@ CudaBackendOptions cudaOptionsFrom(const BackendOptions &options) {
     o.copyLogits = x != 0;
   if (envInt("INFER_CUDA_PROFILE", x))
     o.profileKernels = x != 0;
+  if (envInt("INFER_CUDA_LAUNCH_AHEAD", x))
+    o.launchAhead = x != 0;
   if (const char *f = std::getenv("INFER_CUDA_KV_FRACTION"); f && *f) {
     double v = std::strtod(f, nullptr);
     if (v > 0 && v <= 1)
@@ -813,6 +815,13 @@ Status CudaBackend::planBuffers() {
     if (plan.offset[id] >= 0)
       valueAddr[id] =
           activationArena.ptr() + static_cast<uint64_t>(plan.offset[id]);
+  // The samples land where the next step reads its tokens, when every node
+  // that reads the tokens runs before the one that samples: a decode step
+  // launched ahead then reads its predecessor's samples in place.
+  samplesInPlace = samplesCanFeedTokens();
+  if (samplesInPlace)
+    valueAddr[static_cast<size_t>(tokensOutput)] =
+        inputArea.ptr() + inputSlots["tokens"].offset;
 
   // Workspace: the largest need of any group (they run one at a time); the
   // counters likewise (each kernel leaves them zero).
@@ -1610,6 +1619,32 @@ Status CudaBackend::runStep(const StepBatch &batch, StepOutputs &out) {
   return finishStep(batch, stepSlots[0], out);
 }
 
+bool CudaBackend::samplesCanFeedTokens() const {
+  const int64_t tokensInput = inputSlots.at("tokens").valueId;
+  bool sampled = false;
+  for (const GraphNode &n : art->nodes()) {
+    bool reads = std::find(n.operands.begin(), n.operands.end(), tokensInput) !=
+                 n.operands.end();
+    for (const auto &[role, id] : n.roles)
+      reads = reads || id == tokensInput;
+    if (reads && sampled)
+      return false;
+    for (int64_t r : n.results)
+      sampled = sampled || r == tokensOutput;
+    if (reads && sampled)
+      return false; // the sampling node reads the tokens itself
+  }
+  return sampled;
+}
+
+bool CudaBackend::samplesOnDevice(const StepBatch &batch) {
+  // The rows the GPU sampler takes (Sample.cpp): greedy, or top-k <= 64.
+  for (const SamplingParams &sp : batch.samplingParams)
+    if (sp.temperature > 0.0f && (sp.topK <= 0 || sp.topK > 64))
+      return false;
+  return true;
+}
+
 bool CudaBackend::canRunAhead(const StepBatch &batch) const {
   // One launch plan (no sub-steps), and no per-kernel profile.
   return !opts.profileKernels && !batch.empty() &&
@@ -1639,16 +1674,19 @@ Status CudaBackend::submit(const StepBatch &batch, bool tokensFromPrevious) {
     return invalidArgumentError(
         "submit(): a step fed by the previous step's samples must follow a "
         "submitted decode step of the same rows");
-  // With a step running, this one is packed now and launched when that one
-  // completes, on its samples (measured: queueing the launches at once, the
-  // samples copied on the device, made the steps slower; docs/runtime.md).
+  // With a step running, this one is packed now. It is launched at once
+  // when it reads that step's samples in place (all sampled on the GPU),
+  // else when that step completes, its samples written by the host.
   sub.slot = submitted.empty() ? 0 : 1 - submitted.back().slot;
   sub.tokensFromPrevious = tokensFromPrevious;
   StepSlot &slot = stepSlots[sub.slot];
   INFER_RETURN_IF_ERROR(prepareStep(batch, slot, sub.out));
-  sub.launched = submitted.empty() || submitted.back().done;
+  const bool inPlace = tokensFromPrevious && samplesInPlace &&
+                       opts.launchAhead && submitted.back().launched &&
+                       samplesOnDevice(*submitted.back().batch);
+  sub.launched = submitted.empty() || submitted.back().done || inPlace;
   if (sub.launched)
-    INFER_RETURN_IF_ERROR(launchStep(batch, slot, sub.out));
+    INFER_RETURN_IF_ERROR(launchStep(batch, slot, sub.out, inPlace));
   submitted.push_back(std::move(sub));
   return okStatus();
 }
@@ -1734,7 +1772,7 @@ Status CudaBackend::prepareStep(const StepBatch &batch, StepSlot &slot,
 }
 
 Status CudaBackend::launchStep(const StepBatch &batch, StepSlot &slot,
-                               StepOutputs &out) {
+                               StepOutputs &out, bool tokensInPlace) {
   const bool wantLogits = opts.copyLogits && logitsOutput >= 0;
   const CudaDriver &d = ctx.driver();
   INFER_RETURN_IF_ERROR(ctx.makeCurrent());
@@ -1761,8 +1799,11 @@ Status CudaBackend::launchStep(const StepBatch &batch, StepSlot &slot,
   size_t used = inputSlots["block_tables"].offset +
                 static_cast<size_t>(shape.seqs) *
                     static_cast<size_t>(shape.width) * sizeof(int32_t);
+  // Tokens in place: the previous step's samples, already in the area.
+  size_t from = tokensInPlace ? inputSlots["positions"].offset : 0;
   INFER_CUDA_RETURN_IF_ERROR(
-      d, cuMemcpyHtoDAsync(inputArea.ptr(), slot.staging.data(), used, s));
+      d, cuMemcpyHtoDAsync(inputArea.ptr() + from,
+                           slot.staging.as<uint8_t>() + from, used - from, s));
 
   if (bucket > 0) {
     auto it = graphs.find(bucket);

@@ -71,6 +71,10 @@ struct CudaBackendOptions {
   /// Time every kernel between events (steps run eagerly, without graphs or
   /// programmatic launch, so each kernel runs alone); see kernelProfile().
   bool profileKernels = false;
+  /// Run-ahead: a decode step whose predecessor samples every row on the
+  /// GPU is launched at once, reading those samples in place (else it is
+  /// launched when its predecessor completes).
+  bool launchAhead = true;
   /// Weight binding progress.
   ProgressFn progress;
 };
@@ -147,10 +151,11 @@ public:
   Status step(const StepBatch &batch, StepOutputs &out,
               const StepExtras *extras) override;
   using Backend::step;
-  /// Run-ahead: a step submitted while another runs is packed at once and
-  /// launched by collect() as soon as that one completes (with its samples
-  /// as tokens when `tokensFromPrevious`). step() must not be called while
-  /// steps are submitted and not collected.
+  /// Run-ahead: a step submitted while another runs is packed at once. Fed by
+  /// that step's samples (`tokensFromPrevious`), it is launched at once and
+  /// reads them in place when the GPU samples every row; else collect()
+  /// launches it when that step completes, its samples written by the host.
+  /// step() must not be called while steps are submitted and not collected.
   Status submit(const StepBatch &batch, bool tokensFromPrevious) override;
   Status collect(StepOutputs &out) override;
   /// The step runs as one launch plan (no sub-steps) and no kernel profile
@@ -230,8 +235,15 @@ private:
   /// The host's part of enqueueStep: checks the batch, picks its graph and
   /// packs its inputs into the slot's staging.
   Status prepareStep(const StepBatch &batch, StepSlot &slot, StepOutputs &out);
-  /// The rest: the step's copies and launches on the stream.
-  Status launchStep(const StepBatch &batch, StepSlot &slot, StepOutputs &out);
+  /// The rest: the step's copies and launches on the stream. With
+  /// `tokensInPlace` the step's tokens are the previous step's samples,
+  /// already in the input area (samplesInPlace).
+  Status launchStep(const StepBatch &batch, StepSlot &slot, StepOutputs &out,
+                    bool tokensInPlace = false);
+  /// Whether the sampler may write where the step reads its tokens.
+  bool samplesCanFeedTokens() const;
+  /// Whether the GPU samples every row of `batch` (else some are -1).
+  static bool samplesOnDevice(const StepBatch &batch);
   /// Waits for the step queued in `slot` and fills out.tokens.
   Status finishStep(const StepBatch &batch, StepSlot &slot, StepOutputs &out);
   /// Adds the times between the events of the last profiled step.
@@ -256,6 +268,8 @@ private:
     StepOutputs out;
   };
   std::deque<Submitted> submitted;
+  /// The `tokens` output is the `tokens` input's slot of the input area.
+  bool samplesInPlace = false;
   std::vector<std::pair<std::string, CudaModule>> modules; ///< By binary.
   std::map<std::string, cu::Function> functions;
 
