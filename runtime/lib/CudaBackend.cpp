@@ -1608,13 +1608,6 @@ Status CudaBackend::runSubSteps(const StepBatch &batch,
 }
 
 Status CudaBackend::runStep(const StepBatch &batch, StepOutputs &out) {
-  if (batch.numTokens() == 0) {
-    out.tokens.clear();
-    out.logits.clear();
-    out.extra.clear();
-    out.vocabSize = vocab;
-    return okStatus();
-  }
   INFER_RETURN_IF_ERROR(enqueueStep(batch, stepSlots[0], out));
   return finishStep(batch, stepSlots[0], out);
 }
@@ -1730,8 +1723,10 @@ Status CudaBackend::prepareStep(const StepBatch &batch, StepSlot &slot,
   out.logits.clear();
   out.extra.clear();
   out.vocabSize = vocab;
+  // step() answers an empty batch itself; sub-steps and run-ahead steps
+  // have tokens.
   if (T == 0)
-    return okStatus();
+    return internalError("prepareStep: a step without tokens");
   if (batch.positions.size() != static_cast<size_t>(T) ||
       batch.slotMapping.size() != static_cast<size_t>(T) ||
       batch.queryStartLoc.size() != static_cast<size_t>(B) + 1 ||

@@ -67,18 +67,25 @@ Status Engine::submit(Request r) {
 }
 
 Status Engine::step(std::vector<RequestResult> &finished) {
+  // Backend calls count in EngineStats::busyS.
+  auto timed = [&](auto call) {
+    auto t0 = std::chrono::steady_clock::now();
+    Status st = call();
+    engineStats.busyS +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    return st;
+  };
   const bool runAhead = opts.runAhead && !opts.keepLogits;
   if (!submitted) {
     StepBatch &batch = batches[pending];
     INFER_RETURN_IF_ERROR(scheduler.step(batch));
     if (batch.empty())
       return okStatus();
-    auto t0 = std::chrono::steady_clock::now();
-    Status st = runAhead ? backend.submit(batch, /*tokensFromPrevious=*/false)
-                         : backend.step(batch, outputs);
-    engineStats.busyS +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-            .count();
+    Status st = timed([&] {
+      return runAhead ? backend.submit(batch, /*tokensFromPrevious=*/false)
+                      : backend.step(batch, outputs);
+    });
     if (!st.ok())
       return st;
     if (!runAhead)
@@ -95,11 +102,7 @@ Status Engine::step(std::vector<RequestResult> &finished) {
     INFER_RETURN_IF_ERROR(backend.submit(next, /*tokensFromPrevious=*/true));
     ++stepsAhead;
   }
-  auto t0 = std::chrono::steady_clock::now();
-  Status st = backend.collect(outputs);
-  engineStats.busyS +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-          .count();
+  Status st = timed([&] { return backend.collect(outputs); });
   submitted = ahead;
   if (!st.ok())
     return st;
