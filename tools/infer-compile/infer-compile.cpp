@@ -215,10 +215,20 @@ int main(int argc, char **argv) {
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
   infer::registerPasses();
+  // --help lists infer-compile's own options; MLIR's and LLVM's (e.g.
+  // --mlir-timing) still work and are listed by --help-hidden.
+  for (auto &entry : cl::getRegisteredOptions()) {
+    cl::Option *option = entry.second;
+    if (!llvm::is_contained(option->Categories, &category) &&
+        !option->ArgStr.starts_with("help") && option->ArgStr != "version")
+      option->setHiddenFlag(cl::Hidden);
+  }
   cl::ParseCommandLineOptions(
       argc, argv,
       "infer ahead-of-time compiler: HF model dir, config.json or decode "
-      "step .mlir -> .art artifact\n");
+      "step .mlir -> .art artifact\n\n"
+      "MLIR's and LLVM's options (--mlir-timing, --mlir-print-ir-after-all, "
+      "...) are listed by --help-hidden.\n");
 
   DialectRegistry registry;
   infer::registerDialects(registry);
