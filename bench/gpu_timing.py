@@ -54,6 +54,14 @@ def back_to_back_ms(fn, iters, warmup=5):
     return start.elapsed_time(end) / iters
 
 
+def launch_floor_ms(iters=100, before=None):
+    """Median ms of single launches of a one-element kernel, timed as
+    single_ms times every kernel: launch and completion overhead that no
+    single-launch figure can go below."""
+    t = torch.zeros(1, device='cuda')
+    return single_ms(lambda i: t.add_(1), iters, before)
+
+
 def copy_tbps(before=None):
     """Device-to-device copy of 1 GiB: (bytes read + written) / time, TB/s."""
     n = 1 << 30

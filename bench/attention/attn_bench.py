@@ -7,9 +7,14 @@ bench/attention/out/. Kernels are launched from their `decode.launches`
 entries exactly as the runtime would (grid = constant x step quantity,
 parameters by name, bare pointers and i32 scalars).
 
-usage: attn_bench.py [--check-only] [--small] [--json PATH]
+usage: attn_bench.py [--check-only] [--small] [--flush write|read]
+                     [--json PATH]
   --check-only  correctness only (for compute-sanitizer)
   --small       skip the 32k-token correctness cases
+  --flush       how the L2 is emptied before each single launch: by reading
+                256 MB (default: clean lines), or by writing them (sessions
+                1-9: the L2 is then full of dirty lines whose write-back the
+                timed kernel's misses pay for, ~10 us at B=1 L=32k)
 The JSON summary goes to --json, else $INFER_BENCH_JSON, else stdout only.
 """
 import argparse
@@ -264,14 +269,19 @@ def check_rope():
 #===------------------------------------------------------------------------===#
 
 FLUSH = None
+FLUSH_BY_READING = True
 
 
 def flush_l2():
-    """Evicts the 50 MB L2 by writing 256 MB."""
+    """Evicts the 50 MB L2 by reading 256 MB (or, --flush write, by writing
+    them, which leaves dirty lines for the timed kernel to write back)."""
     global FLUSH
     if FLUSH is None:
-        FLUSH = torch.empty(256 << 20, dtype=torch.uint8, device=DEV)
-    FLUSH.zero_()
+        FLUSH = torch.zeros(256 << 20, dtype=torch.uint8, device=DEV)
+    if FLUSH_BY_READING:
+        FLUSH.max()
+    else:
+        FLUSH.zero_()
 
 
 def time_ms(fn, iters=50):
@@ -335,7 +345,10 @@ def main():
                     'decode kernels to time as well (launches from '
                     'out/NAME.launches.json, else dec_32_8_128\'s)')
     ap.add_argument('--json', default=os.environ.get('INFER_BENCH_JSON'))
+    ap.add_argument('--flush', choices=('read', 'write'), default='read')
     args = ap.parse_args()
+    global FLUSH_BY_READING
+    FLUSH_BY_READING = args.flush == 'read'
     torch.manual_seed(0)
     print(torch.cuda.get_device_name(), 'torch', torch.__version__)
 
@@ -368,7 +381,13 @@ def main():
     summary = {'correct': bool(ok), 'device': torch.cuda.get_device_name()}
     if not args.check_only:
         summary['copy_TBps'] = copy_tbps()
-        print(f'copy bandwidth {summary["copy_TBps"]:.3f} TB/s')
+        summary['flush'] = args.flush
+        summary['launch_floor_us'] = gpu_timing.launch_floor_ms(
+            before=flush_l2) * 1e3
+        how = {'read': 'reading', 'write': 'writing'}[args.flush]
+        print(f'copy bandwidth {summary["copy_TBps"]:.3f} TB/s; L2 flushed '
+              f'by {how} 256 MB; single-launch floor (one-element '
+              f'kernel) {summary["launch_floor_us"]:.1f} us')
         for key, B, L in [('b1_l32k', 1, 32768), ('b1_l4k', 1, 4096),
                           ('b64_l4k', 64, 4096), ('b64_l512', 64, 512),
                           ('b128_l512', 128, 512)]:

@@ -481,6 +481,9 @@ def main():
         copy = copy_bandwidth()
         summary['copy_TBps'] = copy / 1e12
         print(f'\ncopy bandwidth (device-to-device, read+write): {copy / 1e12:.3f} TB/s')
+        summary['launch_floor_us'] = gpu_timing.launch_floor_ms() * 1e3
+        print(f"single-launch floor (one-element kernel): "
+              f"{summary['launch_floor_us']:.1f} us")
         rows = []
         for case in manifest:
             if not case.get('bench') or (only and case['name'] not in only):
