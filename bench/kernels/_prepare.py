@@ -152,6 +152,11 @@ def cases():
     for t, kind in ((1, 'gemv'), (16, 'wgmma'), (64, 'wgmma'), (128, 'wgmma')):
         out.append(linear_case(f'lin_gate_up_act_{kind}_t{t}', 28672, 4096, t,
                                kind=kind, rms=True, act=True, bench=True))
+    # Without the RMS scale: what the fused gate/up would take if the sums
+    # of x^2 came from elsewhere.
+    for t in (64, 128):
+        out.append(linear_case(f'lin_gate_up_act_plain_wgmma_t{t}', 28672,
+                               4096, t, kind='wgmma', act=True, bench=True))
     out.append(linear_case('lin_act_odd_ks3_t64', 2004, 1536, 64,
                            kind='wgmma', k_split=3, bias=True, rms=True,
                            act=True))
