@@ -76,6 +76,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.wgmmaNTile = options.wgmmaNTile;
   convert.wgmmaClusterReduce = options.wgmmaClusterReduce;
   convert.wgmmaTokenTiles = options.wgmmaTokenTiles;
+  convert.wgmmaWeightsOnN = options.wgmmaWeightsOnN;
   convert.programmaticLaunch = options.programmaticLaunch;
   pm.addPass(createConvertDecodeToGPU(convert));
 

@@ -23,6 +23,12 @@
 // RUN: %python %infer_src/utils/extract-ptx.py %t.cp.mlir -o %t.cp.ptx
 // RUN: cat %t.cp.mlir %t.cp.ptx | FileCheck %s --check-prefix=CPASYNC
 // RUN: not infer-opt --infer-decode-to-cuda-pipeline="chip=sm_90 format=isa optimize=false toolkit=%cuda_root" %s 2>&1 | FileCheck %s --check-prefix=SM90
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=1 toolkit=%cuda_root" %s -o %t.onn.mlir
+// RUN: FileCheck %s --check-prefix=ONN-PLAN < %t.onn.mlir
+// RUN: %python %infer_src/utils/extract-ptx.py %t.onn.mlir -o %t.onn.ptx
+// RUN: FileCheck %s --check-prefix=ONN < %t.onn.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.onn.ptx -o %t.onn.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
+// RUN: not grep -q "\.local" %t.onn.ptx
 
 // The sm_90a tensor-core linear: two warpgroups of 64 W rows; W and the
 // token tile arrive by TMA (tensor-map arguments) in a ring of 64-column
@@ -43,6 +49,21 @@
 // wgmma-deep-ring=0: the 128-token down projection keeps two blocks per SM
 // and reduces its 3 K splits in a cluster instead.
 // NODEEP: decode.linear {{.*}}block = array<i64: 128, 1, 1>, grid = array<i64: 64, 3, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_1, max_tokens = 128 : i64, programmatic = true, shared_bytes = 99328
+
+// wgmma-weights-on-n: the tokens are the MMA's M (64 per warpgroup) and
+// the block's W rows its N, sized so that the grid is one wave of 128
+// blocks: 224 rows (gate_up; two 112-row boxes when gated), 32 rows (o).
+// Shapes with a norm weight or K > 8192 keep the W-as-M plans.
+// ONN-PLAN: decode.linear {{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_0, max_tokens = 64
+// ONN-PLAN: decode.linear {{.*}}kernel = @decode_kernels::@linear_wgmma_1, max_tokens = 128
+// ONN-PLAN: decode.linear {{.*}}"tma:operand0:64x64", "tma:operand1:224x64", "result0", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_3, max_tokens = 64
+// ONN-PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:224x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_4, max_tokens = 128
+// ONN-PLAN: decode.linear {{.*}}"tma:operand1:112x64"{{.*}}grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_5, max_tokens = 64
+// ONN-PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:32x64"{{.*}}grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_6, max_tokens = 128
+// ONN-LABEL: .visible .entry linear_wgmma_direct_3(
+// ONN: wgmma.mma_async.sync.aligned.m64n224k16.f32.bf16.bf16
+// ONN-LABEL: .visible .entry linear_wgmma_direct_6(
+// ONN: wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16
 
 // PTX: .target sm_90a
 // PTX-LABEL: .visible .entry linear_wgmma_cluster_0(

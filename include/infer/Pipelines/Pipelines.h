@@ -108,6 +108,10 @@ struct DecodeToCUDAPipelineOptions
       *this, "wgmma-token-tiles",
       llvm::cl::desc("Token tiles of the wgmma linear's grid (0: auto)"),
       llvm::cl::init(0)};
+  Option<bool> wgmmaWeightsOnN{
+      *this, "wgmma-weights-on-n",
+      llvm::cl::desc("wgmma linear: tokens as M, weight rows as N, one wave"),
+      llvm::cl::init(false)};
   Option<bool> programmaticLaunch{
       *this, "programmatic-launch",
       llvm::cl::desc("Kernels wait for the previous grid and allow "

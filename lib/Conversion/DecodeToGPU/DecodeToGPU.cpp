@@ -328,6 +328,7 @@ struct ConvertDecodeToGPUPass
     ctx.options.wgmmaNTile = wgmmaNTile;
     ctx.options.wgmmaClusterReduce = wgmmaClusterReduce;
     ctx.options.wgmmaTokenTiles = wgmmaTokenTiles;
+    ctx.options.wgmmaWeightsOnN = wgmmaWeightsOnN;
     ctx.options.wgmmaEarlyStages = wgmmaEarlyStages;
     ctx.options.wgmmaWaitGroups = wgmmaWaitGroups;
     ctx.options.programmaticLaunch = programmaticLaunch;

@@ -6,10 +6,14 @@
 //
 // Block: 1-3 warpgroups of 64 W rows each (planWgmma), over the bucket's
 // tokens or, with token tiles, over tile x % tiles of them (consecutive
-// blocks share W rows). Both operands stream through a ring of `stages`
-// shared-memory stages of 64 (or, token-tiled, 128) columns, `prefetch =
-// stages - 1 - wait groups` stages ahead (`wgmma-wait-groups`, 1: a stage's
-// wgmmas overlap the next stage's wait, so its slot is busy one stage
+// blocks share W rows). With `wgmma-weights-on-n` the operands swap, as
+// cuBLAS tiles these shapes: the token tile is A (64 tokens per warpgroup)
+// and the block's W rows B, N = any multiple of 8 up to 256 chosen so that
+// the grid is one wave (planWeightsOnN); both stay K-major, so only the
+// descriptors and the accumulator mapping change. Both operands stream through
+// a ring of `stages` shared-memory stages of 64 (or, token-tiled, 128) columns,
+// `prefetch = stages - 1 - wait groups` stages ahead (`wgmma-wait-groups`, 1: a
+// stage's wgmmas overlap the next stage's wait, so its slot is busy one stage
 // longer). W of the first stages (`wgmma-early-stages`) is
 // copied before the wait for the previous kernel (programmatic launch), so
 // it streams during that kernel's tail; x, its result, after the wait.
@@ -136,6 +140,10 @@ struct WgmmaPlan {
   /// block's first half of W rows is gate, the second the matching up rows,
   /// each half one TMA box).
   int64_t outRows = 0;
+  /// The tokens are the MMA's M (64 per warpgroup) and the block's W rows
+  /// its N (`wgmma-weights-on-n`): any multiple of 8 rows, sized for one
+  /// wave.
+  bool weightsOnN = false;
 };
 
 /// K split of the grid: the one with the least estimated traffic time, W
@@ -171,9 +179,71 @@ int64_t chooseKSplit(const LinearInfo &info, const WgmmaPlan &p,
   return best;
 }
 
+/// Stages of the weights-on-N ring (one block per SM).
+constexpr int64_t kMaxStagesOnN = 16;
+
+/// `wgmma-weights-on-n`: blocks of 64 tokens per warpgroup (at most 2) and
+/// ceil(N / (SMs / token tiles)) W rows (multiple of 8, 16 gated, at most
+/// 256: the MMA's N), one per SM, no K split, a ring as deep as fits.
+std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
+                                        int64_t maxTokens,
+                                        const EmitContext &ctx) {
+  const KernelTarget &target = ctx.target;
+  if (!ctx.options.wgmmaWeightsOnN || ctx.options.wgmmaCpAsync || info.norm ||
+      info.k > 8192 || info.k % kWgmmaKTile != 0)
+    return std::nullopt;
+  WgmmaPlan p;
+  p.weightsOnN = true;
+  p.tma = true;
+  p.waitGroups = ctx.options.wgmmaWaitGroups;
+  const int64_t bucketTile =
+      std::min(std::max<int64_t>(maxTokens, 8), kMaxTokenTile);
+  p.warpgroups = std::min<int64_t>(2, llvm::divideCeil(bucketTile, 64));
+  p.tokens = kWarpgroupRows * p.warpgroups;
+  p.tokenTiles = llvm::divideCeil(bucketTile, p.tokens);
+  p.threads = p.warpgroups * kWarpgroupThreads;
+  const int64_t align = info.gated ? 16 : 8;
+  const int64_t blocks = std::max<int64_t>(1, target.numSMs / p.tokenTiles);
+  p.blockRows = std::clamp<int64_t>(
+      llvm::alignTo(llvm::divideCeil(info.n, blocks), align), align, 256);
+  p.outRows = info.gated ? p.blockRows / 2 : p.blockRows;
+  p.gridX = llvm::divideCeil(info.outColumns(), p.outRows) * p.tokenTiles;
+  p.subTile = p.blockRows;
+  p.subTiles = 1;
+  p.kTile = kWgmmaKTile;
+  p.chunksPerRow = p.kTile / kChunkElements;
+  p.rowGroupBytes = kSwizzleAtomBytes;
+  p.wBytes = p.blockRows * p.kTile * 2;
+  p.xBytes = p.tokens * p.kTile * 2;
+  p.stageBytes = p.wBytes + p.xBytes;
+  int64_t budget =
+      target.maxSharedBytesPerBlock - 4 * kMaxTokenTile - kSwizzleAtomBytes;
+  p.blocksPerSM = 1;
+  p.stages = std::min(kMaxStagesOnN, budget / p.stageBytes);
+  p.prefetch = p.stages - 1 - p.waitGroups;
+  if (p.prefetch < 1)
+    return std::nullopt;
+  p.kSplit = 1;
+  p.splitLength = llvm::alignTo(info.k, p.kTile);
+  p.earlyStages = ctx.options.wgmmaEarlyStages >= 0
+                      ? std::min(ctx.options.wgmmaEarlyStages, p.prefetch)
+                      : std::min(p.prefetch, p.stages - 2);
+  p.tileStride = p.blockRows + kTilePad;
+  p.tensorSums = info.rms;
+  if (p.tensorSums)
+    p.sumGroupsPerWarp =
+        llvm::divideCeil(p.tokens / 16, p.threads / infer::kWarpSize);
+  p.fused = ctx.options.wgmmaClusterReduce &&
+            p.tokens * p.tileStride * 4 <= p.stages * p.stageBytes;
+  return p;
+}
+
 WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
                     int64_t requestedSplit, const EmitContext &ctx) {
   const KernelTarget &target = ctx.target;
+  if (requestedSplit <= 1)
+    if (std::optional<WgmmaPlan> onN = planWeightsOnN(info, maxTokens, ctx))
+      return *onN;
   WgmmaPlan p;
   const int64_t bucketTile =
       std::min(std::max<int64_t>(maxTokens, 8), kMaxTokenTile);
@@ -672,7 +742,8 @@ Value WgmmaEmitter::wgmma(Value acc, Value descA, Value descB) {
 void WgmmaEmitter::forEachAccumulator(
     ArrayRef<Value> acc, function_ref<void(Value, Value, Value)> body) {
   // Element e of sub-tile s (warp v of its warpgroup, lane 4 g + q): row
-  // 16 v + g + 8 ((e / 2) % 2), token s * subTile + 8 (e / 4) + 2 q + e % 2.
+  // 16 v + g + 8 ((e / 2) % 2), token s * subTile + 8 (e / 4) + 2 q + e % 2
+  // (weights on N: the other way round).
   Value lane = kb.laneId();
   Value g = kb.divIndex(lane, kb.index(4));
   Value q = kb.remIndex(lane, kb.index(4));
@@ -682,11 +753,17 @@ void WgmmaEmitter::forEachAccumulator(
              kb.add(kb.mul(kb.remIndex(warp, kb.index(4)), kb.index(16)), g));
   Value tokenBase = kb.mul(q, kb.index(2));
   for (auto [s, sub] : llvm::enumerate(acc))
-    for (int64_t e = 0; e < p.subTile / 2; ++e)
-      body(LLVM::ExtractValueOp::create(b, sub, e),
-           kb.add(rowBase, kb.index(8 * ((e / 2) % 2))),
-           kb.add(tokenBase,
-                  kb.index(int64_t(s) * p.subTile + 8 * (e / 4) + e % 2)));
+    for (int64_t e = 0; e < p.subTile / 2; ++e) {
+      // The fragment's M index (W row, or weights on N the token) and N.
+      Value m = kb.add(rowBase, kb.index(8 * ((e / 2) % 2)));
+      Value n = kb.add(tokenBase,
+                       kb.index(int64_t(s) * p.subTile + 8 * (e / 4) + e % 2));
+      Value v = LLVM::ExtractValueOp::create(b, sub, e);
+      if (p.weightsOnN)
+        body(v, n, m);
+      else
+        body(v, m, n);
+    }
 }
 
 void WgmmaEmitter::storePartials(ArrayRef<Value> acc, Value splitId) {
@@ -1019,8 +1096,14 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
 
               // Descriptors of this slot's operands; the k16 steps and token
               // sub-tiles are constant offsets of their address fields.
-              Value aDesc = descriptor(kb.add(wSlotBytes(slot), aBase), p.tma);
-              Value bDesc = descriptor(xSlotBytes(slot), p.tma);
+              // A: this warpgroup's 64 W rows (or, weights on N, its 64
+              // tokens); B: the token tile (or the block's W rows).
+              Value aSlot = p.weightsOnN ? xSlotBytes(slot) : wSlotBytes(slot);
+              Value bSlot = p.weightsOnN ? wSlotBytes(slot) : xSlotBytes(slot);
+              Value aDesc = descriptor(kb.add(aSlot, aBase), p.tma);
+              Value bDesc = descriptor(bSlot, p.tma);
+              const int64_t aBoxRows = p.weightsOnN ? p.tokens : p.blockRows;
+              const int64_t bBoxRows = p.weightsOnN ? p.blockRows : p.tokens;
               NVVM::WgmmaFenceAlignedOp::create(b);
               for (int64_t s = 0; s < p.subTiles; ++s) {
                 auto issue = [&]() -> SmallVector<Value> {
@@ -1033,11 +1116,10 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
                     int64_t inBox = kk * kMmaK % kWgmmaKTile * 2;
                     int64_t kBytes = kk * 2 * kCoreMatrixBytes;
                     int64_t aBytes =
-                        p.tma ? box * p.blockRows * kSwizzleBytes + inBox
-                              : kBytes;
+                        p.tma ? box * aBoxRows * kSwizzleBytes + inBox : kBytes;
                     int64_t bBytes =
                         s * (p.subTile / 8) * p.rowGroupBytes +
-                        (p.tma ? box * p.tokens * kSwizzleBytes + inBox
+                        (p.tma ? box * bBoxRows * kSwizzleBytes + inBox
                                : kBytes);
                     d = wgmma(d, offsetDescriptor(aDesc, aBytes),
                               offsetDescriptor(bDesc, bBytes));
