@@ -44,6 +44,13 @@ def ptr(t):
 _TENSOR_MAPS = {}
 
 
+def release_tensor_maps():
+    """Drops the cached tensor maps and with them the tensors they keep
+    alive (every rotated weight copy of a benchmarked case): call between
+    cases, or a run over many cases and variants runs out of memory."""
+    _TENSOR_MAPS.clear()
+
+
 def tensor_map(t, rows, cols):
     """Device copy of a CUtensorMap for 2-D bf16/f16 tensor `t`: boxes of
     rows x cols elements, 128-byte swizzle, zero fill (the `tma:` kernel
@@ -472,6 +479,7 @@ def main():
         check = CHECKS.get(case['op'], check_elementwise)
         for tokens in check_tokens(case):
             ok, note = check(mod, case, tokens, gen)
+            release_tensor_maps()
             failures += not ok
             checks[f"{case['name']}@T={tokens}"] = dict(ok=ok, note=note)
             print(f"{'PASS' if ok else 'FAIL'} {case['name']:22s} T={tokens:<3d} {note}")
@@ -489,6 +497,7 @@ def main():
             if not case.get('bench') or (only and case['name'] not in only):
                 continue
             r = bench_linear(mod, case, gen)
+            release_tensor_maps()
             r['frac'] = r['bw'] / copy
             r['frac_back_to_back'] = r['bw_back_to_back'] / copy
             r['cublas_frac'] = r['cublas_bw'] / copy
@@ -518,6 +527,7 @@ def main():
                 ok, note = True, ''
                 for tokens in check_tokens(case):
                     t_ok, t_note = check_linear(vmod, vcase, tokens, gen)
+                    release_tensor_maps()
                     failures += not t_ok
                     checks[f"{case['name']}[{tag}]@T={tokens}"] = dict(
                         ok=t_ok, note=t_note)
@@ -526,6 +536,7 @@ def main():
                     elif ok:
                         note = t_note
                 r = bench_linear(vmod, vcase, gen)
+                release_tensor_maps()
                 r['frac'] = r['bw'] / copy
                 r['frac_back_to_back'] = r['bw_back_to_back'] / copy
                 summary.setdefault('variants', {})[f"{case['name']}[{tag}]"] = r
