@@ -278,7 +278,9 @@ VARIANTS = [
                        # one stage further ahead, each stage's wgmmas waited
                        ('wait0', 'wgmma-wait-groups=0'))] + [
     # Tokens as M, W rows as N, one wave of row tiles (every wgmma case).
-    ('onn', 'wgmma-weights-on-n=1', lambda meta: meta.get('kind') == 'wgmma')]
+    ('onn', 'wgmma-weights-on-n=1', lambda meta: meta.get('kind') == 'wgmma'),
+    ('onn128', 'wgmma-weights-on-n=1 wgmma-k-tile=128',
+     lambda meta: meta.get('kind') == 'wgmma')]
 
 DICT = re.compile(r'\{args = \[(?P<args>[^\]]*)\], block = array<i64: (?P<block>[^>]*)>, '
                   r'grid = array<i64: (?P<grid>[^>]*)>, grid_scale = \[(?P<scale>[^\]]*)\], '

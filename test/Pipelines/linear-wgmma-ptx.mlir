@@ -1,28 +1,29 @@
 // REQUIRES: cuda-toolkit
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false toolkit=%cuda_root" %s -o %t.mlir
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 toolkit=%cuda_root" %s -o %t.mlir
 // RUN: FileCheck %s --check-prefix=PLAN < %t.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.mlir -o %t.ptx
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
 // RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: not grep -q "\.local" %t.ptx
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-cluster-reduce=0 toolkit=%cuda_root" %s -o %t.noclu.mlir
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 wgmma-cluster-reduce=0 toolkit=%cuda_root" %s -o %t.noclu.mlir
 // RUN: FileCheck %s --check-prefix=NOCLU-PLAN < %t.noclu.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.noclu.mlir -o %t.noclu.ptx
 // RUN: FileCheck %s --check-prefix=NOCLU < %t.noclu.ptx
 // RUN: %ptxas -arch=sm_90a -v %t.noclu.ptx -o %t.noclu.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: not grep -q "\.local" %t.noclu.ptx
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-deep-ring=0 toolkit=%cuda_root" %s | FileCheck %s --check-prefix=NODEEP
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-early-stages=0 toolkit=%cuda_root" %s -o %t.e0.mlir
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 wgmma-deep-ring=0 toolkit=%cuda_root" %s | FileCheck %s --check-prefix=NODEEP
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 wgmma-early-stages=0 toolkit=%cuda_root" %s -o %t.e0.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.e0.mlir -o %t.e0.ptx
 // RUN: FileCheck %s --check-prefix=EARLY0 < %t.e0.ptx
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-wait-groups=0 toolkit=%cuda_root" %s -o %t.w0.mlir
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 wgmma-wait-groups=0 toolkit=%cuda_root" %s -o %t.w0.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.w0.mlir -o %t.w0.ptx
 // RUN: FileCheck %s --check-prefix=WAIT0 < %t.w0.ptx
 // RUN: not infer-opt --convert-decode-to-gpu=wgmma-wait-groups=2 %s 2>&1 | FileCheck %s --check-prefix=BADWAIT
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-cp-async=1 toolkit=%cuda_root" %s -o %t.cp.mlir
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 wgmma-cp-async=1 toolkit=%cuda_root" %s -o %t.cp.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.cp.mlir -o %t.cp.ptx
 // RUN: cat %t.cp.mlir %t.cp.ptx | FileCheck %s --check-prefix=CPASYNC
-// RUN: not infer-opt --infer-decode-to-cuda-pipeline="chip=sm_90 format=isa optimize=false toolkit=%cuda_root" %s 2>&1 | FileCheck %s --check-prefix=SM90
+// RUN: not infer-opt --infer-decode-to-cuda-pipeline="chip=sm_90 format=isa optimize=false wgmma-weights-on-n=0 toolkit=%cuda_root" %s 2>&1 | FileCheck %s --check-prefix=SM90
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false toolkit=%cuda_root" %s | FileCheck %s --check-prefix=AUTO
 // RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=1 toolkit=%cuda_root" %s -o %t.onn.mlir
 // RUN: FileCheck %s --check-prefix=ONN-PLAN < %t.onn.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.onn.mlir -o %t.onn.ptx
@@ -60,6 +61,16 @@
 // ONN-PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:224x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_4, max_tokens = 128
 // ONN-PLAN: decode.linear {{.*}}"tma:operand1:112x64"{{.*}}grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_5, max_tokens = 64
 // ONN-PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:32x64"{{.*}}grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_6, max_tokens = 128
+// By default (wgmma-weights-on-n=-1) only the shapes measured faster take
+// it: silu_mul's gate/up at 16 and at 128 or more tokens. At 64 tokens, an
+// RMS-scaled linear, o and the bias-only gate_up keep W on M.
+// AUTO: decode.linear {{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_0, max_tokens = 64
+// AUTO: decode.linear {{.*}}kernel = @decode_kernels::@linear_wgmma_1, max_tokens = 128
+// AUTO: decode.linear {{.*}}"tma:operand1:128x64"{{.*}}grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_3, max_tokens = 64
+// AUTO: decode.linear {{.*}}"tma:operand1:128x64"{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_4, max_tokens = 128
+// AUTO: decode.linear {{.*}}"tma:operand1:64x64"{{.*}}grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_5, max_tokens = 64
+// AUTO: decode.linear {{.*}}"tma:operand1:64x64"{{.*}}grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_6, max_tokens = 128
+// AUTO: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:112x64"{{.*}}block = array<i64: 256, 1, 1>, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_7, max_tokens = 128
 // ONN-LABEL: .visible .entry linear_wgmma_direct_3(
 // ONN: wgmma.mma_async.sync.aligned.m64n224k16.f32.bf16.bf16
 // ONN-LABEL: .visible .entry linear_wgmma_direct_6(
@@ -190,7 +201,7 @@
 // PTX-COUNT-8: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16
 // PTX-NOT: wgmma.mma_async
 // PTX: wgmma.commit_group.sync.aligned;
-// PTX-NOT: .entry
+// PTX-LABEL: .visible .entry linear_wgmma_direct_7(
 
 // wgmma-cluster-reduce=0: the K splits write f32 partials to the workspace
 // and a linear_reduce launch sums them and applies the epilogue.
@@ -284,4 +295,10 @@ func.func @o_proj(%x: tensor<?x4096xbf16>, %r: tensor<?x4096xbf16>) -> tensor<?x
   %w = decode.weight ["w"] : tensor<4096x4096xbf16>
   %y = decode.linear %x, %w residual(%r : tensor<?x4096xbf16>) {variants = [#decode.variant<max_tokens = 128, kind = wgmma>]} : (tensor<?x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<?x4096xbf16>
   return %y : tensor<?x4096xbf16>
+}
+
+func.func @gate_up_silu_128(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
+  %w = decode.weight ["gate", "up"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {activation = #decode.activation<silu_mul>, norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 128, kind = wgmma>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
+  return %y : tensor<?x14336xbf16>
 }

@@ -90,11 +90,13 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
            "Token tiles the wgmma linear's grid splits the bucket's tokens "
            "into (grid z; each block streams all of K for its tile): 1 to "
            "8 (0: chosen per shape)">,
-    Option<"wgmmaWeightsOnN", "wgmma-weights-on-n", "bool",
-           /*default=*/"false",
+    Option<"wgmmaWeightsOnN", "wgmma-weights-on-n", "int64_t",
+           /*default=*/"-1",
            "wgmma linear with the tokens as the MMA's M (64 per warpgroup) "
            "and the weight rows as its N, the row tile sized so that the "
-           "grid is one wave (K <= 8192, no norm weight)">,
+           "grid is one wave (K <= 8192, no norm weight): 1 wherever it "
+           "applies, 0 nowhere, -1 where measured faster (silu_mul's "
+           "gate/up at 16 and at 128 or more tokens)">,
     Option<"programmaticLaunch", "programmatic-launch", "bool",
            /*default=*/"true",
            "Start every kernel with griddepcontrol.wait and "

@@ -108,10 +108,12 @@ struct DecodeToCUDAPipelineOptions
       *this, "wgmma-token-tiles",
       llvm::cl::desc("Token tiles of the wgmma linear's grid (0: auto)"),
       llvm::cl::init(0)};
-  Option<bool> wgmmaWeightsOnN{
+  Option<int64_t> wgmmaWeightsOnN{
       *this, "wgmma-weights-on-n",
-      llvm::cl::desc("wgmma linear: tokens as M, weight rows as N, one wave"),
-      llvm::cl::init(false)};
+      llvm::cl::desc("wgmma linear: tokens as M, weight rows as N, one wave "
+                     "(1: wherever it applies, 0: nowhere, -1: where "
+                     "measured faster)"),
+      llvm::cl::init(-1)};
   Option<bool> programmaticLaunch{
       *this, "programmatic-launch",
       llvm::cl::desc("Kernels wait for the previous grid and allow "

@@ -312,12 +312,13 @@ struct ConvertDecodeToGPUPass
         !llvm::is_contained({0, 64, 128, 256}, wgmmaNTile) ||
         !llvm::is_contained({0, 1, 2}, wgmmaBlocksPerSM) ||
         wgmmaTokenTiles < 0 || wgmmaTokenTiles > 8 || wgmmaEarlyStages < -1 ||
-        !llvm::is_contained({0, 1}, wgmmaWaitGroups)) {
+        !llvm::is_contained({0, 1}, wgmmaWaitGroups) ||
+        !llvm::is_contained({-1, 0, 1}, wgmmaWeightsOnN)) {
       module.emitError("wgmma-k-tile and wgmma-n-tile must be 0, 64, 128 or "
                        "256, wgmma-warpgroups 0 to 3, wgmma-blocks-per-sm "
                        "0, 1 or 2, wgmma-token-tiles 0 to 8, "
-                       "wgmma-early-stages -1 or more and wgmma-wait-groups "
-                       "0 or 1");
+                       "wgmma-early-stages -1 or more, wgmma-wait-groups "
+                       "0 or 1 and wgmma-weights-on-n -1, 0 or 1");
       return signalPassFailure();
     }
     ctx.options.wgmmaKTile = wgmmaKTile;

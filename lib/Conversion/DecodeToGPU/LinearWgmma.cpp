@@ -183,14 +183,28 @@ int64_t chooseKSplit(const LinearInfo &info, const WgmmaPlan &p,
 constexpr int64_t kMaxStagesOnN = 16;
 
 /// `wgmma-weights-on-n`: blocks of 64 tokens per warpgroup (at most 2) and
-/// ceil(N / (SMs / token tiles)) W rows (multiple of 8, 16 gated, at most
-/// 256: the MMA's N), one per SM, no K split, a ring as deep as fits.
+/// ceil(N / (SMs / token tiles)) W rows (multiple of 8, 16 gated; shapes
+/// needing more than 256, the MMA's largest N, keep W on M), one per SM, no
+/// K split, a ring as deep as fits.
 std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
                                         int64_t maxTokens,
                                         const EmitContext &ctx) {
   const KernelTarget &target = ctx.target;
   if (!ctx.options.wgmmaWeightsOnN || ctx.options.wgmmaCpAsync || info.norm ||
       info.k > 8192 || info.k % kWgmmaKTile != 0)
+    return std::nullopt;
+  const int64_t bucket = std::max<int64_t>(maxTokens, 8);
+  // Where it is the default (-1): silu_mul's gate/up at 16 and at 128 or
+  // more tokens, measured on the H100 against the W-as-M plans
+  // (docs/performance.md, session 10): 28672x4096 at 16 / 128 tokens 86.1 /
+  // 96.2 -> 84.6 / 93.5 us, decode B=16 -0.02, B=128 -0.14 ms. At 64
+  // tokens its kernels are faster alone (gate/up 88.5 -> 87.3 us, qkv with
+  // 128-column stages 27.3 -> 25.2) but the step is 0.24 ms slower: one block
+  // per SM with all of shared memory keeps the next kernel's blocks off the
+  // SM until it ends. It loses on qkv at 128 tokens (its sums of x^2 per
+  // stage) and on 4096-row shapes (32-row tiles).
+  const bool measuredFaster = info.gated && (bucket <= 16 || bucket >= 128);
+  if (ctx.options.wgmmaWeightsOnN < 0 && !measuredFaster)
     return std::nullopt;
   WgmmaPlan p;
   p.weightsOnN = true;
@@ -204,20 +218,34 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   p.threads = p.warpgroups * kWarpgroupThreads;
   const int64_t align = info.gated ? 16 : 8;
   const int64_t blocks = std::max<int64_t>(1, target.numSMs / p.tokenTiles);
-  p.blockRows = std::clamp<int64_t>(
-      llvm::alignTo(llvm::divideCeil(info.n, blocks), align), align, 256);
+  // One wave: the row tile (the MMA's N) is at most 256.
+  const int64_t rows = llvm::alignTo(llvm::divideCeil(info.n, blocks), align);
+  if (rows > 256)
+    return std::nullopt;
+  p.blockRows = rows;
   p.outRows = info.gated ? p.blockRows / 2 : p.blockRows;
   p.gridX = llvm::divideCeil(info.outColumns(), p.outRows) * p.tokenTiles;
   p.subTile = p.blockRows;
   p.subTiles = 1;
-  p.kTile = kWgmmaKTile;
+  // `wgmma-k-tile` columns per stage (two or four TMA boxes beyond 64); by
+  // default 128 for an RMS-scaled linear where 4 such stages fit (half the
+  // stages carry the sums of x^2: qkv at 64 tokens 31.9 -> 25.1 us), else
+  // 64.
+  int64_t budget =
+      target.maxSharedBytesPerBlock - 4 * kMaxTokenTile - kSwizzleAtomBytes;
+  const bool wideStages =
+      !info.gated && info.rms &&
+      budget / ((p.blockRows + p.tokens) * 2 * kWgmmaKTile * 2) >= 4;
+  p.kTile = ctx.options.wgmmaKTile ? ctx.options.wgmmaKTile
+            : wideStages           ? 2 * kWgmmaKTile
+                                   : kWgmmaKTile;
+  if (info.k % p.kTile != 0)
+    return std::nullopt;
   p.chunksPerRow = p.kTile / kChunkElements;
   p.rowGroupBytes = kSwizzleAtomBytes;
   p.wBytes = p.blockRows * p.kTile * 2;
   p.xBytes = p.tokens * p.kTile * 2;
   p.stageBytes = p.wBytes + p.xBytes;
-  int64_t budget =
-      target.maxSharedBytesPerBlock - 4 * kMaxTokenTile - kSwizzleAtomBytes;
   p.blocksPerSM = 1;
   p.stages = std::min(kMaxStagesOnN, budget / p.stageBytes);
   p.prefetch = p.stages - 1 - p.waitGroups;
