@@ -199,10 +199,10 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   // (docs/performance.md, session 10): 28672x4096 at 16 / 128 tokens 86.1 /
   // 96.2 -> 84.6 / 93.5 us, decode B=16 -0.02, B=128 -0.14 ms. At 64
   // tokens its kernels are faster alone (gate/up 88.5 -> 87.3 us, qkv with
-  // 128-column stages 27.3 -> 25.2) but the step is 0.24 ms slower: one block
-  // per SM with all of shared memory keeps the next kernel's blocks off the
-  // SM until it ends. It loses on qkv at 128 tokens (its sums of x^2 per
-  // stage) and on 4096-row shapes (32-row tiles).
+  // 128-column stages 27.3 -> 25.2) but the step is 0.24 ms slower (not
+  // explained; with half the shared memory per block, 0.78 ms slower). It
+  // loses on qkv at 128 tokens (its sums of x^2 per stage) and on 4096-row
+  // shapes (32-row tiles).
   const bool measuredFaster = info.gated && (bucket <= 16 || bucket >= 128);
   if (ctx.options.wgmmaWeightsOnN < 0 && !measuredFaster)
     return std::nullopt;
