@@ -179,6 +179,25 @@ int64_t chooseKSplit(const LinearInfo &info, const WgmmaPlan &p,
   return best;
 }
 
+/// The parts of a plan that follow from its ring, tiles and split: the
+/// stages whose W goes out before the wait, the staged tile's stride, the
+/// tensor-core sums' groups and whether the epilogue runs in the kernel.
+void finishPlan(WgmmaPlan &p, const EmitContext &ctx) {
+  p.earlyStages = !p.tma ? 0
+                  : ctx.options.wgmmaEarlyStages >= 0
+                      ? std::min(ctx.options.wgmmaEarlyStages, p.prefetch)
+                      : std::min(p.prefetch, p.stages - 2);
+  // The staged tile reuses the ring once its copies and wgmmas are done.
+  p.tileStride = p.blockRows + kTilePad;
+  if (p.tensorSums)
+    p.sumGroupsPerWarp =
+        llvm::divideCeil(p.tokens / 16, p.threads / infer::kWarpSize);
+  p.fused = ctx.options.wgmmaClusterReduce &&
+            (p.kSplit == 1 ||
+             (p.blocksPerSM > 1 && p.tma && p.kSplit <= kMaxClusterBlocks)) &&
+            p.tokens * p.tileStride * 4 <= p.stages * p.stageBytes;
+}
+
 /// Stages of the weights-on-N ring (one block per SM).
 constexpr int64_t kMaxStagesOnN = 16;
 
@@ -210,8 +229,7 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   p.weightsOnN = true;
   p.tma = true;
   p.waitGroups = ctx.options.wgmmaWaitGroups;
-  const int64_t bucketTile =
-      std::min(std::max<int64_t>(maxTokens, 8), kMaxTokenTile);
+  const int64_t bucketTile = std::min(bucket, kMaxTokenTile);
   p.warpgroups = std::min<int64_t>(2, llvm::divideCeil(bucketTile, 64));
   p.tokens = kWarpgroupRows * p.warpgroups;
   p.tokenTiles = llvm::divideCeil(bucketTile, p.tokens);
@@ -233,9 +251,11 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   // 64.
   int64_t budget =
       target.maxSharedBytesPerBlock - 4 * kMaxTokenTile - kSwizzleAtomBytes;
+  auto stageBytes = [&](int64_t kTile) {
+    return (p.blockRows + p.tokens) * kTile * 2;
+  };
   const bool wideStages =
-      !info.gated && info.rms &&
-      budget / ((p.blockRows + p.tokens) * 2 * kWgmmaKTile * 2) >= 4;
+      !info.gated && info.rms && budget / stageBytes(2 * kWgmmaKTile) >= 4;
   p.kTile = ctx.options.wgmmaKTile ? ctx.options.wgmmaKTile
             : wideStages           ? 2 * kWgmmaKTile
                                    : kWgmmaKTile;
@@ -245,7 +265,7 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   p.rowGroupBytes = kSwizzleAtomBytes;
   p.wBytes = p.blockRows * p.kTile * 2;
   p.xBytes = p.tokens * p.kTile * 2;
-  p.stageBytes = p.wBytes + p.xBytes;
+  p.stageBytes = stageBytes(p.kTile);
   p.blocksPerSM = 1;
   p.stages = std::min(kMaxStagesOnN, budget / p.stageBytes);
   p.prefetch = p.stages - 1 - p.waitGroups;
@@ -253,16 +273,8 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
     return std::nullopt;
   p.kSplit = 1;
   p.splitLength = llvm::alignTo(info.k, p.kTile);
-  p.earlyStages = ctx.options.wgmmaEarlyStages >= 0
-                      ? std::min(ctx.options.wgmmaEarlyStages, p.prefetch)
-                      : std::min(p.prefetch, p.stages - 2);
-  p.tileStride = p.blockRows + kTilePad;
   p.tensorSums = info.rms;
-  if (p.tensorSums)
-    p.sumGroupsPerWarp =
-        llvm::divideCeil(p.tokens / 16, p.threads / infer::kWarpSize);
-  p.fused = ctx.options.wgmmaClusterReduce &&
-            p.tokens * p.tileStride * 4 <= p.stages * p.stageBytes;
+  finishPlan(p, ctx);
   return p;
 }
 
@@ -378,25 +390,13 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
     p.kSplit = oneWaveSplit;
   }
   p.splitLength = llvm::alignTo(llvm::divideCeil(info.k, p.kSplit), p.kTile);
-  p.earlyStages = !p.tma ? 0
-                  : ctx.options.wgmmaEarlyStages >= 0
-                      ? std::min(ctx.options.wgmmaEarlyStages, p.prefetch)
-                      : std::min(p.prefetch, p.stages - 2);
-  // The staged tile reuses the ring once its copies and wgmmas are done.
-  p.tileStride = p.blockRows + kTilePad;
   // Blocks that fill an SM alone do not form clusters: co-scheduling them
   // by GPC lost to the reduce launch on the H100 (down 4096x14336: 68.6% vs
   // 78.0% of copy at T = 64, 53.5% vs 70.3% at T = 128; docs/performance.md).
   // The cp.async ring (wgmma-cp-async) with a fused norm gave wrong sums in
   // clusters on the H100 (qkv, T = 16 and 64); it keeps the reduce launch.
   p.outRows = info.gated ? p.blockRows / 2 : p.blockRows;
-  if (p.tensorSums)
-    p.sumGroupsPerWarp =
-        llvm::divideCeil(p.tokens / 16, p.threads / infer::kWarpSize);
-  p.fused = ctx.options.wgmmaClusterReduce &&
-            (p.kSplit == 1 ||
-             (p.blocksPerSM > 1 && p.tma && p.kSplit <= kMaxClusterBlocks)) &&
-            p.tokens * p.tileStride * 4 <= p.stages * p.stageBytes;
+  finishPlan(p, ctx);
   return p;
 }
 
