@@ -19,6 +19,7 @@
 // RUN: %python %infer_src/utils/extract-ptx.py %t.w0.mlir -o %t.w0.ptx
 // RUN: FileCheck %s --check-prefix=WAIT0 < %t.w0.ptx
 // RUN: not infer-opt --convert-decode-to-gpu=wgmma-wait-groups=2 %s 2>&1 | FileCheck %s --check-prefix=BADWAIT
+// RUN: not infer-opt --convert-decode-to-gpu=wgmma-weights-on-n=2 %s 2>&1 | FileCheck %s --check-prefix=BADONN
 // RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 wgmma-cp-async=1 toolkit=%cuda_root" %s -o %t.cp.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.cp.mlir -o %t.cp.ptx
 // RUN: cat %t.cp.mlir %t.cp.ptx | FileCheck %s --check-prefix=CPASYNC
@@ -161,6 +162,7 @@
 // WAIT0-NOT: wgmma.wait_group.sync.aligned 1;
 // WAIT0-LABEL: .visible .entry linear_wgmma_direct_5(
 // BADWAIT: error: {{.*}}wgmma-wait-groups 0 or 1
+// BADONN: error: {{.*}}wgmma-weights-on-n -1, 0 or 1
 // silu_mul in the epilogue (activation): a block's W rows are 64 gate rows
 // and the matching 64 up rows, two TMA boxes of 64 rows per stage (with x,
 // three copies on one mbarrier); the epilogue pairs tile rows r and r + 64
