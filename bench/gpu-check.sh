@@ -132,6 +132,10 @@ if [ "$MODE" = prepare ]; then
           mkdir -p "$CARRY/models/$name"
           python3 "$dir/make_weights.py" "$cfg" "$CARRY/models/$name"
         fi
+        # The same kernels recording their start and end times.
+        "$BUILD/bin/infer-compile" "$dir" -o "$CARRY/models/$name.timeline.art" \
+          --target cuda --target-options=timeline=1 ||
+          rm -f "$CARRY/models/$name.timeline.art"
       else
         echo "  infer-compile failed for $dir (skipped)"
         rm -f "$CARRY/models/$name.art"
@@ -241,6 +245,9 @@ else
   if [ -n "$ART" ]; then
     export INFER_TEST_CUDA_ARTIFACT="$ART" INFER_TEST_CUDA_WEIGHTS="$WEIGHTS"
     log "compiled model: $ART with weights $WEIGHTS"
+    if [ -f "${ART%.art}.timeline.art" ]; then
+      export INFER_TEST_CUDA_TIMELINE_ARTIFACT="${ART%.art}.timeline.art"
+    fi
   else
     log "no compiled model in $CARRY/models: compiled-model tests skip"
   fi

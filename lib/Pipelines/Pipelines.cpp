@@ -78,6 +78,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.wgmmaTokenTiles = options.wgmmaTokenTiles;
   convert.wgmmaWeightsOnN = options.wgmmaWeightsOnN;
   convert.programmaticLaunch = options.programmaticLaunch;
+  convert.timeline = options.timeline;
   pm.addPass(createConvertDecodeToGPU(convert));
 
   std::string toolkit = options.toolkit.empty() ? std::string(INFER_CUDA_ROOT)

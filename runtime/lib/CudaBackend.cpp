@@ -24,7 +24,7 @@ size_t alignUp(size_t n, size_t a = kAlign) { return (n + a - 1) / a * a; }
 
 /// Grid scales: the extent is grid * n, or ceil(grid / n) for the Per ones.
 enum class Scale { One, Tokens, Seqs, Sampled, PerTokens, PerSeqs };
-enum class ScalarKind { Tokens, Seqs, Sampled, Width, Layer };
+enum class ScalarKind { Tokens, Seqs, Sampled, Width, Layer, Launch };
 
 bool parseScale(const std::string &s, Scale &out) {
   if (s == "one")
@@ -55,6 +55,8 @@ bool parseScalar(const std::string &s, ScalarKind &out) {
     out = ScalarKind::Width;
   else if (s == "layer")
     out = ScalarKind::Layer;
+  else if (s == "launch")
+    out = ScalarKind::Launch;
   else
     return false;
   return true;
@@ -183,6 +185,8 @@ struct CudaBackend::Launch {
     bool isScalar = false;
     ScalarKind scalar = ScalarKind::Tokens;
     int32_t layer = 0; ///< ScalarKind::Layer: the node's `layer` attribute.
+    int32_t slot = 0;  ///< ScalarKind::Launch: the launch's timeline slot.
+    bool isTimeline = false; ///< `timeline` (the buffer is bound later)
     cu::DevicePtr ptr = 0;
     int64_t valueId = -1;   ///< -1: workspace (pointers are bound later).
     int64_t tensorMap = -1; ///< index into tensorMapHost (`tma:` args)
@@ -1067,8 +1071,17 @@ Status CudaBackend::planNodes() {
           p.ptr = workspace.ptr();
         } else if (arg == "counters") {
           p.ptr = counters.ptr();
+        } else if (arg == "timeline") {
+          p.isTimeline = true;
         } else if (parseScalar(arg, p.scalar)) {
           p.isScalar = true;
+          if (p.scalar == ScalarKind::Launch) {
+            int64_t layer = -1;
+            getIntAttr(node.attrs, "layer", layer);
+            p.slot = static_cast<int32_t>(timelineSlots++);
+            timelineSlotInfo.push_back(
+                TimelineEntry{n, node.op, launch.kernel, layer, 0, 0});
+          }
           int64_t layer = 0;
           if (p.scalar == ScalarKind::Layer &&
               (!getIntAttr(node.attrs, "layer", layer) || layer < 0 ||
@@ -1127,6 +1140,19 @@ Status CudaBackend::planNodes() {
     if (!any)
       maxStepTokens =
           static_cast<int32_t>(std::min<int64_t>(maxStepTokens, largest));
+  }
+  // Timeline slots (timeline=1 artifacts): a zeroed u64 pair each.
+  if (timelineSlots > 0) {
+    size_t bytes = static_cast<size_t>(timelineSlots) * 2 * sizeof(uint64_t);
+    INFER_ASSIGN_OR_RETURN(timelineBuffer,
+                           DeviceBuffer::allocate(d, bytes, "timeline"));
+    INFER_CUDA_RETURN_IF_ERROR(d, cuMemsetD8(timelineBuffer.ptr(), 0, bytes));
+    for (NodePlan &plan : plans)
+      for (NodeGroup &g : plan.groups)
+        for (Launch &l : g.launches)
+          for (Launch::Param &p : l.params)
+            if (p.isTimeline)
+              p.ptr = timelineBuffer.ptr();
   }
   // The descriptors go to device memory once; kernels get their address.
   if (!tensorMapHost.empty()) {
@@ -1320,6 +1346,9 @@ Status CudaBackend::issueLaunches(const StepShape &shape) {
           case ScalarKind::Layer:
             v = p.layer;
             break;
+          case ScalarKind::Launch:
+            v = p.slot;
+            break;
           }
           paramStorage[i] = 0;
           std::memcpy(&paramStorage[i], &v, sizeof(v));
@@ -1369,6 +1398,45 @@ Status CudaBackend::issueLaunches(const StepShape &shape) {
   if (opts.profileKernels)
     return mark(launchedKernels.size());
   return okStatus();
+}
+
+Status CudaBackend::resetTimeline() {
+  if (timelineSlots == 0)
+    return invalidArgumentError(
+        "the artifact's kernels record no timeline: compile it with "
+        "--target-options=timeline=1");
+  const CudaDriver &d = ctx.driver();
+  INFER_CUDA_RETURN_IF_ERROR(
+      d,
+      cuMemsetD8Async(timelineBuffer.ptr(), 0,
+                      static_cast<size_t>(timelineSlots) * 16, stream.get()));
+  return okStatus();
+}
+
+StatusOr<std::vector<TimelineEntry>> CudaBackend::timeline() {
+  if (timelineSlots == 0)
+    return invalidArgumentError(
+        "the artifact's kernels record no timeline: compile it with "
+        "--target-options=timeline=1");
+  const CudaDriver &d = ctx.driver();
+  INFER_CUDA_RETURN_IF_ERROR(d, cuStreamSynchronize(stream.get()));
+  std::vector<uint64_t> raw(static_cast<size_t>(timelineSlots) * 2);
+  INFER_CUDA_RETURN_IF_ERROR(
+      d, cuMemcpyDtoH(raw.data(), timelineBuffer.ptr(), raw.size() * 8));
+  std::vector<TimelineEntry> out;
+  for (size_t i = 0; i < timelineSlotInfo.size(); ++i) {
+    if (raw[2 * i + 1] == 0) // did not run
+      continue;
+    TimelineEntry e = timelineSlotInfo[i];
+    e.startNs = ~raw[2 * i];
+    e.endNs = raw[2 * i + 1];
+    out.push_back(std::move(e));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const TimelineEntry &a, const TimelineEntry &b) {
+                     return a.startNs < b.startNs;
+                   });
+  return out;
 }
 
 Status CudaBackend::collectKernelTimes() {

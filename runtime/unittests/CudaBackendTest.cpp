@@ -1071,6 +1071,79 @@ TEST_F(CompiledModelBench, KernelProfileTimesEveryLaunch) {
   EXPECT_TRUE(gpu->kernelProfile().empty());
 }
 
+// The compiled model with `--target-options=timeline=1`
+// (INFER_TEST_CUDA_TIMELINE_ARTIFACT, same weights; bench/gpu-check.sh sets
+// it): every launch of a step records its start and end on the GPU.
+TEST_F(CompiledModelBench, TimelineRecordsEveryLaunch) {
+  {
+    // An artifact without the instrumentation says how to get it.
+    std::unique_ptr<CudaBackend> plain = open(options(64, 4));
+    ASSERT_TRUE(plain);
+    EXPECT_FALSE(plain->hasTimeline());
+    Status st = plain->resetTimeline();
+    EXPECT_FALSE(st.ok());
+    EXPECT_NE(st.toString().find("timeline=1"), std::string::npos)
+        << st.toString();
+  }
+  const char *path = std::getenv("INFER_TEST_CUDA_TIMELINE_ARTIFACT");
+  if (!path || !*path)
+    GTEST_SKIP() << "set INFER_TEST_CUDA_TIMELINE_ARTIFACT";
+  StatusOr<std::shared_ptr<Artifact>> art = Artifact::load(path);
+  ASSERT_TRUE(art.ok()) << art.status().toString();
+  model.art = *art;
+
+  auto decodeStep = [](CudaBackend &gpu, int pos, StepOutputs &out) {
+    std::vector<SeqSpec> seqs;
+    for (int s = 0; s < 4; ++s)
+      seqs.push_back({{s * 4, s * 4 + 1, s * 4 + 2, s * 4 + 3}, {5 + s}, pos});
+    Status st = gpu.step(makeBatch(seqs), out);
+    ASSERT_TRUE(st.ok()) << st.toString();
+  };
+  size_t eagerLaunches = 0;
+  for (bool graphs : {false, true}) {
+    SCOPED_TRACE(graphs ? "graph, programmatic launch" : "eager, plain");
+    CudaBackendOptions opts = options(64, 4);
+    opts.useGraphs = graphs;
+    opts.programmaticLaunch = graphs;
+    std::unique_ptr<CudaBackend> gpu = open(opts);
+    ASSERT_TRUE(gpu);
+    ASSERT_TRUE(gpu->hasTimeline());
+    StepOutputs out;
+    decodeStep(*gpu, 20, out);
+    decodeStep(*gpu, 21, out);
+    ASSERT_TRUE(gpu->resetTimeline().ok());
+    const int64_t launchesBefore = gpu->stats().kernelLaunches;
+    decodeStep(*gpu, 22, out);
+    StatusOr<std::vector<TimelineEntry>> timeline = gpu->timeline();
+    ASSERT_TRUE(timeline.ok()) << timeline.status().toString();
+    const std::vector<TimelineEntry> &t = *timeline;
+    ASSERT_FALSE(t.empty());
+    for (size_t i = 0; i < t.size(); ++i) {
+      EXPECT_FALSE(t[i].kernel.empty());
+      EXPECT_LE(t[i].startNs, t[i].endNs) << t[i].kernel;
+      if (i > 0)
+        EXPECT_LE(t[i - 1].startNs, t[i].startNs); // By start.
+    }
+    // The step's span fits in its device time (events around its copies
+    // and launches).
+    EXPECT_LE((t.back().endNs - t.front().startNs) / 1e6,
+              gpu->lastStepDeviceMs() * 1.01 + 0.01);
+    if (!graphs) {
+      // One entry per launch; plain launches on one stream do not overlap.
+      eagerLaunches = t.size();
+      EXPECT_EQ(static_cast<int64_t>(t.size()),
+                gpu->stats().kernelLaunches - launchesBefore);
+      for (size_t i = 1; i < t.size(); ++i)
+        EXPECT_LE(t[i - 1].endNs, t[i].startNs)
+            << t[i - 1].kernel << " then " << t[i].kernel;
+    } else {
+      // The replayed graph runs the same launches.
+      EXPECT_GT(gpu->stats().graphReplays, 0);
+      EXPECT_EQ(t.size(), eagerLaunches);
+    }
+  }
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//

@@ -66,6 +66,12 @@ Decode benchmark (random prompts; weights still come from --weights):
   --bench-json out.json     write the results as JSON
   --bench-kernels           cuda: also time each kernel of the timed steps
                             (they then run eagerly, one kernel at a time)
+  --timeline out.jsonl      cuda: after each batch's timed steps, run one
+                            more step alone and write when each of its
+                            kernels started and ended on the GPU (graph and
+                            programmatic launch as usual), one JSON line per
+                            launch; the artifact must be compiled with
+                            --target-options=timeline=1
   --copy-tbps X             device copy bandwidth in TB/s for the roofline
                             (default: measured on cuda, n/a on cpu)
 )";
@@ -84,7 +90,7 @@ struct Options {
   bool bench = false;
   std::vector<int32_t> batches;
   int32_t context = 512, benchSteps = 50, benchWarmup = 3;
-  std::string benchJson;
+  std::string benchJson, timeline;
   double copyTBps = 0; ///< 0: measure (cuda) or n/a.
 };
 
@@ -211,6 +217,8 @@ Options parseArgs(int argc, char **argv) {
       o.benchJson = value();
     } else if (a == "--bench-kernels") {
       o.benchKernels = true;
+    } else if (a == "--timeline") {
+      o.timeline = value();
     } else if (a == "--copy-tbps") {
       o.copyTBps = parseFloat(a, value(), 1e-6, 1e6);
     } else if (!a.empty() && a[0] == '-') {
@@ -235,10 +243,13 @@ Options parseArgs(int argc, char **argv) {
     if (o.batches.empty())
       o.batches = {1};
   } else if (!o.batches.empty() || !o.benchJson.empty() || o.copyTBps > 0 ||
-             o.benchKernels) {
-    usageError("--batch, --bench-json, --bench-kernels and --copy-tbps need "
-               "--bench");
+             o.benchKernels || !o.timeline.empty()) {
+    usageError("--batch, --bench-json, --bench-kernels, --timeline and "
+               "--copy-tbps need --bench");
   }
+  if (!o.timeline.empty() && o.benchKernels)
+    usageError("--timeline times the graph as it runs; --bench-kernels runs "
+               "kernels one at a time: use one of them");
   return o;
 }
 
@@ -342,6 +353,36 @@ nlohmann::json reportKernels(const std::vector<KernelTime> &profile,
 }
 
 /// --bench: one backend, one engine per batch size.
+/// Runs one more decode step of `o`'s batch alone (lockstep) and writes
+/// when each of its launches started and ended, one JSON line each.
+void writeTimeline(Backend &backend, CudaBackend &cuda, DecodeBenchOptions o,
+                   std::ofstream &out) {
+  o.steps = 1;
+  o.engine.runAhead = false;
+  o.beforeTimedSteps = [&cuda] { check(cuda.resetTimeline()); };
+  check(benchmarkDecode(backend, o));
+  std::vector<TimelineEntry> entries = check(cuda.timeline());
+  if (entries.empty())
+    fail("--timeline: no kernel of the step recorded a time");
+  const uint64_t t0 = entries.front().startNs;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const TimelineEntry &e = entries[i];
+    nlohmann::json line = {{"batch", o.batch},
+                           {"index", i},
+                           {"node", e.node},
+                           {"op", e.op},
+                           {"kernel", e.kernel},
+                           {"start_us", (e.startNs - t0) / 1e3},
+                           {"end_us", (e.endNs - t0) / 1e3}};
+    if (e.layer >= 0)
+      line["layer"] = e.layer;
+    out << line.dump() << "\n";
+  }
+  out.flush();
+  if (!out)
+    fail("--timeline: write failed");
+}
+
 int runBench(const Options &opt, std::shared_ptr<const Artifact> art,
              std::shared_ptr<const SafeTensors> weights,
              const BackendOptions &baseOptions) {
@@ -399,6 +440,19 @@ int runBench(const Options &opt, std::shared_ptr<const Artifact> art,
                      bytes >> 20, bw.status().message().c_str());
       }
     }
+  }
+
+  std::ofstream timelineOut;
+  if (!opt.timeline.empty()) {
+    if (!cuda)
+      usageError("--timeline needs --device cuda");
+    if (!cuda->hasTimeline())
+      fail(opt.artifact + ": its kernels record no timeline; compile it with "
+                          "infer-compile ... --target cuda "
+                          "--target-options=timeline=1");
+    timelineOut.open(opt.timeline);
+    if (!timelineOut)
+      fail(opt.timeline + ": cannot write");
   }
 
   std::printf("infer-run: bench on %s: %s, %lld layers, context %d, %d "
@@ -469,6 +523,8 @@ int runBench(const Options &opt, std::shared_ptr<const Artifact> art,
     j["roofline_frac"] = frac > 0 ? nlohmann::json(frac) : nullptr;
     if (cuda && opt.benchKernels)
       j["kernels"] = reportKernels(cuda->kernelProfile(), opt.benchSteps);
+    if (timelineOut.is_open())
+      writeTimeline(*backend, *cuda, o, timelineOut);
     out["batches"].push_back(j);
     out["b" + std::to_string(b) + "_ms"] = ms;
   }

@@ -56,6 +56,7 @@ enum class StepScalar {
   SampledRows,     ///< S: rows that produce logits
   BlockTableWidth, ///< W: columns of the block tables (max blocks/sequence)
   Layer,           ///< the op's `layer` attribute (KV cache layer)
+  Launch,          ///< the launch's slot in the `timeline` buffer
 };
 
 /// One kernel parameter. A launch's parameters appear in this order:
@@ -67,7 +68,18 @@ struct KernelArg {
   /// swizzle; the runtime encodes it when it binds the operand.
   /// Counters: `i32` words that are zero whenever no kernel runs (the
   /// runtime zeroes them once; a kernel restores every word it changes).
-  enum class Kind { Operand, TensorMap, Result, Workspace, Counters, Scalar };
+  /// Timeline: `i64` pairs, one per launch slot (`timeline` option): the
+  /// bitwise-not of the earliest block start and the latest block end
+  /// (%globaltimer, ns), both kept by atomic max over a zeroed buffer.
+  enum class Kind {
+    Operand,
+    TensorMap,
+    Result,
+    Workspace,
+    Counters,
+    Scalar,
+    Timeline
+  };
   Kind kind = Kind::Operand;
   unsigned index = 0;                     ///< operand or result number
   StepScalar scalar = StepScalar::Tokens; ///< for Kind::Scalar

@@ -102,6 +102,11 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
            "Start every kernel with griddepcontrol.wait and "
            "launch_dependents, and mark its launches `programmatic` "
            "(programmatic dependent launch, sm_90+)">,
+    Option<"timeline", "timeline", "bool", /*default=*/"false",
+           "Instrument every kernel: thread 0 of each block records "
+           "%globaltimer at entry and at exit in the `timeline` buffer "
+           "(slot `launch`: the earliest start and the latest end of its "
+           "blocks), for infer-run --timeline">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -119,6 +119,11 @@ struct DecodeToCUDAPipelineOptions
       llvm::cl::desc("Kernels wait for the previous grid and allow "
                      "programmatic dependent launch"),
       llvm::cl::init(true)};
+  Option<bool> timeline{
+      *this, "timeline",
+      llvm::cl::desc("Kernels record their start and end times "
+                     "(%globaltimer) for infer-run --timeline"),
+      llvm::cl::init(false)};
   Option<unsigned> optLevel{*this, "opt-level",
                             llvm::cl::desc("LLVM optimization level"),
                             llvm::cl::init(3)};

@@ -55,9 +55,11 @@ GridExtent::Scale infer::toGridScale(StepScalar s) {
     return GridExtent::Scale::SampledRows;
   case StepScalar::BlockTableWidth:
   case StepScalar::Layer:
+  case StepScalar::Launch:
     break;
   }
-  llvm_unreachable("the block table width and the layer are not grid scales");
+  llvm_unreachable(
+      "the block table width, the layer and the launch are not grid scales");
 }
 
 namespace {
@@ -136,6 +138,8 @@ StringRef scalarName(StepScalar scalar) {
     return "block_table_width";
   case StepScalar::Layer:
     return "layer";
+  case StepScalar::Launch:
+    return "launch";
   }
   llvm_unreachable("unknown step scalar");
 }
@@ -156,6 +160,8 @@ std::string argName(const KernelArg &arg) {
     return "counters";
   case KernelArg::Kind::Scalar:
     return scalarName(arg.scalar).str();
+  case KernelArg::Kind::Timeline:
+    return "timeline";
   }
   llvm_unreachable("unknown kernel argument kind");
 }
@@ -333,6 +339,7 @@ struct ConvertDecodeToGPUPass
     ctx.options.wgmmaEarlyStages = wgmmaEarlyStages;
     ctx.options.wgmmaWaitGroups = wgmmaWaitGroups;
     ctx.options.programmaticLaunch = programmaticLaunch;
+    ctx.options.timeline = timeline;
     ctx.counter = std::distance(kernels.getOps<gpu::GPUFuncOp>().begin(),
                                 kernels.getOps<gpu::GPUFuncOp>().end());
     auto moduleName = b.getStringAttr(kKernelsModuleName);

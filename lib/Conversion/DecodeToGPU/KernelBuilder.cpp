@@ -108,6 +108,12 @@ unsigned KernelBuilder::addScalar(StepScalar scalar) {
 void KernelBuilder::create(std::array<int64_t, 3> block,
                            ArrayRef<GridExtent> grid) {
   assert(grid.size() <= 3 && "at most 3 grid dimensions");
+  if (ctx.options.timeline) {
+    timelineSlot = addScalar(StepScalar::Launch);
+    addParam({KernelArg::Kind::Timeline, 0},
+             MemRefType::get({kDynamicExtentBound}, builder.getI64Type()));
+    timelineBuffer = paramTypes.size() - 1;
+  }
   for (auto [i, extent] : llvm::enumerate(grid))
     launch.grid[i] = extent;
   for (unsigned i = 0; i < 3; ++i)
@@ -125,6 +131,9 @@ void KernelBuilder::create(std::array<int64_t, 3> block,
     if (isa<MemRefType>(type))
       kernel.setArgAttr(i, "llvm.noalias", builder.getUnitAttr());
   builder.setInsertionPointToStart(&kernel.getBody().front());
+  // Before the wait: the slot is written by this launch only.
+  if (ctx.options.timeline)
+    stampTimeline(/*end=*/false);
   if (ctx.options.programmaticLaunch) {
     // Nothing before the previous grid's results are visible (unless the
     // kernel defers the wait past its loads of static data); the next
@@ -135,6 +144,28 @@ void KernelBuilder::create(std::array<int64_t, 3> block,
     else if (dependentsFirst)
       launchDependents();
   }
+}
+
+void KernelBuilder::stampTimeline(bool end) {
+  Value first = index(0);
+  Value leader = arith::AndIOp::create(
+      builder,
+      cmp(arith::CmpIPredicate::eq, threadId(gpu::Dimension::x), first),
+      arith::AndIOp::create(
+          builder,
+          cmp(arith::CmpIPredicate::eq, threadId(gpu::Dimension::y), first),
+          cmp(arith::CmpIPredicate::eq, threadId(gpu::Dimension::z), first)));
+  ifThen(leader, [&] {
+    Value now = NVVM::GlobalTimerOp::create(builder, builder.getI64Type());
+    // Starts are kept as ~t so that one atomic max gives the earliest.
+    if (!end)
+      now = arith::XOrIOp::create(
+          builder, now,
+          arith::ConstantIntOp::create(builder, builder.getI64Type(), -1));
+    Value slot = add(mul(scalarIndex(timelineSlot), index(2)), index(end));
+    memref::AtomicRMWOp::create(builder, arith::AtomicRMWKind::maxu, now,
+                                param(timelineBuffer), slot);
+  });
 }
 
 void KernelBuilder::launchDependents() {
@@ -205,6 +236,8 @@ Value KernelBuilder::addDynamicShared(ArrayRef<int64_t> shape,
 KernelLaunch KernelBuilder::finish() {
   assert((!launch.programmatic || waitEmitted) &&
          "a deferred-wait kernel never waits for its dependencies");
+  if (ctx.options.timeline)
+    stampTimeline(/*end=*/true);
   gpu::ReturnOp::create(builder);
   return launch;
 }

@@ -307,6 +307,9 @@ public:
 
 private:
   void addParam(KernelArg arg, mlir::Type type);
+  /// `timeline` option: thread 0 of the block records %globaltimer at the
+  /// block's start or end (see KernelArg::Kind::Timeline).
+  void stampTimeline(bool end);
   void launchDependents();
 
   EmitContext &ctx;
@@ -317,6 +320,7 @@ private:
   llvm::SmallVector<mlir::Type> paramTypes;
   mlir::gpu::GPUFuncOp kernel;
   /// Programmatic launch: see deferDependencyWait().
+  unsigned timelineSlot = 0, timelineBuffer = 0; ///< params (timeline)
   bool deferWait = false, dependentsFirst = true, waitEmitted = false,
        dependentsLaunched = false;
 };

@@ -109,6 +109,16 @@ struct KernelTime {
   double ms = 0;
 };
 
+/// One launch of a step as the kernels saw it (artifacts compiled with
+/// `--target-options=timeline=1`): the earliest start and the latest end of
+/// its blocks, %globaltimer nanoseconds.
+struct TimelineEntry {
+  size_t node = 0;
+  std::string op, kernel;
+  int64_t layer = -1; ///< the node's `layer` attribute, -1 if none
+  uint64_t startNs = 0, endNs = 0;
+};
+
 struct CudaBackendStats {
   int64_t eagerSteps = 0;
   int64_t graphReplays = 0;
@@ -178,6 +188,15 @@ public:
   size_t kvBlockBytes() const { return bytesPerBlock; }
   /// Reads the uploaded bytes of weight value `valueId` (tests).
   Status readWeight(int64_t valueId, std::vector<uint8_t> &bytes);
+
+  /// Whether the artifact's kernels record a timeline (timeline=1).
+  bool hasTimeline() const { return timelineSlots > 0; }
+  /// Forgets the recorded times (queued on the stream: call between steps).
+  Status resetTimeline();
+  /// The launches that ran since resetTimeline(), by start; waits for the
+  /// stream. Each slot keeps its earliest start and latest end, so reset
+  /// before the one step to look at and read before the next one runs.
+  StatusOr<std::vector<TimelineEntry>> timeline();
 
   /// Kernel times since the last reset (profileKernels), longest first.
   std::vector<KernelTime> kernelProfile() const;
@@ -301,6 +320,11 @@ private:
   DeviceBuffer weightArena, activationArena, inputArea, workspace, kvPool;
   /// `counters` kernel argument: zeroed once; kernels leave it zero.
   DeviceBuffer counters;
+  /// `timeline` kernel argument: two u64 per launch slot.
+  DeviceBuffer timelineBuffer;
+  int64_t timelineSlots = 0;
+  /// Node, op, kernel and layer of each slot.
+  std::vector<TimelineEntry> timelineSlotInfo;
   /// TMA descriptors of `tma:` kernel arguments (weights), in device memory.
   std::vector<cu::TensorMap> tensorMapHost;
   DeviceBuffer tensorMaps;
