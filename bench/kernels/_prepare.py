@@ -249,7 +249,14 @@ func.func @sample(%l: tensor<?x128256xf32>, %t: tensor<?xf32>, %k: tensor<?xi32>
   %y = decode.sample %l, %t, %k, %p, %s : tensor<?x128256xf32>, tensor<?xf32>, tensor<?xi32>, tensor<?xf32>, tensor<?xi64> -> tensor<?xi32>
   return %y : tensor<?xi32>
 }
-''', vocab=128256))
+''', vocab=128256, bench=True))
+    # A vocabulary that is not a multiple of the 16-byte vector.
+    out.append(simple_case('sample_odd', 'sample', '''
+func.func @sample_odd(%l: tensor<?x1001xf32>, %t: tensor<?xf32>, %k: tensor<?xi32>, %p: tensor<?xf32>, %s: tensor<?xi64>) -> tensor<?xi32> {
+  %y = decode.sample %l, %t, %k, %p, %s : tensor<?x1001xf32>, tensor<?xf32>, tensor<?xi32>, tensor<?xf32>, tensor<?xi64> -> tensor<?xi32>
+  return %y : tensor<?xi32>
+}
+''', vocab=1001))
     return out
 
 

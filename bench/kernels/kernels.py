@@ -442,6 +442,28 @@ def bench_linear(mod, case, gen):
                 cublas_bw_back_to_back=bytes_cublas / (t_cublas_b2b * 1e-3))
 
 
+def bench_sample(mod, case, gen):
+    """Single-launch us of the sampler over f32 logits rows (as the lm_head
+    writes them): greedy, and top-k 50 at temperature 1."""
+    v = case['vocab']
+    out = {}
+    for rows in (1, 128):
+        logits = 3 * torch.randn(rows, v, generator=gen, device='cuda')
+        seeds = torch.arange(rows, device='cuda', dtype=torch.int64)
+        top_p = torch.ones(rows, device='cuda')
+        res = torch.empty(rows, dtype=torch.int32, device='cuda')
+        for mode, t, k in (('greedy', 0.0, 0), ('top_k50', 1.0, 50)):
+            temp = torch.full((rows,), t, device='cuda')
+            top_k = torch.full((rows,), k, dtype=torch.int32, device='cuda')
+
+            def run(i):
+                run_launches(mod, case['launches'],
+                             [logits, temp, top_k, top_p, seeds], [res],
+                             {'tokens': rows, 'sampled': rows}, None)
+            out[f'{mode}_rows{rows}_us'] = gpu_timing.single_ms(run, 50) * 1e3
+    return out
+
+
 #===----------------------------------------------------------------------===#
 # Main
 #===----------------------------------------------------------------------===#
@@ -495,6 +517,12 @@ def main():
         rows = []
         for case in manifest:
             if not case.get('bench') or (only and case['name'] not in only):
+                continue
+            if case['op'] == 'sample':
+                r = bench_sample(mod, case, gen)
+                summary['sample'] = r
+                print('sample (single launch, us): ' + ', '.join(
+                    f'{k[:-3]} {v:.1f}' for k, v in r.items()))
                 continue
             r = bench_linear(mod, case, gen)
             release_tensor_maps()

@@ -36,6 +36,10 @@ namespace {
 
 constexpr int64_t kSampleThreads = 1024;
 constexpr int64_t kMaxCandidates = 64;
+/// 16-byte loads of a row a thread issues per pass iteration, all before
+/// the first compare (the row pass is bound by their latency, not by
+/// bandwidth: one 1024-thread block per row).
+constexpr int64_t kRowLoadsInFlight = 4;
 
 /// A (value, index) pair; `better` orders pairs like the CPU sampler: larger
 /// value first, then lower index.
@@ -74,24 +78,55 @@ Candidate blockArgmax(KernelBuilder &kb, Candidate c, Value scratchValues,
   return {best[0], best[1]};
 }
 
-/// One pass over a row: the best element among those `eligible` accepts.
-/// `value(i)` computes element i's f32 key.
-Candidate rowArgmax(KernelBuilder &kb, int64_t vocab, Candidate none,
-                    function_ref<Value(Value)> value,
+/// One pass over row `row` of `logits`: the best element among those
+/// `eligible` accepts, by the f32 key `key(logit)`. Each thread issues
+/// kRowLoadsInFlight 16-byte loads (vectors of the row; single elements
+/// where the vocabulary is not a multiple of the vector) per iteration.
+Candidate rowArgmax(KernelBuilder &kb, Value logits, Value row, int64_t vocab,
+                    Candidate none, function_ref<Value(Value)> key,
                     function_ref<Value(Value, Value)> eligible,
                     Value scratchValues, Value scratchIndices) {
   ImplicitLocOpBuilder &b = kb.b();
+  Type elementType = cast<MemRefType>(logits.getType()).getElementType();
+  int64_t width = 128 / elementType.getIntOrFloatBitWidth();
+  if (vocab % width != 0)
+    width = 1;
+  const int64_t vectors = vocab / width;
+  const int64_t stride = kSampleThreads * kRowLoadsInFlight;
   SmallVector<Value> best = kb.forLoop(
-      kb.threadId(), kb.index(vocab), kb.index(kSampleThreads),
+      kb.threadId(), kb.index(vectors), kb.index(stride),
       {none.value, none.index},
-      [&](Value i, ValueRange carried) -> SmallVector<Value> {
-        Value v = value(i);
-        Value i32Index = arith::IndexCastOp::create(b, b.getI32Type(), i);
+      [&](Value first, ValueRange carried) -> SmallVector<Value> {
+        // Past the row the last vector is read again and not counted.
+        SmallVector<Value> at, loaded, inRow;
+        for (int64_t u = 0; u < kRowLoadsInFlight; ++u) {
+          Value v = kb.add(first, kb.index(u * kSampleThreads));
+          inRow.push_back(kb.cmp(arith::CmpIPredicate::ult, v,
+                                 kb.index(vectors)));
+          at.push_back(kb.minIndex(v, kb.index(vectors - 1)));
+          Value col = kb.mul(at.back(), kb.index(width));
+          loaded.push_back(width > 1 ? kb.loadVector(logits, {row, col}, width)
+                                     : kb.load(logits, {row, col}));
+        }
         Candidate current{carried[0], carried[1]};
-        Value take = arith::AndIOp::create(b, eligible(v, i32Index),
-                                           better(kb, current, {v, i32Index}));
-        return {arith::SelectOp::create(b, take, v, current.value),
-                arith::SelectOp::create(b, take, i32Index, current.index)};
+        for (int64_t u = 0; u < kRowLoadsInFlight; ++u) {
+          Value xs = kb.toF32(loaded[u]);
+          for (int64_t e = 0; e < width; ++e) {
+            Value x = width > 1 ? vector::ExtractOp::create(b, xs, e).getResult()
+                                : xs;
+            Value v = key(x);
+            Value i = arith::IndexCastOp::create(
+                b, b.getI32Type(),
+                kb.add(kb.mul(at[u], kb.index(width)), kb.index(e)));
+            Value take = arith::AndIOp::create(
+                b, inRow[u],
+                arith::AndIOp::create(b, eligible(v, i),
+                                      better(kb, current, {v, i})));
+            current = {arith::SelectOp::create(b, take, v, current.value),
+                       arith::SelectOp::create(b, take, i, current.index)};
+          }
+        }
+        return {current.value, current.index};
       });
   return blockArgmax(kb, {best[0], best[1]}, scratchValues, scratchIndices,
                      none);
@@ -153,7 +188,6 @@ LogicalResult infer::emitSampleKernels(Operation *op, EmitContext &ctx,
   auto isNaN = [&](Value v) {
     return arith::CmpFOp::create(b, arith::CmpFPredicate::UNO, v, v);
   };
-  auto logit = [&](Value i) { return kb.toF32(kb.load(logits, {row, i})); };
   auto writeToken = [&](Value token) {
     kb.ifThen(isThread0, [&] { kb.store(token, kb.param(tokenSlot), row); });
   };
@@ -171,7 +205,7 @@ LogicalResult infer::emitSampleKernels(Operation *op, EmitContext &ctx,
   // Greedy rows.
   kb.ifThen(greedy, [&] {
     Candidate best = rowArgmax(
-        kb, vocab, none, logit,
+        kb, logits, row, vocab, none, [](Value x) { return x; },
         [&](Value v, Value) {
           return arith::XOrIOp::create(b, isNaN(v), trueValue);
         },
@@ -183,8 +217,8 @@ LogicalResult infer::emitSampleKernels(Operation *op, EmitContext &ctx,
   // Sampled rows with a top-k the GPU handles.
   Value notGreedy = arith::XOrIOp::create(b, greedy, trueValue);
   kb.ifThen(arith::AndIOp::create(b, notGreedy, inCandidateRange), [&] {
-    auto scaled = [&](Value i) {
-      Value x = arith::DivFOp::create(b, logit(i), temperature);
+    auto scaled = [&](Value logit) {
+      Value x = arith::DivFOp::create(b, logit, temperature);
       return arith::SelectOp::create(b, isNaN(x), negInf, x);
     };
     Value count =
@@ -194,7 +228,7 @@ LogicalResult infer::emitSampleKernels(Operation *op, EmitContext &ctx,
                {kb.f32(std::numeric_limits<float>::infinity()), kb.i32(-1)},
                [&](Value j, ValueRange last) -> SmallVector<Value> {
                  Candidate best = rowArgmax(
-                     kb, vocab, none, scaled,
+                     kb, logits, row, vocab, none, scaled,
                      [&](Value v, Value i) {
                        Value below = arith::CmpFOp::create(
                            b, arith::CmpFPredicate::OLT, v, last[0]);

@@ -19,9 +19,12 @@ func.func @sample(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %slots: ten
 // CHECK-SAME: memref<16777216xi64>
 // CHECK-SAME: %[[TOK:[a-z0-9]+]]: memref<16777216xi32> {llvm.noalias})
 // CHECK-SAME: workgroup(
-// Greedy rows: one argmax pass; candidates: one pass per pick.
+// Greedy rows: one argmax pass; candidates: one pass per pick. A pass
+// iteration issues four 16-byte loads of the row before its first compare.
 // CHECK: scf.if
 // CHECK: scf.for
+// CHECK-COUNT-4: vector.load %{{.*}} : memref<16777216x128256xf32>, vector<4xf32>
+// CHECK-NOT: vector.load
 // CHECK: arith.cmpf ogt
 // CHECK: gpu.shuffle  xor
 // CHECK: scf.if
