@@ -5,12 +5,17 @@
 //
 // - temperature <= 0 (or a vocabulary of 1): argmax of the raw logits, lowest
 //   index on ties, NaN never wins (index 0 if every logit is NaN).
-// - 0 < top_k <= kMaxCandidates: the top min(top_k, V) candidates of
-//   x = logits / temperature (NaN as -inf) are selected in the exact sort
-//   order of the CPU sampler (x descending, lower index first) by k block
-//   argmax passes, each restricted to the elements that sort after the
-//   previous pick. One thread then runs the CPU sampler's sequential f32
-//   softmax, top-p prefix and inverse-CDF draw with
+// - 0 < top_k <= kMaxCandidates: the top k = min(top_k, V) candidates of
+//   x = logits / temperature (NaN as -inf), in the exact sort order of the
+//   CPU sampler (x descending, lower index first). Each thread finds the
+//   best element of its share; the k-th best of those (a bitonic sort of
+//   the 1024 in shared memory) is a threshold that every candidate reaches,
+//   since k distinct elements do. A second pass collects the elements at
+//   or above it (usually about k) and a bitonic sort orders them. Where
+//   more than kMaxCollected reach it (ties, -inf) the kernel instead runs k
+//   block argmax passes, each restricted to the elements that sort after
+//   the previous pick. One thread then runs the CPU sampler's sequential
+//   f32 softmax, top-p prefix and inverse-CDF draw with
 //   u = uniformFromSeed(seeds[row]) (SplitMix64).
 // - Any other row (top_k <= 0 or > kMaxCandidates with temperature > 0)
 //   yields token -1: the runtime samples that row on the host
@@ -36,6 +41,9 @@ namespace {
 
 constexpr int64_t kSampleThreads = 1024;
 constexpr int64_t kMaxCandidates = 64;
+/// Candidates a top-k row collects above its threshold before it falls back
+/// to one pass per pick.
+constexpr int64_t kMaxCollected = 2048;
 /// 16-byte loads of a row a thread issues per pass iteration, all before
 /// the first compare (the row pass is bound by their latency, not by
 /// bandwidth: one 1024-thread block per row).
@@ -78,14 +86,16 @@ Candidate blockArgmax(KernelBuilder &kb, Candidate c, Value scratchValues,
   return {best[0], best[1]};
 }
 
-/// One pass over row `row` of `logits`: the best element among those
-/// `eligible` accepts, by the f32 key `key(logit)`. Each thread issues
+/// One pass of every thread over its share of row `row` of `logits`: calls
+/// `visit(key, index, inRow, carried)` for each element (f32 key
+/// `key(logit)`, i32 index; `inRow` is false for the reloads past the row's
+/// end) and returns the final carried values. Each thread issues
 /// kRowLoadsInFlight 16-byte loads (vectors of the row; single elements
 /// where the vocabulary is not a multiple of the vector) per iteration.
-Candidate rowArgmax(KernelBuilder &kb, Value logits, Value row, int64_t vocab,
-                    Candidate none, function_ref<Value(Value)> key,
-                    function_ref<Value(Value, Value)> eligible,
-                    Value scratchValues, Value scratchIndices) {
+SmallVector<Value> rowPass(
+    KernelBuilder &kb, Value logits, Value row, int64_t vocab,
+    function_ref<Value(Value)> key, ValueRange init,
+    function_ref<SmallVector<Value>(Value, Value, Value, ValueRange)> visit) {
   ImplicitLocOpBuilder &b = kb.b();
   Type elementType = cast<MemRefType>(logits.getType()).getElementType();
   int64_t width = 128 / elementType.getIntOrFloatBitWidth();
@@ -93,43 +103,98 @@ Candidate rowArgmax(KernelBuilder &kb, Value logits, Value row, int64_t vocab,
     width = 1;
   const int64_t vectors = vocab / width;
   const int64_t stride = kSampleThreads * kRowLoadsInFlight;
-  SmallVector<Value> best = kb.forLoop(
-      kb.threadId(), kb.index(vectors), kb.index(stride),
-      {none.value, none.index},
+  return kb.forLoop(
+      kb.threadId(), kb.index(vectors), kb.index(stride), init,
       [&](Value first, ValueRange carried) -> SmallVector<Value> {
-        // Past the row the last vector is read again and not counted.
+        // Past the row the last vector is read again (not in the row).
         SmallVector<Value> at, loaded, inRow;
         for (int64_t u = 0; u < kRowLoadsInFlight; ++u) {
           Value v = kb.add(first, kb.index(u * kSampleThreads));
-          inRow.push_back(kb.cmp(arith::CmpIPredicate::ult, v,
-                                 kb.index(vectors)));
+          inRow.push_back(
+              kb.cmp(arith::CmpIPredicate::ult, v, kb.index(vectors)));
           at.push_back(kb.minIndex(v, kb.index(vectors - 1)));
           Value col = kb.mul(at.back(), kb.index(width));
           loaded.push_back(width > 1 ? kb.loadVector(logits, {row, col}, width)
                                      : kb.load(logits, {row, col}));
         }
-        Candidate current{carried[0], carried[1]};
+        SmallVector<Value> current(carried);
         for (int64_t u = 0; u < kRowLoadsInFlight; ++u) {
           Value xs = kb.toF32(loaded[u]);
           for (int64_t e = 0; e < width; ++e) {
-            Value x = width > 1 ? vector::ExtractOp::create(b, xs, e).getResult()
-                                : xs;
-            Value v = key(x);
+            Value x = width > 1
+                          ? vector::ExtractOp::create(b, xs, e).getResult()
+                          : xs;
             Value i = arith::IndexCastOp::create(
                 b, b.getI32Type(),
                 kb.add(kb.mul(at[u], kb.index(width)), kb.index(e)));
-            Value take = arith::AndIOp::create(
-                b, inRow[u],
-                arith::AndIOp::create(b, eligible(v, i),
-                                      better(kb, current, {v, i})));
-            current = {arith::SelectOp::create(b, take, v, current.value),
-                       arith::SelectOp::create(b, take, i, current.index)};
+            current = visit(key(x), i, inRow[u], current);
           }
         }
-        return {current.value, current.index};
+        return current;
       });
-  return blockArgmax(kb, {best[0], best[1]}, scratchValues, scratchIndices,
-                     none);
+}
+
+/// This thread's best element of its share of the row among those
+/// `eligible` accepts.
+Candidate threadArgmax(KernelBuilder &kb, Value logits, Value row,
+                       int64_t vocab, Candidate none,
+                       function_ref<Value(Value)> key,
+                       function_ref<Value(Value, Value)> eligible) {
+  ImplicitLocOpBuilder &b = kb.b();
+  SmallVector<Value> best =
+      rowPass(kb, logits, row, vocab, key, {none.value, none.index},
+              [&](Value v, Value i, Value inRow,
+                  ValueRange carried) -> SmallVector<Value> {
+                Candidate current{carried[0], carried[1]};
+                Value take = arith::AndIOp::create(
+                    b, inRow,
+                    arith::AndIOp::create(b, eligible(v, i),
+                                          better(kb, current, {v, i})));
+                return {arith::SelectOp::create(b, take, v, current.value),
+                        arith::SelectOp::create(b, take, i, current.index)};
+              });
+  return {best[0], best[1]};
+}
+
+/// The best element of the row among those `eligible` accepts.
+Candidate rowArgmax(KernelBuilder &kb, Value logits, Value row, int64_t vocab,
+                    Candidate none, function_ref<Value(Value)> key,
+                    function_ref<Value(Value, Value)> eligible,
+                    Value scratchValues, Value scratchIndices) {
+  return blockArgmax(kb,
+                     threadArgmax(kb, logits, row, vocab, none, key, eligible),
+                     scratchValues, scratchIndices, none);
+}
+
+/// Bitonic sort of the `n` (a power of two) (value, index) pairs of shared
+/// buffers `values` / `indices` into `better` order, best first. Contains
+/// barriers.
+void sortShared(KernelBuilder &kb, Value values, Value indices, int64_t n) {
+  ImplicitLocOpBuilder &b = kb.b();
+  for (int64_t k = 2; k <= n; k *= 2)
+    for (int64_t j = k / 2; j >= 1; j /= 2) {
+      kb.forEachThread(n / 2, [&](Value p) {
+        // Pair (i, i + j); blocks of k alternate direction, the last merge
+        // (k = n) puts the better element first.
+        Value i = kb.add(kb.mul(kb.divIndex(p, kb.index(j)), kb.index(2 * j)),
+                         kb.remIndex(p, kb.index(j)));
+        Value partner = kb.add(i, kb.index(j));
+        Candidate a{kb.load(values, i), kb.load(indices, i)};
+        Candidate c{kb.load(values, partner), kb.load(indices, partner)};
+        Value bestFirst =
+            kb.cmp(arith::CmpIPredicate::eq,
+                   arith::AndIOp::create(b, i, kb.index(k)), kb.index(0));
+        Value swap =
+            kb.cmp(arith::CmpIPredicate::eq, better(kb, a, c), bestFirst);
+        kb.ifThen(swap, [&] {
+          kb.store(c.value, values, i);
+          kb.store(c.index, indices, i);
+          kb.store(a.value, values, partner);
+          kb.store(a.index, indices, partner);
+        });
+      });
+      kb.barrier();
+    }
 }
 
 /// uniformFromSeed(seed): the top 24 bits of splitmix64(seed) times 2^-24.
@@ -176,6 +241,11 @@ LogicalResult infer::emitSampleKernels(Operation *op, EmitContext &ctx,
   Value scratchIndices = kb.addShared({kb.numWarps()}, i32);
   Value candValues = kb.addShared({kMaxCandidates}, f32);
   Value candIndices = kb.addShared({kMaxCandidates}, i32);
+  Value threadValues = kb.addShared({kSampleThreads}, f32);
+  Value threadIndices = kb.addShared({kSampleThreads}, i32);
+  Value collectedValues = kb.addShared({kMaxCollected}, f32);
+  Value collectedIndices = kb.addShared({kMaxCollected}, i32);
+  Value collectedCount = kb.addShared({1}, i32);
 
   Value row = kb.blockId();
   Value logits = kb.param(logitsSlot);
@@ -223,30 +293,87 @@ LogicalResult infer::emitSampleKernels(Operation *op, EmitContext &ctx,
     };
     Value count =
         arith::IndexCastOp::create(b, b.getIndexType(), numCandidates);
-    // Pick j sorts after pick j - 1: only elements sorting after it compete.
-    kb.forLoop(kb.index(0), count, kb.index(1),
-               {kb.f32(std::numeric_limits<float>::infinity()), kb.i32(-1)},
-               [&](Value j, ValueRange last) -> SmallVector<Value> {
-                 Candidate best = rowArgmax(
-                     kb, logits, row, vocab, none, scaled,
-                     [&](Value v, Value i) {
-                       Value below = arith::CmpFOp::create(
-                           b, arith::CmpFPredicate::OLT, v, last[0]);
-                       Value tie = arith::AndIOp::create(
-                           b,
-                           arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ,
-                                                 v, last[0]),
-                           kb.cmp(arith::CmpIPredicate::sgt, i, last[1]));
-                       // The first pick starts after (+inf, -1): everything.
-                       return arith::OrIOp::create(b, below, tie);
-                     },
-                     scratchValues, scratchIndices);
-                 kb.ifThen(isThread0, [&] {
-                   kb.store(best.value, candValues, j);
-                   kb.store(best.index, candIndices, j);
+    Value tid = kb.threadId();
+    kb.ifThen(isThread0,
+              [&] { kb.store(kb.i32(0), collectedCount, kb.index(0)); });
+    // The threshold: the count-th best of the threads' best elements. Count
+    // threads hold an element at least that good, so every candidate is.
+    Candidate mine = threadArgmax(kb, logits, row, vocab, none, scaled,
+                                  [&](Value, Value) { return trueValue; });
+    kb.store(mine.value, threadValues, tid);
+    kb.store(mine.index, threadIndices, tid);
+    kb.barrier();
+    sortShared(kb, threadValues, threadIndices, kSampleThreads);
+    Value threshold = kb.load(threadValues, kb.sub(count, kb.index(1)));
+    // One pass collects every element at least as large.
+    rowPass(
+        kb, logits, row, vocab, scaled, {},
+        [&](Value v, Value i, Value inRow, ValueRange) -> SmallVector<Value> {
+          Value above =
+              arith::CmpFOp::create(b, arith::CmpFPredicate::OGE, v, threshold);
+          kb.ifThen(arith::AndIOp::create(b, inRow, above), [&] {
+            Value slot = arith::IndexCastOp::create(
+                b, b.getIndexType(),
+                kb.atomicAdd(collectedCount, kb.index(0), kb.i32(1)));
+            kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, slot,
+                             kb.index(kMaxCollected)),
+                      [&] {
+                        kb.store(v, collectedValues, slot);
+                        kb.store(i, collectedIndices, slot);
+                      });
+          });
+          return {};
+        });
+    kb.barrier();
+    Value collected = arith::IndexCastOp::create(
+        b, b.getIndexType(), kb.load(collectedCount, kb.index(0)));
+    Value fits =
+        kb.cmp(arith::CmpIPredicate::ule, collected, kb.index(kMaxCollected));
+    kb.ifThen(fits, [&] {
+      // Sort the collected elements (padded with `none`) and keep the
+      // first count.
+      kb.forEachThread(kMaxCollected, [&](Value j) {
+        kb.ifThen(kb.cmp(arith::CmpIPredicate::uge, j, collected), [&] {
+          kb.store(none.value, collectedValues, j);
+          kb.store(none.index, collectedIndices, j);
+        });
+      });
+      kb.barrier();
+      sortShared(kb, collectedValues, collectedIndices, kMaxCollected);
+      kb.forEachThread(kMaxCandidates, [&](Value j) {
+        kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, j, count), [&] {
+          kb.store(kb.load(collectedValues, j), candValues, j);
+          kb.store(kb.load(collectedIndices, j), candIndices, j);
+        });
+      });
+    });
+    kb.ifThen(arith::XOrIOp::create(b, fits, trueValue), [&] {
+      // Too many ties or -inf keys at the threshold: pick j is the best
+      // element that sorts after pick j - 1, one pass each.
+      kb.forLoop(kb.index(0), count, kb.index(1),
+                 {kb.f32(std::numeric_limits<float>::infinity()), kb.i32(-1)},
+                 [&](Value j, ValueRange last) -> SmallVector<Value> {
+                   Candidate best = rowArgmax(
+                       kb, logits, row, vocab, none, scaled,
+                       [&](Value v, Value i) {
+                         Value below = arith::CmpFOp::create(
+                             b, arith::CmpFPredicate::OLT, v, last[0]);
+                         Value tie = arith::AndIOp::create(
+                             b,
+                             arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ,
+                                                   v, last[0]),
+                             kb.cmp(arith::CmpIPredicate::sgt, i, last[1]));
+                         // The first pick starts after (+inf, -1): everything.
+                         return arith::OrIOp::create(b, below, tie);
+                       },
+                       scratchValues, scratchIndices);
+                   kb.ifThen(isThread0, [&] {
+                     kb.store(best.value, candValues, j);
+                     kb.store(best.index, candIndices, j);
+                   });
+                   return {best.value, best.index};
                  });
-                 return {best.value, best.index};
-               });
+    });
     kb.barrier();
 
     // The CPU sampler's sequential part, on thread 0.

@@ -27,10 +27,21 @@ func.func @sample(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %slots: ten
 // CHECK-NOT: vector.load
 // CHECK: arith.cmpf ogt
 // CHECK: gpu.shuffle  xor
+// Top-k rows: the threads' best elements sorted in shared memory give a
+// threshold, one more pass collects what reaches it (a shared counter), a
+// second sort orders them; one pass per pick only where too many do.
+// CHECK: scf.if
+// CHECK: scf.for
+// CHECK: arith.divf
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK: memref.atomic_rmw addi
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: gpu.barrier
 // CHECK: scf.if
 // CHECK: scf.for
 // CHECK: scf.for
-// CHECK: arith.divf
 // SplitMix64 of the row's seed, then the draw.
 // CHECK: arith.constant -4658895280553007687 : i64
 // CHECK: math.exp
