@@ -349,6 +349,18 @@ func.func @lin_gate_up_act_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x14336
   return %y : tensor<?x14336xbf16>
 }
 
+func.func @lin_gate_up_act_plain_wgmma_t64(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
+  %w = decode.weight ["w"] : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 64, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
+  return %y : tensor<?x14336xbf16>
+}
+
+func.func @lin_gate_up_act_plain_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
+  %w = decode.weight ["w"] : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 128, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
+  return %y : tensor<?x14336xbf16>
+}
+
 func.func @lin_act_odd_ks3_t64(%x: tensor<?x1536xbf16>) -> tensor<?x1002xbf16> {
   %w = decode.weight ["w"] scaled_by "g" : tensor<2004x1536xbf16>
   %b = decode.weight ["b"] : tensor<2004xbf16>
@@ -492,6 +504,11 @@ func.func @gather_tokens(%x: tensor<?x4096xbf16>, %i: tensor<?xi32>) -> tensor<?
 
 func.func @sample(%l: tensor<?x128256xf32>, %t: tensor<?xf32>, %k: tensor<?xi32>, %p: tensor<?xf32>, %s: tensor<?xi64>) -> tensor<?xi32> {
   %y = decode.sample %l, %t, %k, %p, %s : tensor<?x128256xf32>, tensor<?xf32>, tensor<?xi32>, tensor<?xf32>, tensor<?xi64> -> tensor<?xi32>
+  return %y : tensor<?xi32>
+}
+
+func.func @sample_odd(%l: tensor<?x1001xf32>, %t: tensor<?xf32>, %k: tensor<?xi32>, %p: tensor<?xf32>, %s: tensor<?xi64>) -> tensor<?xi32> {
+  %y = decode.sample %l, %t, %k, %p, %s : tensor<?x1001xf32>, tensor<?xf32>, tensor<?xi32>, tensor<?xf32>, tensor<?xi64> -> tensor<?xi32>
   return %y : tensor<?xi32>
 }
 
