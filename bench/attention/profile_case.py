@@ -5,7 +5,9 @@
       python3 bench/attention/profile_case.py dec_32_8_128 1 32768
 
 arguments: kernel name (bench/attention/out/NAME.cubin), batch, context,
-[launches] (default 3). Harness helpers come from attn_bench.py.
+[launches] (default 3); without arguments dec_32_8_128 at batch 128, context
+512 (what bench/gpu-check.sh runs: a smoke test of the profiler target).
+Harness helpers come from attn_bench.py.
 """
 import os
 import sys
@@ -17,8 +19,11 @@ import attn_bench as ab  # noqa: E402
 
 
 def main():
-    name, batch, context = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    launches = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    args = sys.argv[1:] or ['dec_32_8_128', '128', '512']
+    if len(args) < 3:
+        sys.exit(__doc__)
+    name, batch, context = args[0], int(args[1]), int(args[2])
+    launches = int(args[3]) if len(args) > 3 else 3
     own = os.path.exists(os.path.join(ab.OUT, name + '.launches.json'))
     mod = ab.Module(name, None if own else 'dec_32_8_128')
     contexts = [context] * batch
@@ -30,6 +35,7 @@ def main():
     for _ in range(launches - 1):
         mod.run(0, [q, pool, bt, ctx, qs], [out], scal, ws)
     torch.cuda.synchronize()
+    print(f'{name}: batch {batch}, context {context}, {launches} launches')
     return 0
 
 
