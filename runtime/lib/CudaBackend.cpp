@@ -1096,6 +1096,16 @@ Status CudaBackend::planNodes() {
         }
         launch.params.push_back(p);
       }
+      bool timeline = false, slot = false;
+      for (const Launch::Param &p : launch.params) {
+        timeline = timeline || p.isTimeline;
+        slot = slot || (p.isScalar && p.scalar == ScalarKind::Launch);
+      }
+      if (timeline && !slot)
+        return invalidArgumentError(
+            where + ": launch of '" + launch.kernel +
+            "' has a 'timeline' argument without its slot: 'timeline' needs "
+            "a 'launch' scalar (recompile with --target-options=timeline=1)");
       int64_t maxTokens = intOr(l, "max_tokens", 0);
       auto g = std::find_if(
           plan.groups.begin(), plan.groups.end(),

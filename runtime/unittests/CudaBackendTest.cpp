@@ -476,6 +476,8 @@ TEST(CudaBackendTest, MalformedLaunchFieldsAreRejected) {
        "bf16/f16"},
       {[](nlohmann::json &l) { l["programmatic"] = "yes"; },
        "'programmatic' must be a boolean"},
+      {[](nlohmann::json &l) { l["args"].push_back("timeline"); },
+       "'timeline' needs a 'launch'"},
   };
   for (const Case &c : cases) {
     std::shared_ptr<Artifact> art =
