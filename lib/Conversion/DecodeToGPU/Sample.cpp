@@ -8,15 +8,16 @@
 // - 0 < top_k <= kMaxCandidates: the top k = min(top_k, V) candidates of
 //   x = logits / temperature (NaN as -inf), in the exact sort order of the
 //   CPU sampler (x descending, lower index first). Each thread finds the
-//   best element of its share; the k-th best of those (a bitonic sort of
-//   the 1024 in shared memory) is a threshold that every candidate reaches,
-//   since k distinct elements do. A second pass collects the elements at
-//   or above it (usually about k) and a bitonic sort orders them. Where
-//   more than kMaxCollected reach it (ties, -inf) the kernel instead runs k
-//   block argmax passes, each restricted to the elements that sort after
-//   the previous pick. One thread then runs the CPU sampler's sequential
-//   f32 softmax, top-p prefix and inverse-CDF draw with
-//   u = uniformFromSeed(seeds[row]) (SplitMix64).
+//   best element of its share and each warp sorts its 32 by shuffles; the
+//   least of the warps' m-th best (m = ceil(k / 32)) is a threshold that
+//   every candidate reaches, since at least 32 m >= k distinct elements do.
+//   A second pass collects the elements at or above it (a few hundred on
+//   real logits) and a bitonic sort in shared memory, sized to the next
+//   power of two, orders them. Where more than kMaxCollected reach it
+//   (ties, -inf) the kernel instead runs k block argmax passes, each
+//   restricted to the elements that sort after the previous pick. One
+//   thread then runs the CPU sampler's sequential f32 softmax, top-p prefix
+//   and inverse-CDF draw with u = uniformFromSeed(seeds[row]) (SplitMix64).
 // - Any other row (top_k <= 0 or > kMaxCandidates with temperature > 0)
 //   yields token -1: the runtime samples that row on the host
 //   (docs/launch-plan.md, "Kernels per op").
@@ -166,26 +167,62 @@ Candidate rowArgmax(KernelBuilder &kb, Value logits, Value row, int64_t vocab,
                      scratchValues, scratchIndices, none);
 }
 
-/// Bitonic sort of the `n` (a power of two) (value, index) pairs of shared
-/// buffers `values` / `indices` into `better` order, best first. Contains
-/// barriers.
-void sortShared(KernelBuilder &kb, Value values, Value indices, int64_t n) {
+/// Bitonic sort of the warp's 32 (value, index) pairs, one per lane, into
+/// `better` order: lane r ends with the warp's r-th best.
+Candidate warpSort(KernelBuilder &kb, Candidate c) {
   ImplicitLocOpBuilder &b = kb.b();
-  for (int64_t k = 2; k <= n; k *= 2)
+  Value lane = kb.laneId();
+  auto bitClear = [&](int64_t bit) {
+    return kb.cmp(arith::CmpIPredicate::eq,
+                  arith::AndIOp::create(b, lane, kb.index(bit)), kb.index(0));
+  };
+  for (int64_t k = 2; k <= kWarpSize; k *= 2)
     for (int64_t j = k / 2; j >= 1; j /= 2) {
-      kb.forEachThread(n / 2, [&](Value p) {
+      Candidate other{kb.shuffleXor(c.value, j), kb.shuffleXor(c.index, j)};
+      // The lower lane of a pair keeps the better element where its block of
+      // k runs best first (the last, k = 32, does), the worse one elsewhere.
+      Value keepBetter =
+          kb.cmp(arith::CmpIPredicate::eq,
+                 arith::ExtUIOp::create(b, b.getI32Type(), bitClear(j)),
+                 arith::ExtUIOp::create(b, b.getI32Type(), bitClear(k)));
+      Value take = kb.cmp(
+          arith::CmpIPredicate::eq,
+          arith::ExtUIOp::create(b, b.getI32Type(), better(kb, c, other)),
+          arith::ExtUIOp::create(b, b.getI32Type(), keepBetter));
+      c = {arith::SelectOp::create(b, take, other.value, c.value),
+           arith::SelectOp::create(b, take, other.index, c.index)};
+    }
+  return c;
+}
+
+/// Bitonic sort of the first 2^logN (logN >= 1, run-time) (value, index)
+/// pairs of shared buffers `values` / `indices` into `better` order, best
+/// first. Contains barriers.
+void sortShared(KernelBuilder &kb, Value values, Value indices, Value logN) {
+  ImplicitLocOpBuilder &b = kb.b();
+  Value one = kb.index(1);
+  Value half = arith::ShLIOp::create(b, one, kb.sub(logN, one));
+  kb.forLoop(one, kb.add(logN, one), one, [&](Value kLog) {
+    Value k = arith::ShLIOp::create(b, one, kLog);
+    kb.forLoop(kb.index(0), kLog, one, [&](Value step) {
+      Value jLog = kb.sub(kb.sub(kLog, one), step);
+      Value j = arith::ShLIOp::create(b, one, jLog);
+      kb.forLoop(kb.threadId(), half, kb.index(kSampleThreads), [&](Value p) {
         // Pair (i, i + j); blocks of k alternate direction, the last merge
         // (k = n) puts the better element first.
-        Value i = kb.add(kb.mul(kb.divIndex(p, kb.index(j)), kb.index(2 * j)),
-                         kb.remIndex(p, kb.index(j)));
-        Value partner = kb.add(i, kb.index(j));
+        Value i =
+            kb.add(arith::ShLIOp::create(b, arith::ShRUIOp::create(b, p, jLog),
+                                         kb.add(jLog, one)),
+                   arith::AndIOp::create(b, p, kb.sub(j, one)));
+        Value partner = kb.add(i, j);
         Candidate a{kb.load(values, i), kb.load(indices, i)};
         Candidate c{kb.load(values, partner), kb.load(indices, partner)};
-        Value bestFirst =
-            kb.cmp(arith::CmpIPredicate::eq,
-                   arith::AndIOp::create(b, i, kb.index(k)), kb.index(0));
+        Value bestFirst = kb.cmp(arith::CmpIPredicate::eq,
+                                 arith::AndIOp::create(b, i, k), kb.index(0));
         Value swap =
-            kb.cmp(arith::CmpIPredicate::eq, better(kb, a, c), bestFirst);
+            kb.cmp(arith::CmpIPredicate::eq,
+                   arith::ExtUIOp::create(b, b.getI32Type(), better(kb, a, c)),
+                   arith::ExtUIOp::create(b, b.getI32Type(), bestFirst));
         kb.ifThen(swap, [&] {
           kb.store(c.value, values, i);
           kb.store(c.index, indices, i);
@@ -194,7 +231,8 @@ void sortShared(KernelBuilder &kb, Value values, Value indices, int64_t n) {
         });
       });
       kb.barrier();
-    }
+    });
+  });
 }
 
 /// uniformFromSeed(seed): the top 24 bits of splitmix64(seed) times 2^-24.
@@ -241,8 +279,7 @@ LogicalResult infer::emitSampleKernels(Operation *op, EmitContext &ctx,
   Value scratchIndices = kb.addShared({kb.numWarps()}, i32);
   Value candValues = kb.addShared({kMaxCandidates}, f32);
   Value candIndices = kb.addShared({kMaxCandidates}, i32);
-  Value threadValues = kb.addShared({kSampleThreads}, f32);
-  Value threadIndices = kb.addShared({kSampleThreads}, i32);
+  Value warpThresholds = kb.addShared({kb.numWarps()}, f32);
   Value collectedValues = kb.addShared({kMaxCollected}, f32);
   Value collectedIndices = kb.addShared({kMaxCollected}, i32);
   Value collectedCount = kb.addShared({1}, i32);
@@ -293,18 +330,23 @@ LogicalResult infer::emitSampleKernels(Operation *op, EmitContext &ctx,
     };
     Value count =
         arith::IndexCastOp::create(b, b.getIndexType(), numCandidates);
-    Value tid = kb.threadId();
     kb.ifThen(isThread0,
               [&] { kb.store(kb.i32(0), collectedCount, kb.index(0)); });
-    // The threshold: the count-th best of the threads' best elements. Count
-    // threads hold an element at least that good, so every candidate is.
+    // The threshold: each warp sorts its threads' best elements, and the
+    // least of the warps' m-th best (m = ceil(count / 32)) is reached by at
+    // least 32 m >= count distinct elements, so every candidate reaches it.
     Candidate mine = threadArgmax(kb, logits, row, vocab, none, scaled,
                                   [&](Value, Value) { return trueValue; });
-    kb.store(mine.value, threadValues, tid);
-    kb.store(mine.index, threadIndices, tid);
+    Candidate ranked = warpSort(kb, mine);
+    Value m = kb.ceilDivIndex(count, kb.index(kWarpSize));
+    kb.ifThen(
+        kb.cmp(arith::CmpIPredicate::eq, kb.laneId(), kb.sub(m, kb.index(1))),
+        [&] { kb.store(ranked.value, warpThresholds, kb.warpId()); });
     kb.barrier();
-    sortShared(kb, threadValues, threadIndices, kSampleThreads);
-    Value threshold = kb.load(threadValues, kb.sub(count, kb.index(1)));
+    Value threshold = kb.load(warpThresholds, kb.index(0));
+    for (int64_t w = 1; w < kb.numWarps(); ++w)
+      threshold = arith::MinimumFOp::create(
+          b, threshold, kb.load(warpThresholds, kb.index(w)));
     // One pass collects every element at least as large.
     rowPass(
         kb, logits, row, vocab, scaled, {},
@@ -330,16 +372,22 @@ LogicalResult infer::emitSampleKernels(Operation *op, EmitContext &ctx,
     Value fits =
         kb.cmp(arith::CmpIPredicate::ule, collected, kb.index(kMaxCollected));
     kb.ifThen(fits, [&] {
-      // Sort the collected elements (padded with `none`) and keep the
-      // first count.
-      kb.forEachThread(kMaxCollected, [&](Value j) {
-        kb.ifThen(kb.cmp(arith::CmpIPredicate::uge, j, collected), [&] {
-          kb.store(none.value, collectedValues, j);
-          kb.store(none.index, collectedIndices, j);
-        });
-      });
+      // Sort the collected elements, padded with `none` to n = 2^logN,
+      // and keep the first count.
+      // logN = 1 + #{t in [1, log2 kMaxCollected) : collected > 2^t}.
+      Value logN = kb.index(1);
+      for (int64_t t = 1; (int64_t(1) << t) < kMaxCollected; ++t)
+        logN = kb.select(kb.cmp(arith::CmpIPredicate::ugt, collected,
+                                kb.index(int64_t(1) << t)),
+                         kb.add(logN, kb.index(1)), logN);
+      Value n = arith::ShLIOp::create(b, kb.index(1), logN);
+      kb.forLoop(kb.add(collected, kb.threadId()), n, kb.index(kSampleThreads),
+                 [&](Value j) {
+                   kb.store(none.value, collectedValues, j);
+                   kb.store(none.index, collectedIndices, j);
+                 });
       kb.barrier();
-      sortShared(kb, collectedValues, collectedIndices, kMaxCollected);
+      sortShared(kb, collectedValues, collectedIndices, logN);
       kb.forEachThread(kMaxCandidates, [&](Value j) {
         kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, j, count), [&] {
           kb.store(kb.load(collectedValues, j), candValues, j);

@@ -27,12 +27,14 @@ func.func @sample(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %slots: ten
 // CHECK-NOT: vector.load
 // CHECK: arith.cmpf ogt
 // CHECK: gpu.shuffle  xor
-// Top-k rows: the threads' best elements sorted in shared memory give a
+// Top-k rows: the warps sort their threads' best elements by shuffles for a
 // threshold, one more pass collects what reaches it (a shared counter), a
-// second sort orders them; one pass per pick only where too many do.
+// bitonic sort in shared memory orders them; one pass per pick only where
+// too many reach it.
 // CHECK: scf.if
 // CHECK: scf.for
 // CHECK: arith.divf
+// CHECK: gpu.shuffle  xor
 // CHECK: gpu.barrier
 // CHECK: scf.for
 // CHECK: memref.atomic_rmw addi
