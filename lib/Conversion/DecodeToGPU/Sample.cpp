@@ -67,10 +67,14 @@ Value better(KernelBuilder &kb, Candidate a, Candidate c) {
                               arith::AndIOp::create(b, equal, lower));
 }
 
-Candidate pick(KernelBuilder &kb, Candidate a, Candidate c) {
-  Value takeC = better(kb, a, c);
+/// `c` where `takeC`, else `a`.
+Candidate choose(KernelBuilder &kb, Value takeC, Candidate a, Candidate c) {
   return {arith::SelectOp::create(kb.b(), takeC, c.value, a.value),
           arith::SelectOp::create(kb.b(), takeC, c.index, a.index)};
+}
+
+Candidate pick(KernelBuilder &kb, Candidate a, Candidate c) {
+  return choose(kb, better(kb, a, c), a, c);
 }
 
 /// The best candidate of the whole block; every thread gets it.
@@ -151,8 +155,8 @@ Candidate threadArgmax(KernelBuilder &kb, Value logits, Value row,
                     b, inRow,
                     arith::AndIOp::create(b, eligible(v, i),
                                           better(kb, current, {v, i})));
-                return {arith::SelectOp::create(b, take, v, current.value),
-                        arith::SelectOp::create(b, take, i, current.index)};
+                Candidate next = choose(kb, take, current, {v, i});
+                return {next.value, next.index};
               });
   return {best[0], best[1]};
 }
@@ -182,15 +186,11 @@ Candidate warpSort(KernelBuilder &kb, Candidate c) {
       // The lower lane of a pair keeps the better element where its block of
       // k runs best first (the last, k = 32, does), the worse one elsewhere.
       Value keepBetter =
-          kb.cmp(arith::CmpIPredicate::eq,
-                 arith::ExtUIOp::create(b, b.getI32Type(), bitClear(j)),
-                 arith::ExtUIOp::create(b, b.getI32Type(), bitClear(k)));
-      Value take = kb.cmp(
-          arith::CmpIPredicate::eq,
-          arith::ExtUIOp::create(b, b.getI32Type(), better(kb, c, other)),
-          arith::ExtUIOp::create(b, b.getI32Type(), keepBetter));
-      c = {arith::SelectOp::create(b, take, other.value, c.value),
-           arith::SelectOp::create(b, take, other.index, c.index)};
+          kb.cmp(arith::CmpIPredicate::eq, bitClear(j), bitClear(k));
+      c = choose(
+          kb,
+          kb.cmp(arith::CmpIPredicate::eq, better(kb, c, other), keepBetter), c,
+          other);
     }
   return c;
 }
@@ -220,9 +220,7 @@ void sortShared(KernelBuilder &kb, Value values, Value indices, Value logN) {
         Value bestFirst = kb.cmp(arith::CmpIPredicate::eq,
                                  arith::AndIOp::create(b, i, k), kb.index(0));
         Value swap =
-            kb.cmp(arith::CmpIPredicate::eq,
-                   arith::ExtUIOp::create(b, b.getI32Type(), better(kb, a, c)),
-                   arith::ExtUIOp::create(b, b.getI32Type(), bestFirst));
+            kb.cmp(arith::CmpIPredicate::eq, better(kb, a, c), bestFirst);
         kb.ifThen(swap, [&] {
           kb.store(c.value, values, i);
           kb.store(c.index, indices, i);
