@@ -1078,8 +1078,8 @@ Status CudaBackend::planNodes() {
           if (p.scalar == ScalarKind::Launch) {
             int64_t layer = -1;
             getIntAttr(node.attrs, "layer", layer);
-            p.slot = static_cast<int32_t>(timelineSlots++);
-            timelineSlotInfo.push_back(
+            p.slot = static_cast<int32_t>(timelineSlots.size());
+            timelineSlots.push_back(
                 TimelineEntry{n, node.op, launch.kernel, layer, 0, 0});
           }
           int64_t layer = 0;
@@ -1152,8 +1152,8 @@ Status CudaBackend::planNodes() {
           static_cast<int32_t>(std::min<int64_t>(maxStepTokens, largest));
   }
   // Timeline slots (timeline=1 artifacts): a zeroed u64 pair each.
-  if (timelineSlots > 0) {
-    size_t bytes = static_cast<size_t>(timelineSlots) * 2 * sizeof(uint64_t);
+  if (hasTimeline()) {
+    INFER_ASSIGN_OR_RETURN(size_t bytes, timelineBytes());
     INFER_ASSIGN_OR_RETURN(timelineBuffer,
                            DeviceBuffer::allocate(d, bytes, "timeline"));
     INFER_CUDA_RETURN_IF_ERROR(d, cuMemsetD8(timelineBuffer.ptr(), 0, bytes));
@@ -1410,34 +1410,34 @@ Status CudaBackend::issueLaunches(const StepShape &shape) {
   return okStatus();
 }
 
-Status CudaBackend::resetTimeline() {
-  if (timelineSlots == 0)
+StatusOr<size_t> CudaBackend::timelineBytes() const {
+  if (!hasTimeline())
     return invalidArgumentError(
         "the artifact's kernels record no timeline: compile it with "
         "--target-options=timeline=1");
+  return timelineSlots.size() * 2 * sizeof(uint64_t);
+}
+
+Status CudaBackend::resetTimeline() {
+  INFER_ASSIGN_OR_RETURN(size_t bytes, timelineBytes());
   const CudaDriver &d = ctx.driver();
   INFER_CUDA_RETURN_IF_ERROR(
-      d,
-      cuMemsetD8Async(timelineBuffer.ptr(), 0,
-                      static_cast<size_t>(timelineSlots) * 16, stream.get()));
+      d, cuMemsetD8Async(timelineBuffer.ptr(), 0, bytes, stream.get()));
   return okStatus();
 }
 
 StatusOr<std::vector<TimelineEntry>> CudaBackend::timeline() {
-  if (timelineSlots == 0)
-    return invalidArgumentError(
-        "the artifact's kernels record no timeline: compile it with "
-        "--target-options=timeline=1");
+  INFER_ASSIGN_OR_RETURN(size_t bytes, timelineBytes());
   const CudaDriver &d = ctx.driver();
   INFER_CUDA_RETURN_IF_ERROR(d, cuStreamSynchronize(stream.get()));
-  std::vector<uint64_t> raw(static_cast<size_t>(timelineSlots) * 2);
+  std::vector<uint64_t> raw(bytes / sizeof(uint64_t));
   INFER_CUDA_RETURN_IF_ERROR(
-      d, cuMemcpyDtoH(raw.data(), timelineBuffer.ptr(), raw.size() * 8));
+      d, cuMemcpyDtoH(raw.data(), timelineBuffer.ptr(), bytes));
   std::vector<TimelineEntry> out;
-  for (size_t i = 0; i < timelineSlotInfo.size(); ++i) {
+  for (size_t i = 0; i < timelineSlots.size(); ++i) {
     if (raw[2 * i + 1] == 0) // did not run
       continue;
-    TimelineEntry e = timelineSlotInfo[i];
+    TimelineEntry e = timelineSlots[i];
     e.startNs = ~raw[2 * i];
     e.endNs = raw[2 * i + 1];
     out.push_back(std::move(e));

@@ -352,7 +352,6 @@ nlohmann::json reportKernels(const std::vector<KernelTime> &profile,
   return all;
 }
 
-/// --bench: one backend, one engine per batch size.
 /// Runs one more decode step of `o`'s batch alone (lockstep) and writes
 /// when each of its launches started and ended, one JSON line each.
 void writeTimeline(Backend &backend, CudaBackend &cuda, DecodeBenchOptions o,
@@ -383,6 +382,7 @@ void writeTimeline(Backend &backend, CudaBackend &cuda, DecodeBenchOptions o,
     fail("--timeline: write failed");
 }
 
+/// --bench: one backend, one engine per batch size.
 int runBench(const Options &opt, std::shared_ptr<const Artifact> art,
              std::shared_ptr<const SafeTensors> weights,
              const BackendOptions &baseOptions) {

@@ -190,7 +190,7 @@ public:
   Status readWeight(int64_t valueId, std::vector<uint8_t> &bytes);
 
   /// Whether the artifact's kernels record a timeline (timeline=1).
-  bool hasTimeline() const { return timelineSlots > 0; }
+  bool hasTimeline() const { return !timelineSlots.empty(); }
   /// Forgets the recorded times (queued on the stream: call between steps).
   Status resetTimeline();
   /// The launches that ran since resetTimeline(), by start; waits for the
@@ -322,9 +322,10 @@ private:
   DeviceBuffer counters;
   /// `timeline` kernel argument: two u64 per launch slot.
   DeviceBuffer timelineBuffer;
-  int64_t timelineSlots = 0;
-  /// Node, op, kernel and layer of each slot.
-  std::vector<TimelineEntry> timelineSlotInfo;
+  /// Node, op, kernel and layer of each slot (its `launch` scalar).
+  std::vector<TimelineEntry> timelineSlots;
+  /// Bytes of timelineBuffer; an error naming the option without one.
+  StatusOr<size_t> timelineBytes() const;
   /// TMA descriptors of `tma:` kernel arguments (weights), in device memory.
   std::vector<cu::TensorMap> tensorMapHost;
   DeviceBuffer tensorMaps;
