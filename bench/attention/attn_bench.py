@@ -43,8 +43,6 @@ def grid_extent(g, scale, scalars):
     if scale.startswith('per_'):
         n = scalars[scale[4:]]
         return -(-g // n) if n > 0 else 0
-    if scale.startswith('upto_'):
-        return min(g, scalars[scale[5:]])
     return g * {'one': 1, 'tokens': scalars['tokens'],
                 'seqs': scalars['seqs'],
                 'sampled': scalars.get('sampled', 0)}[scale]
@@ -374,8 +372,8 @@ def main():
     ok &= check_attention('ver_32_8_128', 32, 8, 128, [17, 40, 300, 4097, 5],
                           [1, 5, 16, 3, 5])
     ok &= check_attention('ver_28_4_64', 28, 4, 64, [17, 64, 1000], [17, 7, 33])
-    # More items than one wave of blocks (33 per kv head for 32/8, 66 for
-    # 28/4): blocks loop, taking items from a counter; uneven lengths.
+    # More items than one wave of resident blocks holds (33 per kv head for
+    # 32/8, 66 for 28/4), of uneven lengths.
     uneven = [1 + (97 * i) % 1500 for i in range(150)]
     for name, hq, hkv in [('dec_32_8_128', 32, 8), ('dec_28_4_128', 28, 4)]:
         ok &= check_attention(name, hq, hkv, 128, uneven, [1] * len(uneven))
