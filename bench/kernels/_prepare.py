@@ -121,8 +121,9 @@ def cases():
                            bias=True, residual=True, norm=True))
     out.append(linear_case('lin_mma_odd_t256', 1003, 544, 256, kind='mma',
                            bias=True))
-    # sm_90a warpgroup MMA (the default tensor-core kernel on the H100).
-    for t in (16, 64, 128):
+    # sm_90a warpgroup MMA (the default tensor-core kernel on the H100, from
+    # the 4-token bucket up: an 8-token tile).
+    for t in (4, 16, 64, 128):
         for n, k, tag, dt in [(6144, 4096, 'qkv', 'bf16'),
                               (28672, 4096, 'gate_up', 'bf16'),
                               (4096, 14336, 'down', 'bf16'),
@@ -131,7 +132,7 @@ def cases():
                                    kind='wgmma', out=dt, bench=True))
     # As in the model: the RMSNorm folded into qkv and gate_up, its weight
     # in W's columns (rms), or in the kernel's prologue (norm).
-    for t in (16, 64, 128):
+    for t in (4, 16, 64, 128):
         for n, k, tag in [(6144, 4096, 'qkv'), (28672, 4096, 'gate_up')]:
             out.append(linear_case(f'lin_{tag}_rms_wgmma_t{t}', n, k, t,
                                    kind='wgmma', rms=True, bench=True))
@@ -149,7 +150,8 @@ def cases():
     # silu_mul in the gate/up epilogue: the GEMV (partials + reduce), wgmma
     # alone (one block: gate rows and the matching up rows), in a cluster
     # (odd width: scalar stores), and split through the workspace.
-    for t, kind in ((1, 'gemv'), (16, 'wgmma'), (64, 'wgmma'), (128, 'wgmma')):
+    for t, kind in ((1, 'gemv'), (4, 'wgmma'), (16, 'wgmma'), (64, 'wgmma'),
+                    (128, 'wgmma')):
         out.append(linear_case(f'lin_gate_up_act_{kind}_t{t}', 28672, 4096, t,
                                kind=kind, rms=True, act=True, bench=True))
     # Without the RMS scale: what the fused gate/up would take if the sums
@@ -181,6 +183,8 @@ def cases():
                            kind='wgmma', norm=True))
     out.append(linear_case('lin_wgmma_odd_t256', 1003, 576, 256,
                            kind='wgmma', bias=True))
+    out.append(linear_case('lin_wgmma_odd_t4', 1003, 576, 4, kind='wgmma',
+                           bias=True, residual=True, norm=True))
     out.append(linear_case('lin_wgmma_ks2_t16', 1000, 1088, 16,
                            kind='wgmma', k_split=2, residual=True, norm=True))
     # In-cluster K reduce (wgmma-cluster-reduce, the default): N not a

@@ -56,7 +56,8 @@ void infer::buildDecodeToCUDAPipeline(
              " wgmma=" + (hasWgmma(options.chip) ? "1" : "0") +
              " attention-mma=" + (hasMmaSync(options.chip) ? "1" : "0") +
              " fold-norm-weights=" + (options.foldNormWeights ? "1" : "0") +
-             " fuse-silu-mul=" + (options.fuseSiluMul ? "1" : "0"))
+             " fuse-silu-mul=" + (options.fuseSiluMul ? "1" : "0") +
+             " gemv-max-tokens=" + Twine(options.gemvMaxTokens.getValue()))
                 .str());
   ConvertDecodeToGPUOptions convert;
   convert.numSMs = options.numSMs;

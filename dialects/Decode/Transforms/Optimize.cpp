@@ -42,6 +42,7 @@ struct OptimizePass : decode::impl::OptimizePassBase<OptimizePass> {
     select.buckets.assign(buckets.begin(), buckets.end());
     select.numSms = numSms;
     select.wgmma = wgmma;
+    select.gemvMaxTokens = gemvMaxTokens;
     select.attentionMma = attentionMma;
     pipeline.addPass(createSelectKernelsPass(select));
     return success();

@@ -124,7 +124,9 @@ def SelectKernelsPass
   let summary = "Choose the kernel of every linear per token-count bucket";
   let description = [{
     Sets `variants` on every `decode.linear`, one per bucket. Buckets of at
-    most 4 tokens use `gemv`; its `k_split` is the smallest power of two with
+    most `gemv-max-tokens` tokens use `gemv` (by default 1 token where the
+    op takes `wgmma`, whose 8-token tiles stream W as fast as the 1-token
+    GEMV, else 4); its `k_split` is the smallest power of two with
     `ceil(N / 8) * k_split >= num-sms` (8 rows per thread block) that divides
     K and leaves at least 512 columns per split, else 1. Larger buckets use
     a tensor-core kernel with `k_split = 1` (the lowering fills the SMs):
@@ -143,6 +145,9 @@ def SelectKernelsPass
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
            "Target has sm_90a warpgroup MMA: use `wgmma` for tensor-core "
            "buckets">,
+    Option<"gemvMaxTokens", "gemv-max-tokens", "int64_t", /*default=*/"-1",
+           "Largest bucket that uses the GEMV (-1: 1 where the op takes "
+           "`wgmma`, else 4)">,
     Option<"attentionMma", "attention-mma", "bool", /*default=*/"true",
            "Use the tensor-core (mma.sync) attention kernel where it fits">,
   ];
@@ -172,6 +177,8 @@ def OptimizePass : Pass<"decode-optimize", "::mlir::func::FuncOp"> {
                "Token-count buckets (default: 1,4,16,64,128,256)">,
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
            "Target has sm_90a warpgroup MMA (forwarded)">,
+    Option<"gemvMaxTokens", "gemv-max-tokens", "int64_t", /*default=*/"-1",
+           "Largest bucket that uses the GEMV (forwarded)">,
     Option<"attentionMma", "attention-mma", "bool", /*default=*/"true",
            "Tensor-core attention where it fits (forwarded)">,
   ];

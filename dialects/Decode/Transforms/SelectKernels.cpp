@@ -25,9 +25,6 @@ using namespace mlir::decode;
 
 namespace {
 
-// Measured on the H100 (docs/performance.md): the mma kernel beats the GEMV
-// from 8 tokens up.
-constexpr int64_t kGemvMaxTokens = 4;
 constexpr int64_t kGemvRowsPerBlock = 8;
 constexpr int64_t kMinColumnsPerSplit = 512;
 /// The wgmma kernel's K stage.
@@ -56,9 +53,10 @@ struct SelectKernelsPass
       sizes = {1, 4, 16, 64, 128, 256};
     llvm::sort(sizes);
     sizes.erase(llvm::unique(sizes), sizes.end());
-    if (sizes.front() <= 0 || numSms <= 0) {
+    if (sizes.front() <= 0 || numSms <= 0 || gemvMaxTokens < -1) {
       getOperation().emitError()
-          << "decode-select-kernels: buckets and num-sms must be positive";
+          << "decode-select-kernels: buckets and num-sms must be positive "
+             "and gemv-max-tokens -1 or more";
       return signalPassFailure();
     }
 
@@ -72,9 +70,14 @@ struct SelectKernelsPass
           wgmma && !ShapedType::isDynamic(k) && k % kWgmmaKTile == 0
               ? KernelKind::Wgmma
               : KernelKind::Mma;
+      // Measured on the H100 (docs/performance.md): wgmma beats the 4-token
+      // GEMV (decode B=4 6.83 -> 5.73 ms), mma.sync only from 8 tokens.
+      const int64_t maxGemvTokens =
+          gemvMaxTokens >= 0 ? gemvMaxTokens
+                             : (tensorCores == KernelKind::Wgmma ? 1 : 4);
       SmallVector<Attribute> variants;
       for (int64_t maxTokens : sizes) {
-        bool gemv = maxTokens <= kGemvMaxTokens;
+        bool gemv = maxTokens <= maxGemvTokens;
         variants.push_back(KernelVariantAttr::get(
             ctx, maxTokens, gemv ? KernelKind::Gemv : tensorCores,
             gemv ? kSplit : 1));

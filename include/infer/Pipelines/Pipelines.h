@@ -140,6 +140,12 @@ struct DecodeToCUDAPipelineOptions
       *this, "fuse-silu-mul",
       llvm::cl::desc("decode-optimize: fuse silu_mul into the gate/up linear"),
       llvm::cl::init(true)};
+  Option<int64_t> gemvMaxTokens{
+      *this, "gemv-max-tokens",
+      llvm::cl::desc("decode-optimize: largest token bucket that uses the "
+                     "GEMV (larger ones use tensor cores; -1: 1 with wgmma, "
+                     "else 4)"),
+      llvm::cl::init(-1)};
 };
 
 /// Appends the decode -> CUDA binary passes to `pm` (anchored on

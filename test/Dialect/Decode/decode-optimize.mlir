@@ -1,6 +1,6 @@
 // RUN: infer-opt %s --decode-optimize | FileCheck %s
 // RUN: infer-opt %s --decode-optimize="num-sms=16 buckets=4,64" | FileCheck %s --check-prefix=OPT
-// RUN: infer-opt %s --decode-optimize="buckets=4,64 wgmma=1" | FileCheck %s --check-prefix=WGMMA
+// RUN: infer-opt %s --decode-optimize="buckets=4,64 wgmma=1 gemv-max-tokens=4" | FileCheck %s --check-prefix=WGMMA
 // RUN: infer-opt %s --decode-optimize="attention-mma=0" | FileCheck %s --check-prefix=SIMT
 // RUN: infer-opt %s --decode-optimize="fold-norm-weights=0 fuse-silu-mul=0" | FileCheck %s --check-prefix=NOFOLD
 
@@ -41,6 +41,7 @@
 // OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>]{{.*}}tensor<512x256xbf16>
 // OPT: decode.paged_attention {{.*}}split_kv = 16 : i64
 
+// gemv-max-tokens is forwarded: the 4-token bucket keeps the GEMV.
 // WGMMA-LABEL: func.func @llama_step
 // WGMMA: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 64, kind = wgmma>]{{.*}}tensor<512x256xbf16>
 func.func @llama_step(%tokens: tensor<?xi32>, %positions: tensor<?xi32>, %slots: tensor<?xi32>, %block_tables: tensor<?x?xi32>, %context_lens: tensor<?xi32>, %query_start: tensor<?xi32>, %logits_indices: tensor<?xi32>, %cache: !cache) -> (tensor<?x1024xf32>, !cache) attributes {decode.role = #decode.role<decode>} {

@@ -1,10 +1,12 @@
 // RUN: infer-opt %s --decode-select-kernels | FileCheck %s
 // RUN: infer-opt %s --decode-select-kernels="buckets=32,4,16 num-sms=16" | FileCheck %s --check-prefix=OPT
-// RUN: infer-opt %s --decode-select-kernels="buckets=1,64 wgmma=1" | FileCheck %s --check-prefix=WGMMA
+// RUN: infer-opt %s --decode-select-kernels="buckets=1,4,64 wgmma=1" | FileCheck %s --check-prefix=WGMMA
+// RUN: infer-opt %s --decode-select-kernels="buckets=1,4,64 wgmma=1 gemv-max-tokens=4" | FileCheck %s --check-prefix=WGMMA4
 // RUN: not infer-opt %s --decode-select-kernels="buckets=0,8" 2>&1 | FileCheck %s --check-prefix=ERR
+// RUN: not infer-opt %s --decode-select-kernels="gemv-max-tokens=-2" 2>&1 | FileCheck %s --check-prefix=ERR
 // RUN: infer-opt %s --decode-select-kernels="attention-mma=0" | FileCheck %s --check-prefix=NOMMA
 
-// ERR: decode-select-kernels: buckets and num-sms must be positive
+// ERR: decode-select-kernels: buckets and num-sms must be positive and gemv-max-tokens -1 or more
 
 // Default buckets 1, 4 (gemv) and 16, 64, 128, 256 (mma) on 132 SMs; 8 rows per gemv
 // block.
@@ -33,11 +35,14 @@
 // OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 32, kind = mma>]{{.*}}tensor<128x2048xbf16>
 // OPT: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 4, kind = gemv, k_split = 2>, #decode.variant<max_tokens = 16, kind = mma>, #decode.variant<max_tokens = 32, kind = mma>]{{.*}}tensor<64x4096xbf16>
 // With wgmma (sm_90a), tensor-core buckets take it where K is a multiple of
-// its 64-column stage, mma elsewhere.
+// its 64-column stage, from 2 tokens up; mma elsewhere, from 5 tokens up.
 // WGMMA-LABEL: func.func @shapes
-// WGMMA: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 64, kind = wgmma>]{{.*}}tensor<512x256xbf16>
+// WGMMA: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = wgmma>, #decode.variant<max_tokens = 64, kind = wgmma>]{{.*}}tensor<512x256xbf16>
 // WGMMA-LABEL: func.func @odd_k
-// WGMMA: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>]{{.*}}tensor<256x544xbf16>
+// WGMMA: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 64, kind = mma>]{{.*}}tensor<256x544xbf16>
+// gemv-max-tokens=4: the GEMV up to 4 tokens, wgmma or not.
+// WGMMA4-LABEL: func.func @shapes
+// WGMMA4: decode.linear {{.*}}variants = [#decode.variant<max_tokens = 1, kind = gemv>, #decode.variant<max_tokens = 4, kind = gemv>, #decode.variant<max_tokens = 64, kind = wgmma>]{{.*}}tensor<512x256xbf16>
 func.func @shapes(%h: tensor<?x256xbf16>, %x: tensor<?x4096xbf16>, %y: tensor<?x2048xbf16>) -> (tensor<?x512xbf16>, tensor<?x1024xbf16>, tensor<?x256xbf16>, tensor<?x4096xbf16>, tensor<?x128xbf16>, tensor<?x64xbf16>) {
   %w0 = decode.weight ["qkv"] : tensor<512x256xbf16>
   %w1 = decode.weight ["w1"] : tensor<1024x4096xbf16>
