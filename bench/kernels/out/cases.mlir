@@ -156,6 +156,30 @@ func.func @lin_mma_odd_t256(%x: tensor<?x544xbf16>) -> tensor<?x1003xbf16> {
   return %y : tensor<?x1003xbf16>
 }
 
+func.func @lin_qkv_wgmma_t4(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] : tensor<6144x4096xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 4, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_gate_up_wgmma_t4(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 4, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
+func.func @lin_down_wgmma_t4(%x: tensor<?x14336xbf16>) -> tensor<?x4096xbf16> {
+  %w = decode.weight ["w"] : tensor<4096x14336xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 4, kind = wgmma, k_split = 1>]} : (tensor<?x14336xbf16>, tensor<4096x14336xbf16>) -> tensor<?x4096xbf16>
+  return %y : tensor<?x4096xbf16>
+}
+
+func.func @lin_o_wgmma_t4(%x: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
+  %w = decode.weight ["w"] : tensor<4096x4096xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 4, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<?x4096xbf16>
+  return %y : tensor<?x4096xbf16>
+}
+
 func.func @lin_qkv_wgmma_t16(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
   %w = decode.weight ["w"] : tensor<6144x4096xbf16>
   %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 16, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
@@ -226,6 +250,32 @@ func.func @lin_o_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
   %w = decode.weight ["w"] : tensor<4096x4096xbf16>
   %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 128, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<?x4096xbf16>
   return %y : tensor<?x4096xbf16>
+}
+
+func.func @lin_qkv_rms_wgmma_t4(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<6144x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 4, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_qkv_norm_wgmma_t4(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] : tensor<6144x4096xbf16>
+  %g = decode.weight ["g"] : tensor<4096xbf16>
+  %y = decode.linear %x, %w norm(%g : tensor<4096xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 4, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_gate_up_rms_wgmma_t4(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 4, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
+func.func @lin_gate_up_norm_wgmma_t4(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] : tensor<28672x4096xbf16>
+  %g = decode.weight ["g"] : tensor<4096xbf16>
+  %y = decode.linear %x, %w norm(%g : tensor<4096xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 4, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
 }
 
 func.func @lin_qkv_rms_wgmma_t16(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
@@ -328,6 +378,12 @@ func.func @lin_wgmma_rms_t8(%x: tensor<?x1088xbf16>) -> tensor<?x1000xbf16> {
 func.func @lin_gate_up_act_gemv_t1(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
   %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
   %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 1, kind = gemv, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
+  return %y : tensor<?x14336xbf16>
+}
+
+func.func @lin_gate_up_act_wgmma_t4(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 4, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
   return %y : tensor<?x14336xbf16>
 }
 
@@ -435,6 +491,14 @@ func.func @lin_wgmma_odd_t256(%x: tensor<?x576xbf16>) -> tensor<?x1003xbf16> {
   %w = decode.weight ["w"] : tensor<1003x576xbf16>
   %b = decode.weight ["b"] : tensor<1003xbf16>
   %y = decode.linear %x, %w bias(%b : tensor<1003xbf16>) {variants = [#decode.variant<max_tokens = 256, kind = wgmma, k_split = 1>]} : (tensor<?x576xbf16>, tensor<1003x576xbf16>) -> tensor<?x1003xbf16>
+  return %y : tensor<?x1003xbf16>
+}
+
+func.func @lin_wgmma_odd_t4(%x: tensor<?x576xbf16>, %r: tensor<?x1003xbf16>) -> tensor<?x1003xbf16> {
+  %w = decode.weight ["w"] : tensor<1003x576xbf16>
+  %b = decode.weight ["b"] : tensor<1003xbf16>
+  %g = decode.weight ["g"] : tensor<576xbf16>
+  %y = decode.linear %x, %w bias(%b : tensor<1003xbf16>) residual(%r : tensor<?x1003xbf16>) norm(%g : tensor<576xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 4, kind = wgmma, k_split = 1>]} : (tensor<?x576xbf16>, tensor<1003x576xbf16>) -> tensor<?x1003xbf16>
   return %y : tensor<?x1003xbf16>
 }
 
