@@ -123,7 +123,7 @@ def cases():
                            bias=True))
     # sm_90a warpgroup MMA (the default tensor-core kernel on the H100, from
     # the 4-token bucket up: an 8-token tile).
-    for t in (4, 16, 64, 128):
+    for t in (4, 16, 64, 128, 256):
         for n, k, tag, dt in [(6144, 4096, 'qkv', 'bf16'),
                               (28672, 4096, 'gate_up', 'bf16'),
                               (4096, 14336, 'down', 'bf16'),
@@ -132,7 +132,7 @@ def cases():
                                    kind='wgmma', out=dt, bench=True))
     # As in the model: the RMSNorm folded into qkv and gate_up, its weight
     # in W's columns (rms), or in the kernel's prologue (norm).
-    for t in (4, 16, 64, 128):
+    for t in (4, 16, 64, 128, 256):
         for n, k, tag in [(6144, 4096, 'qkv'), (28672, 4096, 'gate_up')]:
             out.append(linear_case(f'lin_{tag}_rms_wgmma_t{t}', n, k, t,
                                    kind='wgmma', rms=True, bench=True))

@@ -63,7 +63,8 @@
 // ONN-PLAN: decode.linear {{.*}}"tma:operand1:112x64"{{.*}}grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_5, max_tokens = 64
 // ONN-PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:32x64"{{.*}}grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_6, max_tokens = 128
 // By default (wgmma-weights-on-n=-1) only the shapes measured faster take
-// it: silu_mul's gate/up at 16 and at 128 or more tokens. At 64 tokens, an
+// it: silu_mul's gate/up at 16 and at 128 or more tokens, and every shape at
+// 256. At 64 tokens, an
 // RMS-scaled linear, o and the bias-only gate_up keep W on M.
 // AUTO: decode.linear {{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_0, max_tokens = 64
 // AUTO: decode.linear {{.*}}kernel = @decode_kernels::@linear_wgmma_1, max_tokens = 128
@@ -72,6 +73,9 @@
 // AUTO: decode.linear {{.*}}"tma:operand1:64x64"{{.*}}grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_5, max_tokens = 64
 // AUTO: decode.linear {{.*}}"tma:operand1:64x64"{{.*}}grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_6, max_tokens = 128
 // AUTO: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:112x64"{{.*}}block = array<i64: 256, 1, 1>, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_7, max_tokens = 128
+// At 256 tokens every linear it applies to takes it: o as two token tiles
+// of 128 (two warpgroups of 64 tokens) over 64-row blocks.
+// AUTO: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:64x64"{{.*}}block = array<i64: 256, 1, 1>, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_8, max_tokens = 256
 // ONN-LABEL: .visible .entry linear_wgmma_direct_3(
 // ONN: wgmma.mma_async.sync.aligned.m64n224k16.f32.bf16.bf16
 // ONN-LABEL: .visible .entry linear_wgmma_direct_6(
@@ -303,4 +307,10 @@ func.func @gate_up_silu_128(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
   %w = decode.weight ["gate", "up"] scaled_by "g" : tensor<28672x4096xbf16>
   %y = decode.linear %x, %w {activation = #decode.activation<silu_mul>, norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 128, kind = wgmma>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
   return %y : tensor<?x14336xbf16>
+}
+
+func.func @o_proj_256(%x: tensor<?x4096xbf16>, %r: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
+  %w = decode.weight ["w"] : tensor<4096x4096xbf16>
+  %y = decode.linear %x, %w residual(%r : tensor<?x4096xbf16>) {variants = [#decode.variant<max_tokens = 256, kind = wgmma>]} : (tensor<?x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<?x4096xbf16>
+  return %y : tensor<?x4096xbf16>
 }

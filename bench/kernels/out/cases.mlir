@@ -252,6 +252,30 @@ func.func @lin_o_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
   return %y : tensor<?x4096xbf16>
 }
 
+func.func @lin_qkv_wgmma_t256(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] : tensor<6144x4096xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 256, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_gate_up_wgmma_t256(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 256, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
+func.func @lin_down_wgmma_t256(%x: tensor<?x14336xbf16>) -> tensor<?x4096xbf16> {
+  %w = decode.weight ["w"] : tensor<4096x14336xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 256, kind = wgmma, k_split = 1>]} : (tensor<?x14336xbf16>, tensor<4096x14336xbf16>) -> tensor<?x4096xbf16>
+  return %y : tensor<?x4096xbf16>
+}
+
+func.func @lin_o_wgmma_t256(%x: tensor<?x4096xbf16>) -> tensor<?x4096xbf16> {
+  %w = decode.weight ["w"] : tensor<4096x4096xbf16>
+  %y = decode.linear %x, %w {variants = [#decode.variant<max_tokens = 256, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<?x4096xbf16>
+  return %y : tensor<?x4096xbf16>
+}
+
 func.func @lin_qkv_rms_wgmma_t4(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
   %w = decode.weight ["w"] scaled_by "g" : tensor<6144x4096xbf16>
   %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 4, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
@@ -353,6 +377,32 @@ func.func @lin_gate_up_norm_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x2867
   %w = decode.weight ["w"] : tensor<28672x4096xbf16>
   %g = decode.weight ["g"] : tensor<4096xbf16>
   %y = decode.linear %x, %w norm(%g : tensor<4096xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 128, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
+func.func @lin_qkv_rms_wgmma_t256(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<6144x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 256, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_qkv_norm_wgmma_t256(%x: tensor<?x4096xbf16>) -> tensor<?x6144xbf16> {
+  %w = decode.weight ["w"] : tensor<6144x4096xbf16>
+  %g = decode.weight ["g"] : tensor<4096xbf16>
+  %y = decode.linear %x, %w norm(%g : tensor<4096xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 256, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<6144x4096xbf16>) -> tensor<?x6144xbf16>
+  return %y : tensor<?x6144xbf16>
+}
+
+func.func @lin_gate_up_rms_wgmma_t256(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 256, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
+  return %y : tensor<?x28672xbf16>
+}
+
+func.func @lin_gate_up_norm_wgmma_t256(%x: tensor<?x4096xbf16>) -> tensor<?x28672xbf16> {
+  %w = decode.weight ["w"] : tensor<28672x4096xbf16>
+  %g = decode.weight ["g"] : tensor<4096xbf16>
+  %y = decode.linear %x, %w norm(%g : tensor<4096xbf16>) {norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 256, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x28672xbf16>
   return %y : tensor<?x28672xbf16>
 }
 

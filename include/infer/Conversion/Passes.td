@@ -96,7 +96,8 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
            "and the weight rows as its N, the row tile sized so that the "
            "grid is one wave (K <= 8192, no norm weight): 1 wherever it "
            "applies, 0 nowhere, -1 where measured faster (silu_mul's "
-           "gate/up at 16 and at 128 or more tokens)">,
+           "gate/up at 16 and at 128 or more tokens, every linear at 256 or "
+           "more)">,
     Option<"programmaticLaunch", "programmatic-launch", "bool",
            /*default=*/"true",
            "Start every kernel with griddepcontrol.wait and "

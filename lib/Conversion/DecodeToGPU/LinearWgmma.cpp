@@ -221,8 +221,11 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   // 128-column stages 27.3 -> 25.2) but the step is 0.24 ms slower (not
   // explained; with half the shared memory per block, 0.78 ms slower). It
   // loses on qkv at 128 tokens (its sums of x^2 per stage) and on 4096-row
-  // shapes (32-row tiles).
-  const bool measuredFaster = info.gated && (bucket <= 16 || bucket >= 128);
+  // shapes (32-row tiles). At 256 tokens (two token tiles) it wins wherever
+  // it applies (qkv and o; B=129 / 192 / 256 -0.3 / -0.4 / -0.47 ms, session
+  // 12).
+  const bool measuredFaster =
+      bucket >= 256 || (info.gated && (bucket <= 16 || bucket >= 128));
   if (ctx.options.wgmmaWeightsOnN < 0 && !measuredFaster)
     return std::nullopt;
   WgmmaPlan p;
