@@ -151,7 +151,7 @@ def cases():
     # alone (one block: gate rows and the matching up rows), in a cluster
     # (odd width: scalar stores), and split through the workspace.
     for t, kind in ((1, 'gemv'), (4, 'wgmma'), (16, 'wgmma'), (64, 'wgmma'),
-                    (128, 'wgmma')):
+                    (128, 'wgmma'), (256, 'wgmma')):
         out.append(linear_case(f'lin_gate_up_act_{kind}_t{t}', 28672, 4096, t,
                                kind=kind, rms=True, act=True, bench=True))
     # Without the RMS scale: what the fused gate/up would take if the sums

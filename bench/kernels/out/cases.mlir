@@ -455,6 +455,12 @@ func.func @lin_gate_up_act_wgmma_t128(%x: tensor<?x4096xbf16>) -> tensor<?x14336
   return %y : tensor<?x14336xbf16>
 }
 
+func.func @lin_gate_up_act_wgmma_t256(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
+  %w = decode.weight ["w"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {norm_epsilon = 1.0e-05 : f32, activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 256, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
+  return %y : tensor<?x14336xbf16>
+}
+
 func.func @lin_gate_up_act_plain_wgmma_t64(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
   %w = decode.weight ["w"] : tensor<28672x4096xbf16>
   %y = decode.linear %x, %w {activation = #decode.activation<silu_mul>, variants = [#decode.variant<max_tokens = 64, kind = wgmma, k_split = 1>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>

@@ -238,9 +238,15 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   p.tokenTiles = llvm::divideCeil(bucketTile, p.tokens);
   p.threads = p.warpgroups * kWarpgroupThreads;
   const int64_t align = info.gated ? 16 : 8;
-  const int64_t blocks = std::max<int64_t>(1, target.numSMs / p.tokenTiles);
-  // One wave: the row tile (the MMA's N) is at most 256.
-  const int64_t rows = llvm::alignTo(llvm::divideCeil(info.n, blocks), align);
+  // One wave: the row tile (the MMA's N) is at most 256. Where the token
+  // tiles' blocks of one wave would need more, each token tile gets a wave
+  // (gate_up at 256 tokens: 224-row tiles, 2 x 128 blocks).
+  int64_t blocks = std::max<int64_t>(1, target.numSMs / p.tokenTiles);
+  int64_t rows = llvm::alignTo(llvm::divideCeil(info.n, blocks), align);
+  if (rows > 256 && p.tokenTiles > 1) {
+    blocks = target.numSMs;
+    rows = llvm::alignTo(llvm::divideCeil(info.n, blocks), align);
+  }
   if (rows > 256)
     return std::nullopt;
   p.blockRows = rows;
