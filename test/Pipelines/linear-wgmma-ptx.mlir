@@ -76,6 +76,10 @@
 // At 256 tokens every linear it applies to takes it: o as two token tiles
 // of 128 (two warpgroups of 64 tokens) over 64-row blocks.
 // AUTO: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:64x64"{{.*}}block = array<i64: 256, 1, 1>, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_8, max_tokens = 256
+// gate_up at 256: one wave of both token tiles would need 435-row tiles
+// (over the MMA's 256), so each token tile gets a wave of 128 blocks of 224
+// rows (two 112-row boxes).
+// AUTO: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:112x64"{{.*}}block = array<i64: 256, 1, 1>, grid = array<i64: 256, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_9, max_tokens = 256
 // ONN-LABEL: .visible .entry linear_wgmma_direct_3(
 // ONN: wgmma.mma_async.sync.aligned.m64n224k16.f32.bf16.bf16
 // ONN-LABEL: .visible .entry linear_wgmma_direct_6(
@@ -313,4 +317,10 @@ func.func @o_proj_256(%x: tensor<?x4096xbf16>, %r: tensor<?x4096xbf16>) -> tenso
   %w = decode.weight ["w"] : tensor<4096x4096xbf16>
   %y = decode.linear %x, %w residual(%r : tensor<?x4096xbf16>) {variants = [#decode.variant<max_tokens = 256, kind = wgmma>]} : (tensor<?x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<?x4096xbf16>
   return %y : tensor<?x4096xbf16>
+}
+
+func.func @gate_up_silu_256(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
+  %w = decode.weight ["gate", "up"] scaled_by "g" : tensor<28672x4096xbf16>
+  %y = decode.linear %x, %w {activation = #decode.activation<silu_mul>, norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 256, kind = wgmma>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
+  return %y : tensor<?x14336xbf16>
 }
