@@ -9,7 +9,7 @@
 // blocks share W rows). With `wgmma-weights-on-n` the operands swap, as
 // cuBLAS tiles these shapes: the token tile is A (64 tokens per warpgroup)
 // and the block's W rows B, N = any multiple of 8 up to 256 chosen so that
-// the grid is one wave (planWeightsOnN); both stay K-major, so only the
+// the grid is one wave, or one wave per token tile (planWeightsOnN); both stay K-major, so only the
 // descriptors and the accumulator mapping change. Both operands stream through
 // a ring of `stages` shared-memory stages of 64 (or, token-tiled, 128) columns,
 // `prefetch = stages - 1 - wait groups` stages ahead (`wgmma-wait-groups`, 1: a
