@@ -9,14 +9,15 @@
 // blocks share W rows). With `wgmma-weights-on-n` the operands swap, as
 // cuBLAS tiles these shapes: the token tile is A (64 tokens per warpgroup)
 // and the block's W rows B, N = any multiple of 8 up to 256 chosen so that
-// the grid is one wave, or one wave per token tile (planWeightsOnN); both stay K-major, so only the
-// descriptors and the accumulator mapping change. Both operands stream through
-// a ring of `stages` shared-memory stages of 64 (or, token-tiled, 128) columns,
-// `prefetch = stages - 1 - wait groups` stages ahead (`wgmma-wait-groups`, 1: a
-// stage's wgmmas overlap the next stage's wait, so its slot is busy one stage
-// longer). W of the first stages (`wgmma-early-stages`) is
-// copied before the wait for the previous kernel (programmatic launch), so
-// it streams during that kernel's tail; x, its result, after the wait.
+// the grid is one wave, or one wave per token tile (planWeightsOnN); both stay
+// K-major, so only the descriptors and the accumulator mapping change. Both
+// operands stream through a ring of `stages` shared-memory stages of 64 (or,
+// token-tiled, 128) columns, `prefetch = stages - 1 - wait groups` stages ahead
+// (`wgmma-wait-groups`, 1: a stage's wgmmas overlap the next stage's wait, so
+// its slot is busy one stage longer). W of the first stages
+// (`wgmma-early-stages`) is copied before the wait for the previous kernel
+// (programmatic launch), so it streams during that kernel's tail; x, its
+// result, after the wait.
 //
 // - By TMA (default): thread 0 arms the slot's mbarrier with the stage's
 //   bytes and issues 2-D tensor copies of 64-column boxes (W rows [r, r +
@@ -241,12 +242,12 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   // One wave: the row tile (the MMA's N) is at most 256. Where the token
   // tiles' blocks of one wave would need more, each token tile gets a wave
   // (gate_up at 256 tokens: 224-row tiles, 2 x 128 blocks).
-  int64_t blocks = std::max<int64_t>(1, target.numSMs / p.tokenTiles);
-  int64_t rows = llvm::alignTo(llvm::divideCeil(info.n, blocks), align);
-  if (rows > 256 && p.tokenTiles > 1) {
-    blocks = target.numSMs;
-    rows = llvm::alignTo(llvm::divideCeil(info.n, blocks), align);
-  }
+  auto rowsOver = [&](int64_t blocks) {
+    return int64_t(llvm::alignTo(llvm::divideCeil(info.n, blocks), align));
+  };
+  int64_t rows = rowsOver(std::max<int64_t>(1, target.numSMs / p.tokenTiles));
+  if (rows > 256 && p.tokenTiles > 1)
+    rows = rowsOver(target.numSMs);
   if (rows > 256)
     return std::nullopt;
   p.blockRows = rows;
