@@ -291,9 +291,19 @@ VARIANTS = [
     # Tokens as M, W rows as N, one wave of row tiles (every wgmma case).
     ('onn', 'wgmma-weights-on-n=1', lambda meta: meta.get('kind') == 'wgmma'),
     ('onn128', 'wgmma-weights-on-n=1 wgmma-k-tile=128',
-     lambda meta: meta.get('kind') == 'wgmma')]
+     lambda meta: meta.get('kind') == 'wgmma'),
+    # The RMS-scaled wgmma linears from 128 tokens (the grid's sums of
+    # x^2): every block summing its tile's tokens itself (the fallback
+    # path), or the sums per stage on the tensor cores (W on M for qkv).
+    ('ownsums', 'wgmma-grid-sums=2',
+     lambda meta: meta.get('kind') == 'wgmma' and meta.get('rms')
+     and meta.get('bucket', 0) >= 128),
+    ('stagesums', 'wgmma-grid-sums=0',
+     lambda meta: meta.get('kind') == 'wgmma' and meta.get('rms')
+     and meta.get('bucket', 0) >= 128)]
 
 DICT = re.compile(r'\{args = \[(?P<args>[^\]]*)\], block = array<i64: (?P<block>[^>]*)>, '
+                  r'(?:counter_words_per_token = (?P<cw>\d+) : i64, )?'
                   r'grid = array<i64: (?P<grid>[^>]*)>, grid_scale = \[(?P<scale>[^\]]*)\], '
                   r'kernel = @decode_kernels::@(?P<kernel>\w+), max_tokens = (?P<max>\d+) : i64, (?:programmatic = true, )?'
                   r'shared_bytes = (?P<shared>\d+) : i64, workspace_bytes = (?P<ws>\d+) : i64, '
@@ -315,6 +325,7 @@ def parse_launches(converted, names):
                 block=[int(v) for v in d['block'].split(',')],
                 shared_bytes=int(d['shared']), workspace_bytes=int(d['ws']),
                 workspace_bytes_per_token=int(d['wst']),
+                counter_words_per_token=int(d['cw'] or 0),
                 args=[a.strip().strip('"') for a in d['args'].split(',')]))
         assert launches, f'no decode.launches in {name}'
         result[name] = launches

@@ -78,6 +78,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.wgmmaClusterReduce = options.wgmmaClusterReduce;
   convert.wgmmaTokenTiles = options.wgmmaTokenTiles;
   convert.wgmmaWeightsOnN = options.wgmmaWeightsOnN;
+  convert.wgmmaGridSums = options.wgmmaGridSums;
   convert.programmaticLaunch = options.programmaticLaunch;
   convert.timeline = options.timeline;
   pm.addPass(createConvertDecodeToGPU(convert));

@@ -24,7 +24,18 @@
 // RUN: %python %infer_src/utils/extract-ptx.py %t.cp.mlir -o %t.cp.ptx
 // RUN: cat %t.cp.mlir %t.cp.ptx | FileCheck %s --check-prefix=CPASYNC
 // RUN: not infer-opt --infer-decode-to-cuda-pipeline="chip=sm_90 format=isa optimize=false wgmma-weights-on-n=0 toolkit=%cuda_root" %s 2>&1 | FileCheck %s --check-prefix=SM90
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false toolkit=%cuda_root" %s | FileCheck %s --check-prefix=AUTO
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false toolkit=%cuda_root" %s -o %t.auto.mlir
+// RUN: FileCheck %s --check-prefix=AUTO < %t.auto.mlir
+// RUN: %python %infer_src/utils/extract-ptx.py %t.auto.mlir -o %t.auto.ptx
+// RUN: FileCheck %s --check-prefix=GRID < %t.auto.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.auto.ptx -o %t.auto.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
+// RUN: not grep -q "\.local" %t.auto.ptx
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-grid-sums=2 toolkit=%cuda_root" %s -o %t.own.mlir
+// RUN: FileCheck %s --check-prefix=OWN-PLAN < %t.own.mlir
+// RUN: %python %infer_src/utils/extract-ptx.py %t.own.mlir -o %t.own.ptx
+// RUN: FileCheck %s --check-prefix=OWN < %t.own.ptx
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-grid-sums=0 toolkit=%cuda_root" %s | FileCheck %s --check-prefix=STAGESUMS
+// RUN: not infer-opt --convert-decode-to-gpu=wgmma-grid-sums=3 %s 2>&1 | FileCheck %s --check-prefix=BADSUMS
 // RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=1 toolkit=%cuda_root" %s -o %t.onn.mlir
 // RUN: FileCheck %s --check-prefix=ONN-PLAN < %t.onn.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.onn.mlir -o %t.onn.ptx
@@ -59,7 +70,7 @@
 // ONN-PLAN: decode.linear {{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_0, max_tokens = 64
 // ONN-PLAN: decode.linear {{.*}}kernel = @decode_kernels::@linear_wgmma_1, max_tokens = 128
 // ONN-PLAN: decode.linear {{.*}}"tma:operand0:64x64", "tma:operand1:224x64", "result0", "tokens"], block = array<i64: 128, 1, 1>, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_3, max_tokens = 64
-// ONN-PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:224x64", "result0", "tokens"], block = array<i64: 256, 1, 1>, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_4, max_tokens = 128
+// ONN-PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:224x64", "result0", "counters", "tokens"], block = array<i64: 256, 1, 1>, counter_words_per_token = 2 : i64, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_4, max_tokens = 128
 // ONN-PLAN: decode.linear {{.*}}"tma:operand1:112x64"{{.*}}grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_5, max_tokens = 64
 // ONN-PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:32x64"{{.*}}grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_6, max_tokens = 128
 // By default (wgmma-weights-on-n=-1) only the shapes measured faster take
@@ -69,17 +80,53 @@
 // AUTO: decode.linear {{.*}}kernel = @decode_kernels::@linear_wgmma_cluster_0, max_tokens = 64
 // AUTO: decode.linear {{.*}}kernel = @decode_kernels::@linear_wgmma_1, max_tokens = 128
 // AUTO: decode.linear {{.*}}"tma:operand1:128x64"{{.*}}grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_3, max_tokens = 64
-// AUTO: decode.linear {{.*}}"tma:operand1:128x64"{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_4, max_tokens = 128
+// An RMS-scaled linear at 128 tokens takes it too, its sums of x^2 taken
+// once per token by the grid (workspace, counters) instead of per stage.
+// AUTO: decode.linear {{.*}}["operand0", "tma:operand0:128x64", "tma:operand1:224x64", "result0", "counters", "tokens"], block = array<i64: 256, 1, 1>, counter_words_per_token = 2 : i64, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_4, max_tokens = 128 : i64, programmatic = true, shared_bytes = {{[0-9]+}} : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 0 : i64}]
 // AUTO: decode.linear {{.*}}"tma:operand1:64x64"{{.*}}grid = array<i64: 224, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_5, max_tokens = 64
 // AUTO: decode.linear {{.*}}"tma:operand1:64x64"{{.*}}grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_6, max_tokens = 128
-// AUTO: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:112x64"{{.*}}block = array<i64: 256, 1, 1>, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_7, max_tokens = 128
+// AUTO: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:112x64", "result0", "counters", "tokens"], block = array<i64: 256, 1, 1>, counter_words_per_token = 2 : i64, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_7, max_tokens = 128
 // At 256 tokens every linear it applies to takes it: o as two token tiles
 // of 128 (two warpgroups of 64 tokens) over 64-row blocks.
 // AUTO: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:64x64"{{.*}}block = array<i64: 256, 1, 1>, grid = array<i64: 128, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_8, max_tokens = 256
 // gate_up at 256: one wave of both token tiles would need 435-row tiles
 // (over the MMA's 256), so each token tile gets a wave of 128 blocks of 224
 // rows (two 112-row boxes).
-// AUTO: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:112x64"{{.*}}block = array<i64: 256, 1, 1>, grid = array<i64: 256, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_9, max_tokens = 256
+// AUTO: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:112x64"{{.*}}block = array<i64: 256, 1, 1>, counter_words_per_token = 2 : i64, grid = array<i64: 256, 1, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_9, max_tokens = 256
+// The grid's sums: each thread's 16-byte chunks of the block's token are
+// loaded right after the wait, before the x stages' copies; at stage 4
+// (after the stage's wgmmas are issued) read through volatile movs,
+// squared and shuffle-reduced; at stage 5 published as a `counters` word
+// (then membar.gl); a few stages before the end the tile's words arrive by
+// cp.async (at L2). The epilogue sums any still missing itself; the last
+// block out (an atomic count) zeroes the words. No mma.sync sums.
+// GRID-LABEL: .visible .entry linear_wgmma_direct_4(
+// GRID-NOT: mma.sync
+// GRID: griddepcontrol.wait;
+// GRID-NEXT: ld.global.nc.v4.b32
+// GRID-DAG: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
+// GRID-DAG: cp.async.cg.shared.global {{.*}}, 16, %r{{[0-9]+}};
+// GRID-DAG: cp.async.wait_group 0;
+// GRID-DAG: mov.b32 %r{{[0-9]+}}, %r{{[0-9]+}};
+// GRID-DAG: shfl.sync.bfly.b32
+// GRID-DAG: membar.gl;
+// GRID-DAG: atom.global.add.u32 {{.*}}, 1;
+// GRID-DAG: st.global.b32 {{.*}}, 0;
+// GRID-NOT: mma.sync
+// GRID-LABEL: .visible .entry linear_wgmma_direct_5(
+// wgmma-grid-sums=2 (a test of the fallback): every block sums its tile's
+// tokens itself; no counters, no atomics.
+// OWN-PLAN: decode.linear {{.*}}["operand0", "tma:operand0:128x64", "tma:operand1:224x64", "result0", "tokens"]{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_4, max_tokens = 128
+// OWN-LABEL: .visible .entry linear_wgmma_direct_4(
+// OWN-NOT: atom.global
+// OWN: ld.global.nc.v4.b32
+// OWN: shfl.sync.bfly.b32
+// OWN-NOT: atom.global
+// OWN-LABEL: .visible .entry linear_wgmma_direct_5(
+// wgmma-grid-sums=0: the sums per stage cost this plan more than it gains,
+// so the RMS-scaled linear at 128 tokens keeps W on M.
+// STAGESUMS: decode.linear {{.*}}"tma:operand1:128x64"{{.*}}kernel = @decode_kernels::@linear_wgmma_direct_4, max_tokens = 128
+// BADSUMS: wgmma-grid-sums 0, 1 or 2
 // ONN-LABEL: .visible .entry linear_wgmma_direct_3(
 // ONN: wgmma.mma_async.sync.aligned.m64n224k16.f32.bf16.bf16
 // ONN-LABEL: .visible .entry linear_wgmma_direct_6(

@@ -114,6 +114,12 @@ struct DecodeToCUDAPipelineOptions
                      "(1: wherever it applies, 0: nowhere, -1: where "
                      "measured faster)"),
       llvm::cl::init(-1)};
+  Option<int64_t> wgmmaGridSums{
+      *this, "wgmma-grid-sums",
+      llvm::cl::desc("wgmma linear, weights on N: RMS sums of x^2 once per "
+                     "token by the grid (1), by every block for its tile (2, "
+                     "a test), per stage (0)"),
+      llvm::cl::init(1)};
   Option<bool> programmaticLaunch{
       *this, "programmatic-launch",
       llvm::cl::desc("Kernels wait for the previous grid and allow "

@@ -319,12 +319,14 @@ struct ConvertDecodeToGPUPass
         !llvm::is_contained({0, 1, 2}, wgmmaBlocksPerSM) ||
         wgmmaTokenTiles < 0 || wgmmaTokenTiles > 8 || wgmmaEarlyStages < -1 ||
         !llvm::is_contained({0, 1}, wgmmaWaitGroups) ||
-        !llvm::is_contained({-1, 0, 1}, wgmmaWeightsOnN)) {
+        !llvm::is_contained({-1, 0, 1}, wgmmaWeightsOnN) ||
+        !llvm::is_contained({0, 1, 2}, wgmmaGridSums)) {
       module.emitError("wgmma-k-tile and wgmma-n-tile must be 0, 64, 128 or "
                        "256, wgmma-warpgroups 0 to 3, wgmma-blocks-per-sm "
                        "0, 1 or 2, wgmma-token-tiles 0 to 8, "
                        "wgmma-early-stages -1 or more, wgmma-wait-groups "
-                       "0 or 1 and wgmma-weights-on-n -1, 0 or 1");
+                       "0 or 1, wgmma-weights-on-n -1, 0 or 1 and "
+                       "wgmma-grid-sums 0, 1 or 2");
       return signalPassFailure();
     }
     ctx.options.wgmmaKTile = wgmmaKTile;
@@ -336,6 +338,7 @@ struct ConvertDecodeToGPUPass
     ctx.options.wgmmaClusterReduce = wgmmaClusterReduce;
     ctx.options.wgmmaTokenTiles = wgmmaTokenTiles;
     ctx.options.wgmmaWeightsOnN = wgmmaWeightsOnN;
+    ctx.options.wgmmaGridSums = wgmmaGridSums;
     ctx.options.wgmmaEarlyStages = wgmmaEarlyStages;
     ctx.options.wgmmaWaitGroups = wgmmaWaitGroups;
     ctx.options.programmaticLaunch = programmaticLaunch;

@@ -335,6 +335,32 @@ void KernelBuilder::store(Value value, Value memref, ValueRange indices) {
   memref::StoreOp::create(builder, value, memref, indices);
 }
 
+Value KernelBuilder::opaque(Value v) {
+  Type i32 = builder.getI32Type();
+  auto move = [&](Value word) {
+    return LLVM::InlineAsmOp::create(
+               builder, i32, ValueRange{word}, "mov.b32 $0, $1;", "=r,r",
+               /*has_side_effects=*/true,
+               /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
+               /*asm_dialect=*/LLVM::AsmDialectAttr(),
+               /*operand_attrs=*/ArrayAttr())
+        .getResult(0);
+  };
+  if (v.getType() == i32)
+    return move(v);
+  auto type = cast<VectorType>(v.getType());
+  assert(type.getNumElements() * type.getElementTypeBitWidth() == 128 &&
+         "opaque takes i32 or 16-byte vectors");
+  auto words = VectorType::get({4}, i32);
+  Value packed = vector::BitCastOp::create(builder, words, v);
+  Value result = packed;
+  for (int64_t i = 0; i < 4; ++i)
+    result = vector::InsertOp::create(
+        builder, move(vector::ExtractOp::create(builder, packed, i)), result,
+        i);
+  return vector::BitCastOp::create(builder, type, result);
+}
+
 Value KernelBuilder::toF32(Value v) {
   Type f32Type = builder.getF32Type();
   if (getElementTypeOrSelf(v) == f32Type)

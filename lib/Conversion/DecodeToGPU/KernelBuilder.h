@@ -167,6 +167,11 @@ public:
   mlir::Value load(mlir::Value memref, mlir::ValueRange indices);
   void store(mlir::Value value, mlir::Value memref, mlir::ValueRange indices);
 
+  /// `v` (an `i32` or a 16-byte vector) through volatile `mov`s that no
+  /// optimizer moves or sees through: a load's (or an atomic's) registers
+  /// are first read where this is placed, not where it was issued (e.g. a
+  /// load before a loop whose value is used in one of its iterations).
+  mlir::Value opaque(mlir::Value v);
   /// Float conversions (scalars or vectors); no-ops when the type matches.
   mlir::Value toF32(mlir::Value v);
   mlir::Value fromF32(mlir::Value v, mlir::Type elementType);

@@ -38,7 +38,13 @@
 // shared memory (and sums x^2) before the stage is released to the tensor
 // cores (fence.proxy.async). With the norm weight folded into W's columns
 // (decode-fold-norm-weight) the stage is only read for x^2, after its wgmmas
-// are issued. The epilogue applies rsqrt(mean(x^2) + eps), the bias and the
+// are issued. With the weights on N from 128 tokens (`wgmma-grid-sums`) the
+// stages are not read at all: their shared-memory reads cost as much as the
+// wgmmas'. Block b loads tokens b, b + publishers, ... of x after the wait,
+// sums their squares a few stages later and publishes each as a `counters`
+// word; a few stages before the end each block copies its tile's words
+// (cp.async), sums any still missing itself, and the last block out zeroes
+// them. The epilogue applies rsqrt(mean(x^2) + eps), the bias and the
 // residual, as for the other linear kernels.
 //
 // With `activation = silu_mul` a block's W rows are gate rows [j, j + R/2)
@@ -145,6 +151,19 @@ struct WgmmaPlan {
   /// its N (`wgmma-weights-on-n`): any multiple of 8 rows, sized for one
   /// wave.
   bool weightsOnN = false;
+  /// Weights on N with an RMS scale (`wgmma-grid-sums`): the sums of x^2
+  /// are not taken per stage (their shared-memory reads cost as much as
+  /// the wgmmas' at 128 tokens) but once per token by the grid. 1: block b
+  /// sums tokens b, b + gridX, ... from global x (loaded after the wait,
+  /// summed a few stages later) and publishes each as a `counters` word; a
+  /// few stages before the end each block copies its tile's words to
+  /// shared memory (cp.async), and sums any still missing itself. 2 (a
+  /// test of that path): every block sums all of its tile's tokens itself.
+  int64_t gridSums = 0;
+  /// gridSums == 1: the blocks that publish (the first wave: token t by
+  /// block t % publishers), tokens a block publishes (at most), and its
+  /// threads' 16-byte loads per token.
+  int64_t sumsPublishers = 0, sumsTokensPerBlock = 0, sumsLoadsPerToken = 0;
 };
 
 /// K split of the grid: the one with the least estimated traffic time, W
@@ -201,6 +220,11 @@ void finishPlan(WgmmaPlan &p, const EmitContext &ctx) {
 
 /// Stages of the weights-on-N ring (one block per SM).
 constexpr int64_t kMaxStagesOnN = 16;
+/// The grid's sums of x^2: the stage at which a block sums its tokens
+/// (loaded after the wait), and how many stages before the end it fetches
+/// its tile's.
+constexpr int64_t kSumsStage = 4;
+constexpr int64_t kFetchAhead = 8;
 
 /// `wgmma-weights-on-n`: blocks of 64 tokens per warpgroup (at most 2) and
 /// ceil(N / (SMs / token tiles)) W rows (multiple of 8, 16 gated; shapes
@@ -221,13 +245,15 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   // tokens its kernels are faster alone (gate/up 88.5 -> 87.3 us, qkv with
   // 128-column stages 27.3 -> 25.2) but the step is 0.24 ms slower (not
   // explained; with half the shared memory per block, 0.78 ms slower). It
-  // loses on qkv at 128 tokens (its sums of x^2 per stage) and on 4096-row
-  // shapes (32-row tiles). At 256 tokens (two token tiles) it wins wherever
-  // it applies (qkv and o; B=129 / 192 / 256 -0.3 / -0.4 / -0.47 ms, session
-  // 12).
+  // loses on 4096-row shapes (32-row tiles), and with the sums of x^2 per
+  // stage on qkv at 128 tokens; with the grid's sums (session 13) that qkv
+  // takes it. At 256 tokens (two token tiles) it wins wherever it applies
+  // (qkv and o; B=129 / 192 / 256 -0.3 / -0.4 / -0.47 ms, session 12).
   const bool measuredFaster =
       bucket >= 256 || (info.gated && (bucket <= 16 || bucket >= 128));
-  if (ctx.options.wgmmaWeightsOnN < 0 && !measuredFaster)
+  const bool fasterWithGridSums = info.rms && bucket >= 128;
+  if (ctx.options.wgmmaWeightsOnN < 0 && !measuredFaster &&
+      !(fasterWithGridSums && ctx.options.wgmmaGridSums))
     return std::nullopt;
   WgmmaPlan p;
   p.weightsOnN = true;
@@ -253,19 +279,36 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   p.blockRows = rows;
   p.outRows = info.gated ? p.blockRows / 2 : p.blockRows;
   p.gridX = llvm::divideCeil(info.outColumns(), p.outRows) * p.tokenTiles;
+  // The grid's sums of x^2 from 128 tokens, where the fused epilogue
+  // reads them and a block's share takes at most 8 16-byte loads per
+  // thread. Session 13 (H100): qkv + RMS at 128 / 256 tokens 30.6 / 36.9 ->
+  // 28.1 / 30.6 us, gate_up + silu at 256 125.7 -> 107.1 (cuBLAS without
+  // RMS 106.9); decode B=192 / 256 -0.8 / -0.7 ms, B=128 unchanged. At 16
+  // tokens the kernel is no faster and the step 0.025 ms slower.
+  int64_t gridSums = info.rms && ctx.options.wgmmaClusterReduce && bucket >= 128
+                         ? ctx.options.wgmmaGridSums
+                         : 0;
+  p.sumsPublishers = std::min(p.gridX, target.numSMs);
+  p.sumsTokensPerBlock =
+      llvm::divideCeil(p.tokens * p.tokenTiles, p.sumsPublishers);
+  p.sumsLoadsPerToken = llvm::divideCeil(info.k / kChunkElements, p.threads);
+  if (gridSums == 1 && p.sumsTokensPerBlock * p.sumsLoadsPerToken > 8)
+    gridSums = 0;
+  if (!gridSums && ctx.options.wgmmaWeightsOnN < 0 && !measuredFaster)
+    return std::nullopt;
   p.subTile = p.blockRows;
   p.subTiles = 1;
   // `wgmma-k-tile` columns per stage (two or four TMA boxes beyond 64); by
-  // default 128 for an RMS-scaled linear where 4 such stages fit (half the
-  // stages carry the sums of x^2: qkv at 64 tokens 31.9 -> 25.1 us), else
-  // 64.
+  // default 128 for a linear with the sums of x^2 per stage where 4 such
+  // stages fit (half the stages carry them: qkv at 64 tokens 31.9 -> 25.1
+  // us), else 64.
   int64_t budget =
       target.maxSharedBytesPerBlock - 4 * kMaxTokenTile - kSwizzleAtomBytes;
   auto stageBytes = [&](int64_t kTile) {
     return (p.blockRows + p.tokens) * kTile * 2;
   };
-  const bool wideStages =
-      !info.gated && info.rms && budget / stageBytes(2 * kWgmmaKTile) >= 4;
+  const bool wideStages = !info.gated && info.rms && !gridSums &&
+                          budget / stageBytes(2 * kWgmmaKTile) >= 4;
   p.kTile = ctx.options.wgmmaKTile ? ctx.options.wgmmaKTile
             : wideStages           ? 2 * kWgmmaKTile
                                    : kWgmmaKTile;
@@ -283,8 +326,12 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
     return std::nullopt;
   p.kSplit = 1;
   p.splitLength = llvm::alignTo(info.k, p.kTile);
-  p.tensorSums = info.rms;
+  p.gridSums = gridSums;
+  p.tensorSums = info.rms && !gridSums;
   finishPlan(p, ctx);
+  // The grid's sums are read by the fused epilogue.
+  if (p.gridSums && !p.fused)
+    return std::nullopt;
   return p;
 }
 
@@ -417,10 +464,12 @@ public:
       : kb(kb), b(kb.b()), info(info), p(p) {}
 
   /// `ws` (the split path) or `result` with the epilogue operands' slots
-  /// (fused) is null.
+  /// (fused) is null; `counters` carries the grid's sums of x^2
+  /// (p.gridSums == 1), else null.
   void emit(Value x, Value w, Value xMap, Value wMap, Value gamma, Value ws,
             Value result, std::optional<unsigned> biasSlot,
-            std::optional<unsigned> residualSlot, Value numRows);
+            std::optional<unsigned> residualSlot, Value numRows,
+            Value counters);
 
 private:
   /// Linear copy indices of this thread for `chunks` chunks of a stage.
@@ -477,6 +526,48 @@ private:
   /// shared buffer of `tokens` f32, which it returns (contains barriers).
   Value blockSumsOfSquares(ArrayRef<Value> sumsq);
   void storeSumsOfSquares(ArrayRef<Value> sumsq, Value splitId);
+  // The sums of x^2 of whole tokens (p.gridSums). Token t's sum is the same
+  // bits wherever it is taken: thread i adds the squares of its 16-byte
+  // chunks i, i + threads, ... of the row in order, the warps reduce by
+  // shuffles and thread 0 adds the warps' sums in order; the lowest mantissa
+  // bit is then set, so that a published sum is never the zero of a word
+  // not yet written.
+
+  /// Loads this thread's chunks of row `token` of x.
+  SmallVector<Value> loadTokenChunks(Value token);
+  /// This thread's sum of squares of `chunks` (loadTokenChunks's; 0 past K,
+  /// or where `valid` is false). Their registers are first read here.
+  Value squareChunks(Value valid, ArrayRef<Value> chunks);
+  /// Warp-reduces `partial` into slot `slot` x warps + warp of sumsPartials
+  /// (no barrier).
+  void storeWarpPartial(Value partial, int64_t slot);
+  /// Slot `slot`'s warp partials summed in order, as a published word.
+  Value sumWord(Value slot);
+  /// gridSums == 1: the block's j-th token, b + publishers j, and whether
+  /// the block publishes it (b < publishers, token < T).
+  Value blockToken(int64_t j);
+  Value publishes(int64_t j);
+  /// This thread's chunks of the block's tokens.
+  SmallVector<Value> loadBlockTokens();
+  void squareBlockTokens(ArrayRef<Value> chunks);
+  /// Threads j < sumsTokensPerBlock publish their token's word in
+  /// counters[token] (after a barrier that follows squareBlockTokens).
+  void publishBlockTokens();
+  /// Starts cp.async copies of the tile's published words into sumsWords.
+  void fetchTileSums();
+  /// The tile's sums of x^2 in sumsWords (f32 bits; contains barriers): the
+  /// fetched words, and each one still zero (gridSums == 2: every one)
+  /// summed by the block itself.
+  Value finishTileSums();
+  /// gridSums == 1, once per block when it has read its last word: thread 0
+  /// counts the block out in counters[T] (the result is read by noteLast,
+  /// later, so the atomic's latency is off the block's path).
+  void countOut();
+  /// Thread 0: whether this block was the last out, into sumsLast.
+  void noteLast();
+  /// At the block's end: the last block out zeroes counters[0, T] for the
+  /// next launch.
+  void departSums();
   /// The fused epilogue: stages the tile, sums the cluster's tiles (this
   /// block's 1/kSplit of it) and stores the output.
   void reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
@@ -492,7 +583,11 @@ private:
   /// < N/2 gated).
   Value rowExists(Value local);
 
-  Value x, w, xMap, wMap, gamma, ws, result, numRows, t0;
+  Value x, w, xMap, wMap, gamma, ws, result, numRows, t0, counters;
+  /// gridSums: shared f32 warp partials (sumsTokensPerBlock x warps), the
+  /// tile's words (tokens), whether this block was the last out; thread
+  /// 0's count-out atomic's result.
+  Value sumsPartials, sumsWords, sumsLast, sumsMissing, countedOut;
   /// The block's first output column (its first W row unless gated), and
   /// its row block (of blockRows W rows).
   Value blockRow, rowBlock;
@@ -885,9 +980,208 @@ void WgmmaEmitter::storeSumsOfSquares(ArrayRef<Value> sumsq, Value splitId) {
   });
 }
 
+SmallVector<Value> WgmmaEmitter::loadTokenChunks(Value token) {
+  // Unconditional loads (rows and chunks past the ends clamped): the
+  // squares mask them where the registers are first read.
+  const int64_t chunks = info.k / kChunkElements;
+  Value row = kb.minIndex(token, kb.sub(numRows, kb.index(1)));
+  SmallVector<Value> result;
+  for (int64_t m = 0; m < p.sumsLoadsPerToken; ++m) {
+    Value chunk = kb.minIndex(kb.add(kb.threadId(), kb.index(m * p.threads)),
+                              kb.index(chunks - 1));
+    result.push_back(kb.loadVector(
+        x, {row, kb.mul(chunk, kb.index(kChunkElements))}, kChunkElements));
+  }
+  return result;
+}
+
+Value WgmmaEmitter::squareChunks(Value valid, ArrayRef<Value> chunks) {
+  const int64_t chunks16 = info.k / kChunkElements;
+  Value sum = kb.f32(0.0);
+  for (auto [m, chunk] : llvm::enumerate(chunks)) {
+    Value present = valid;
+    if ((int64_t(m) + 1) * p.threads > chunks16)
+      present = arith::AndIOp::create(
+          b, present,
+          kb.cmp(arith::CmpIPredicate::ult,
+                 kb.add(kb.threadId(), kb.index(int64_t(m) * p.threads)),
+                 kb.index(chunks16)));
+    Value v = kb.toF32(kb.opaque(chunk));
+    Value square = kb.reduceVector(kb.mul(v, v), ReduceKind::Add);
+    sum = kb.add(sum, kb.select(present, square, kb.f32(0.0)));
+  }
+  return sum;
+}
+
+void WgmmaEmitter::storeWarpPartial(Value partial, int64_t slot) {
+  const int64_t warps = p.threads / infer::kWarpSize;
+  Value sum = kb.warpReduce(partial, ReduceKind::Add);
+  kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, kb.laneId(), kb.index(0)), [&] {
+    kb.store(sum, sumsPartials, kb.add(kb.index(slot * warps), kb.warpId()));
+  });
+}
+
+Value WgmmaEmitter::sumWord(Value slot) {
+  const int64_t warps = p.threads / infer::kWarpSize;
+  Value base = kb.mul(slot, kb.index(warps));
+  Value sum = kb.load(sumsPartials, base);
+  for (int64_t w = 1; w < warps; ++w)
+    sum = kb.add(sum, kb.load(sumsPartials, kb.add(base, kb.index(w))));
+  Value bits = arith::BitcastOp::create(b, b.getI32Type(), sum);
+  return arith::OrIOp::create(b, bits, kb.i32(1));
+}
+
+Value WgmmaEmitter::blockToken(int64_t j) {
+  return kb.add(kb.blockId(), kb.index(j * p.sumsPublishers));
+}
+
+Value WgmmaEmitter::publishes(int64_t j) {
+  return arith::AndIOp::create(
+      b,
+      kb.cmp(arith::CmpIPredicate::ult, kb.blockId(),
+             kb.index(p.sumsPublishers)),
+      kb.cmp(arith::CmpIPredicate::ult, blockToken(j), numRows));
+}
+
+SmallVector<Value> WgmmaEmitter::loadBlockTokens() {
+  SmallVector<Value> chunks;
+  for (int64_t j = 0; j < p.sumsTokensPerBlock; ++j)
+    llvm::append_range(chunks, loadTokenChunks(blockToken(j)));
+  return chunks;
+}
+
+void WgmmaEmitter::squareBlockTokens(ArrayRef<Value> chunks) {
+  for (int64_t j = 0; j < p.sumsTokensPerBlock; ++j)
+    storeWarpPartial(
+        squareChunks(publishes(j), chunks.slice(j * p.sumsLoadsPerToken,
+                                                p.sumsLoadsPerToken)),
+        j);
+}
+
+void WgmmaEmitter::publishBlockTokens() {
+  for (int64_t j = 0; j < p.sumsTokensPerBlock; ++j)
+    kb.ifThen(arith::AndIOp::create(
+                  b,
+                  kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(j)),
+                  publishes(j)),
+              [&] {
+                // membar.gl: the word is visible before the block counts
+                // out (a release, here where its latency is hidden).
+                kb.store(sumWord(kb.index(j)), counters, blockToken(j));
+                kb.fenceGpu();
+              });
+}
+
+void WgmmaEmitter::fetchTileSums() {
+  // 16-byte copies of 4 words (t0 is a multiple of 64) at L2
+  // (cp.async.cg): a word is written once per launch.
+  constexpr int64_t kWords = 4;
+  Value group = kb.threadId();
+  kb.ifThen(
+      kb.cmp(arith::CmpIPredicate::ult, group, kb.index(p.tokens / kWords)),
+      [&] {
+        Value first = kb.add(t0, kb.mul(group, kb.index(kWords)));
+        Value left = kb.sub(kb.maxIndex(numRows, first), first);
+        kb.asyncCopy(counters, first, sumsWords,
+                     kb.mul(group, kb.index(kWords)), kWords,
+                     kb.minIndex(left, kb.index(kWords)));
+      });
+  kb.asyncCommit({});
+}
+
+Value WgmmaEmitter::finishTileSums() {
+  Value validTokens = kb.minIndex(kb.sub(numRows, t0), kb.index(p.tokens));
+  if (p.gridSums == 1) {
+    // Each copying thread checks its own 4 words (visible to it after the
+    // wait).
+    constexpr int64_t kWords = 4;
+    kb.asyncWait(kb.asyncCommit({}), 0);
+    kb.forEachThread(p.tokens / kWords, [&](Value group) {
+      for (int64_t w = 0; w < kWords; ++w) {
+        Value t = kb.add(kb.mul(group, kb.index(kWords)), kb.index(w));
+        Value missing = arith::AndIOp::create(
+            b, kb.cmp(arith::CmpIPredicate::ult, t, validTokens),
+            kb.cmp(arith::CmpIPredicate::eq, kb.toIndex(kb.load(sumsWords, t)),
+                   kb.index(0)));
+        kb.ifThen(missing,
+                  [&] { kb.store(kb.i32(1), sumsMissing, kb.index(0)); });
+      }
+    });
+  } else {
+    kb.forEachThread(p.tokens,
+                     [&](Value t) { kb.store(kb.i32(0), sumsWords, t); });
+    kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)),
+              [&] { kb.store(kb.i32(1), sumsMissing, kb.index(0)); });
+  }
+  kb.barrier();
+  if (p.gridSums == 1)
+    countOut();
+  // Each token whose word is still zero, by the whole block (uniform: the
+  // words are read after a barrier).
+  Value anyMissing =
+      kb.cmp(arith::CmpIPredicate::ne,
+             kb.toIndex(kb.load(sumsMissing, kb.index(0))), kb.index(0));
+  kb.ifThen(anyMissing, [&] {
+    kb.forLoop(kb.index(0), validTokens, kb.index(1), [&](Value t) {
+      Value missing = kb.cmp(arith::CmpIPredicate::eq,
+                             kb.toIndex(kb.load(sumsWords, t)), kb.index(0));
+      kb.ifThen(missing, [&] {
+        Value token = kb.add(t0, t);
+        storeWarpPartial(
+            squareChunks(kb.cmp(arith::CmpIPredicate::ult, token, numRows),
+                         loadTokenChunks(token)),
+            0);
+        kb.barrier();
+        kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)),
+                  [&] { kb.store(sumWord(kb.index(0)), sumsWords, t); });
+        kb.barrier();
+      });
+    });
+  });
+  return sumsWords;
+}
+
+void WgmmaEmitter::countOut() {
+  // The block's published words were fenced when published.
+  Type i32 = b.getI32Type();
+  countedOut =
+      kb.ifThenElse(
+            kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)), i32,
+            [&]() -> SmallVector<Value> {
+              return {kb.atomicAdd(counters, numRows, kb.i32(1))};
+            },
+            [&]() -> SmallVector<Value> { return {kb.i32(0)}; })
+          .front();
+}
+
+void WgmmaEmitter::noteLast() {
+  kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)), [&] {
+    Value last =
+        kb.cmp(arith::CmpIPredicate::eq, kb.toIndex(kb.opaque(countedOut)),
+               kb.index(p.gridX * p.kSplit - 1));
+    // membar.gl: an acquire before the zeroing.
+    kb.ifThen(last, [&] { kb.fenceGpu(); });
+    kb.store(kb.select(last, kb.i32(1), kb.i32(0)), sumsLast, kb.index(0));
+  });
+}
+
+void WgmmaEmitter::departSums() {
+  kb.barrier();
+  kb.ifThen(kb.cmp(arith::CmpIPredicate::ne,
+                   kb.toIndex(kb.load(sumsLast, kb.index(0))), kb.index(0)),
+            [&] {
+              kb.forLoop(kb.threadId(), kb.add(numRows, kb.index(1)),
+                         kb.index(p.threads), [&](Value word) {
+                           kb.store(kb.i32(0), counters, word);
+                         });
+            });
+}
+
 void WgmmaEmitter::reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
                                    Value splitId) {
-  Value sums = info.rms ? blockSumsOfSquares(sumsq) : Value();
+  Value sums = !info.rms    ? Value()
+               : p.gridSums ? finishTileSums()
+                            : blockSumsOfSquares(sumsq);
   // Stage the f32 tile token-major (token t's rows at t * tileStride) in the
   // ring, whose copies have landed and whose wgmmas are done.
   Type f32 = b.getF32Type();
@@ -1001,15 +1295,18 @@ void WgmmaEmitter::reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
     kb.clusterBarrier();
   else
     kb.barrier();
+  if (p.gridSums == 1)
+    noteLast();
 }
 
 void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
                         Value gammaArg, Value wsArg, Value resultArg,
                         std::optional<unsigned> bias,
-                        std::optional<unsigned> residual, Value rows) {
+                        std::optional<unsigned> residual, Value rows,
+                        Value countersArg) {
   x = xArg, w = wArg, xMap = xMapArg, wMap = wMapArg, gamma = gammaArg,
   ws = wsArg, result = resultArg, biasSlot = bias, residualSlot = residual,
-  numRows = rows;
+  numRows = rows, counters = countersArg;
   accType = LLVM::LLVMStructType::getLiteral(
       b.getContext(), SmallVector<Type>(p.subTile / 2, b.getF32Type()));
   int64_t totalBytes = p.stages * p.stageBytes + kSwizzleAtomBytes;
@@ -1056,13 +1353,25 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
   Value aBase =
       kb.mul(warpgroup, kb.index(kWarpgroupRows / 8 * p.rowGroupBytes));
   int64_t normSums =
-      !info.rms      ? 0
-      : p.tensorSums ? 2 * p.sumGroupsPerWarp
+      !info.rms || p.gridSums ? 0
+      : p.tensorSums          ? 2 * p.sumGroupsPerWarp
                      : llvm::divideCeil(p.tokens * p.chunksPerRow, p.threads);
 
+  if (p.gridSums) {
+    sumsPartials =
+        kb.addShared({p.sumsTokensPerBlock * (p.threads / infer::kWarpSize)},
+                     b.getF32Type());
+    sumsWords = kb.addShared({p.tokens}, b.getI32Type());
+    sumsLast = kb.addShared({1}, b.getI32Type());
+    // Set by finishTileSums where a word is missing (the stage loop's
+    // barriers order this before).
+    sumsMissing = kb.addShared({1}, b.getI32Type());
+    kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)),
+              [&] { kb.store(kb.i32(0), sumsMissing, kb.index(0)); });
+  }
+  Value firstTile = kb.mul(tokenTile, kb.index(p.tokens));
   kb.forLoop(
-      kb.mul(tokenTile, kb.index(p.tokens)), numRows,
-      kb.index(p.tokens * p.tokenTiles), [&](Value tile) {
+      firstTile, numRows, kb.index(p.tokens * p.tokenTiles), [&](Value tile) {
         t0 = tile;
         auto stageColumn = [&](Value s) {
           return kb.add(kStart, kb.mul(s, kb.index(p.kTile)));
@@ -1080,6 +1389,20 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
         for (int64_t s = 0; s < p.earlyStages; ++s)
           issueFirst(s, StageParts::Weights);
         kb.waitForDependencies();
+        // The block's tokens for the grid's sums of x^2: loaded after the
+        // wait, summed a few stages later (their latency off the stages'
+        // path); the tile's words are fetched a few stages before the end.
+        SmallVector<Value> blockChunks;
+        Value sumsStage, fetchStage;
+        if (p.gridSums == 1) {
+          sumsStage =
+              kb.minIndex(kb.index(kSumsStage), kb.sub(numStages, kb.index(1)));
+          fetchStage =
+              kb.maxIndex(kb.sub(kb.maxIndex(numStages, kb.index(kFetchAhead)),
+                                 kb.index(kFetchAhead)),
+                          kb.add(sumsStage, kb.index(2)));
+          blockChunks = loadBlockTokens();
+        }
         for (int64_t s = 0; s < p.prefetch; ++s) {
           issueFirst(s,
                      s < p.earlyStages ? StageParts::Tokens : StageParts::All);
@@ -1182,9 +1505,19 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
               // Without a norm weight the stage is only read: its sums of
               // squares overlap the tensor cores (the slot is refilled after
               // the barrier of stage i + 1 at the earliest).
-              if (info.rms && !info.norm)
+              if (info.rms && !info.norm && !p.gridSums)
                 sumsq = p.tensorSums ? tensorSumsOfSquares(slot, sumsq)
                                      : normPass(Value(), slot, sumsq);
+              if (p.gridSums == 1) {
+                auto at = [&](Value stage) {
+                  return kb.cmp(arith::CmpIPredicate::eq, i, stage);
+                };
+                kb.ifThen(at(sumsStage),
+                          [&] { squareBlockTokens(blockChunks); });
+                kb.ifThen(at(kb.add(sumsStage, kb.index(1))),
+                          [&] { publishBlockTokens(); });
+                kb.ifThen(at(fetchStage), [&] { fetchTileSums(); });
+              }
               NVVM::WgmmaWaitGroupSyncOp::create(b, p.waitGroups);
               SmallVector<Value> next(acc);
               next.append(sumsq);
@@ -1196,6 +1529,15 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
         if (!p.tma)
           kb.asyncWait(kb.asyncCommit({}), 0);
         kb.barrier();
+        // Short loops publish and fetch after the last stage.
+        if (p.gridSums == 1) {
+          auto past = [&](Value stage) {
+            return kb.cmp(arith::CmpIPredicate::uge, stage, numStages);
+          };
+          kb.ifThen(past(kb.add(sumsStage, kb.index(1))),
+                    [&] { publishBlockTokens(); });
+          kb.ifThen(past(fetchStage), [&] { fetchTileSums(); });
+        }
         ArrayRef<Value> results(state);
         ArrayRef<Value> sums = results.slice(p.subTiles, normSums);
         if (p.fused) {
@@ -1206,6 +1548,19 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
         if (info.rms)
           storeSumsOfSquares(sums, splitId);
       });
+  if (p.gridSums != 1)
+    return;
+  // A block without a token tile still publishes its tokens.
+  kb.ifThen(kb.cmp(arith::CmpIPredicate::uge, firstTile, numRows), [&] {
+    kb.waitForDependencies();
+    squareBlockTokens(loadBlockTokens());
+    kb.barrier();
+    publishBlockTokens();
+    kb.barrier();
+    countOut();
+    noteLast();
+  });
+  departSums();
 }
 
 } // namespace
@@ -1241,9 +1596,12 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
     wMapSlot = kb.addTensorMap(
         1, info.gated ? plan.blockRows / 2 : plan.blockRows, kWgmmaKTile);
   }
-  std::optional<unsigned> outSlot, wsSlot;
+  std::optional<unsigned> outSlot, wsSlot, countersSlot;
   if (plan.fused) {
     outSlot = kb.addResult(0);
+    // The grid's sums of x^2 (words [0, T)) and the blocks out (word T).
+    if (plan.gridSums == 1)
+      countersSlot = kb.addCounters(2);
   } else {
     MemRefType wsType = splitWorkspaceType(info, plan.kSplit, kb.b());
     wsSlot = kb.addWorkspace(wsType, 0, 4 * wsType.getDimSize(1));
@@ -1282,7 +1640,8 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
           normSlot ? kb.param(*normSlot) : Value(),
           wsSlot ? kb.param(*wsSlot) : Value(),
           outSlot ? kb.param(*outSlot) : Value(), biasSlot, residualSlot,
-          kb.scalarIndex(rowsSlot));
+          kb.scalarIndex(rowsSlot),
+          countersSlot ? kb.param(*countersSlot) : Value());
   out.push_back(kb.finish());
   if (!plan.fused)
     emitSplitReduce(op, ctx, info, maxTokens, plan.kSplit, out);
