@@ -100,12 +100,13 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
            "more)">,
     Option<"wgmmaGridSums", "wgmma-grid-sums", "int64_t", /*default=*/"1",
            "Sums of x^2 of an RMS-scaled wgmma linear with the weights on "
-           "N: 1 once per token by the grid (block b sums tokens b, b + "
-           "grid, ... from global x early in its stage loop and publishes "
-           "them as `counters` words; each block fetches its tile's late "
-           "in the loop and sums any still missing itself), 2 by every "
-           "block for all of its tile's tokens (a test of that fallback), "
-           "0 per stage on the tensor cores">,
+           "N, at 128 or more tokens: 1 once per token by the grid (block "
+           "b of the first wave sums tokens b, b + wave, ... from global x "
+           "early in its stage loop and publishes them as `counters` "
+           "words; each block fetches its tile's late in the loop and sums "
+           "any still missing itself), 2 by every block for all of its "
+           "tile's tokens (a test of that fallback), 0 per stage on the "
+           "tensor cores (and qkv at 128 tokens keeps W on M)">,
     Option<"programmaticLaunch", "programmatic-launch", "bool",
            /*default=*/"true",
            "Start every kernel with griddepcontrol.wait and "
