@@ -154,7 +154,7 @@ struct WgmmaPlan {
   /// Weights on N with an RMS scale (`wgmma-grid-sums`): the sums of x^2
   /// are not taken per stage (their shared-memory reads cost as much as
   /// the wgmmas' at 128 tokens) but once per token by the grid. 1: block b
-  /// sums tokens b, b + gridX, ... from global x (loaded after the wait,
+  /// sums tokens b, b + publishers, ... from global x (loaded after the wait,
   /// summed a few stages later) and publishes each as a `counters` word; a
   /// few stages before the end each block copies its tile's words to
   /// shared memory (cp.async), and sums any still missing itself. 2 (a
@@ -283,8 +283,9 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   // reads them and a block's share takes at most 8 16-byte loads per
   // thread. Session 13 (H100): qkv + RMS at 128 / 256 tokens 30.6 / 36.9 ->
   // 28.1 / 30.6 us, gate_up + silu at 256 125.7 -> 107.1 (cuBLAS without
-  // RMS 106.9); decode B=192 / 256 -0.8 / -0.7 ms, B=128 unchanged. At 16
-  // tokens the kernel is no faster and the step 0.025 ms slower.
+  // RMS 106.9); decode B=129 / 192 / 256 -0.6 / -0.7 / -0.7 ms, B=65-128
+  // -0.08 to +0.13 (B=96). At 16 tokens the kernel is no faster and the
+  // step 0.025 ms slower.
   int64_t gridSums = info.rms && ctx.options.wgmmaClusterReduce && bucket >= 128
                          ? ctx.options.wgmmaGridSums
                          : 0;
