@@ -227,7 +227,7 @@ def check_linear(mod, case, tokens, gen):
     shares = any('counters' in l['args'] and l['kernel'].startswith('linear')
                  for l in case['launches'])
     notes, ok, first = [], True, None
-    for again in ([False, True] if shares else [False]):
+    for _ in range(2 if shares else 1):
         results[0].fill_(float('nan'))
         run_launches(mod, case['launches'], operands, results,
                      {'tokens': tokens}, ws)

@@ -225,6 +225,8 @@ constexpr int64_t kMaxStagesOnN = 16;
 /// its tile's.
 constexpr int64_t kSumsStage = 4;
 constexpr int64_t kFetchAhead = 8;
+/// Published words per 16-byte cp.async (t0 is a multiple of 64).
+constexpr int64_t kWordsPerCopy = 4;
 
 /// `wgmma-weights-on-n`: blocks of 64 tokens per warpgroup (at most 2) and
 /// ceil(N / (SMs / token tiles)) W rows (multiple of 8, 16 gated; shapes
@@ -249,12 +251,10 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   // stage on qkv at 128 tokens; with the grid's sums (session 13) that qkv
   // takes it. At 256 tokens (two token tiles) it wins wherever it applies
   // (qkv and o; B=129 / 192 / 256 -0.3 / -0.4 / -0.47 ms, session 12).
+  // (The RMS-scaled linears from 128 tokens take it where they get the
+  // grid's sums, below.)
   const bool measuredFaster =
       bucket >= 256 || (info.gated && (bucket <= 16 || bucket >= 128));
-  const bool fasterWithGridSums = info.rms && bucket >= 128;
-  if (ctx.options.wgmmaWeightsOnN < 0 && !measuredFaster &&
-      !(fasterWithGridSums && ctx.options.wgmmaGridSums))
-    return std::nullopt;
   WgmmaPlan p;
   p.weightsOnN = true;
   p.tma = true;
@@ -583,6 +583,10 @@ private:
   /// Whether row `local` of the block exists (its output column < N, or
   /// < N/2 gated).
   Value rowExists(Value local);
+  /// The tokens of the tile at t0 that exist: min(T - t0, tokens).
+  Value tileTokens() {
+    return kb.minIndex(kb.sub(numRows, t0), kb.index(p.tokens));
+  }
 
   Value x, w, xMap, wMap, gamma, ws, result, numRows, t0, counters;
   /// gridSums: shared f32 warp partials (sumsTokensPerBlock x warps), the
@@ -1074,32 +1078,26 @@ void WgmmaEmitter::publishBlockTokens() {
 }
 
 void WgmmaEmitter::fetchTileSums() {
-  // 16-byte copies of 4 words (t0 is a multiple of 64) at L2
-  // (cp.async.cg): a word is written once per launch.
-  constexpr int64_t kWords = 4;
-  Value group = kb.threadId();
-  kb.ifThen(
-      kb.cmp(arith::CmpIPredicate::ult, group, kb.index(p.tokens / kWords)),
-      [&] {
-        Value first = kb.add(t0, kb.mul(group, kb.index(kWords)));
-        Value left = kb.sub(kb.maxIndex(numRows, first), first);
-        kb.asyncCopy(counters, first, sumsWords,
-                     kb.mul(group, kb.index(kWords)), kWords,
-                     kb.minIndex(left, kb.index(kWords)));
-      });
+  // 16-byte copies at L2 (cp.async.cg): a word is written once per launch.
+  kb.forEachThread(p.tokens / kWordsPerCopy, [&](Value group) {
+    Value first = kb.add(t0, kb.mul(group, kb.index(kWordsPerCopy)));
+    Value left = kb.sub(kb.maxIndex(numRows, first), first);
+    kb.asyncCopy(counters, first, sumsWords,
+                 kb.mul(group, kb.index(kWordsPerCopy)), kWordsPerCopy,
+                 kb.minIndex(left, kb.index(kWordsPerCopy)));
+  });
   kb.asyncCommit({});
 }
 
 Value WgmmaEmitter::finishTileSums() {
-  Value validTokens = kb.minIndex(kb.sub(numRows, t0), kb.index(p.tokens));
+  Value validTokens = tileTokens();
   if (p.gridSums == 1) {
-    // Each copying thread checks its own 4 words (visible to it after the
+    // Each copying thread checks its own words (visible to it after the
     // wait).
-    constexpr int64_t kWords = 4;
     kb.asyncWait(kb.asyncCommit({}), 0);
-    kb.forEachThread(p.tokens / kWords, [&](Value group) {
-      for (int64_t w = 0; w < kWords; ++w) {
-        Value t = kb.add(kb.mul(group, kb.index(kWords)), kb.index(w));
+    kb.forEachThread(p.tokens / kWordsPerCopy, [&](Value group) {
+      for (int64_t w = 0; w < kWordsPerCopy; ++w) {
+        Value t = kb.add(kb.mul(group, kb.index(kWordsPerCopy)), kb.index(w));
         Value missing = arith::AndIOp::create(
             b, kb.cmp(arith::CmpIPredicate::ult, t, validTokens),
             kb.cmp(arith::CmpIPredicate::eq, kb.toIndex(kb.load(sumsWords, t)),
@@ -1216,7 +1214,7 @@ void WgmmaEmitter::reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
     if (sums)
       peerSums.push_back(kb.sharedPointer(sumsAddress, rank));
   }
-  Value validTokens = kb.minIndex(kb.sub(numRows, t0), kb.index(p.tokens));
+  Value validTokens = tileTokens();
   Value first = kb.add(kb.mul(splitId, kb.index(p.threads)), kb.threadId());
   auto vectorType = VectorType::get({kEpilogueRows}, f32);
   kb.forLoop(
