@@ -68,6 +68,11 @@ for w in 1 2; do
   lower dec_32_8_128 bin "attention-warps=$w attention-split-warps-per-sm=4" \
     dec_32_8_128_w${w}s4
 done
+# K/V loads without the L2 prefetch-size hint, or with 64 or 128 bytes
+# (default 256: a whole K/V row).
+for l2 in 0 64 128; do
+  lower dec_32_8_128 bin "attention-l2-prefetch=$l2" dec_32_8_128_l2p$l2
+done
 
 # rope_append + rope + kv_append, Llama-3 scaling, 32/8 heads of 128.
 cat > "$tmp/rope.mlir" <<'MLIR'

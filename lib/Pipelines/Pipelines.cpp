@@ -67,6 +67,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.attentionBlocksPerSM = options.attentionBlocksPerSM;
   convert.attentionWarps = options.attentionWarps;
   convert.attentionSplitWarpsPerSM = options.attentionSplitWarpsPerSM;
+  convert.attentionL2Prefetch = options.attentionL2Prefetch;
   convert.wgmmaKTile = options.wgmmaKTile;
   convert.wgmmaEarlyStages = options.wgmmaEarlyStages;
   convert.wgmmaWaitGroups = options.wgmmaWaitGroups;

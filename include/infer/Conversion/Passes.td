@@ -39,6 +39,11 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
     Option<"attentionWarps", "attention-warps", "int64_t", /*default=*/"4",
            "Warps per attention block (1, 2 or 4); the warps of a block share "
            "one item's keys">,
+    Option<"attentionL2Prefetch", "attention-l2-prefetch", "int64_t",
+           /*default=*/"256",
+           "Bytes L2 fetches from DRAM per K/V access of the tensor-core "
+           "attention kernel (ld.global.nc.L2::<n>B: 64, 128 or 256; 0: no "
+           "hint)">,
     Option<"attentionSplitWarpsPerSM", "attention-split-warps-per-sm",
            "int64_t", /*default=*/"8",
            "Attention split budget: warps per SM the splits of one step may "

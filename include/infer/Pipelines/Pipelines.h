@@ -56,6 +56,11 @@ struct DecodeToCUDAPipelineOptions
       *this, "attention-warps",
       llvm::cl::desc("Warps per attention block (1, 2 or 4)"),
       llvm::cl::init(4)};
+  Option<int64_t> attentionL2Prefetch{
+      *this, "attention-l2-prefetch",
+      llvm::cl::desc("L2 prefetch size of the attention K/V loads (64, 128, "
+                     "256 bytes; 0: none)"),
+      llvm::cl::init(256)};
   Option<int64_t> attentionSplitWarpsPerSM{
       *this, "attention-split-warps-per-sm",
       llvm::cl::desc("Warps per SM the attention splits of a step may fill"),

@@ -85,6 +85,7 @@ FailureOr<AttentionPlan> planAttention(decode::PagedAttentionOp op,
   AttentionPlan plan;
   plan.warps = ctx.options.attentionWarps;
   plan.splitWarpsPerSM = ctx.options.attentionSplitWarpsPerSM;
+  plan.l2Prefetch = ctx.options.attentionL2Prefetch;
   plan.numHeads = op.getNumHeads();
   plan.kvHeads = cache.getKvHeads();
   plan.group = plan.numHeads / plan.kvHeads;
@@ -440,10 +441,11 @@ QueryRange infer::attention::emitQueryRange(KernelBuilder &kb,
   Value seqs = kb.scalarIndex(p.seqs);
   Value items = plan.perSequence ? seqs : kb.scalarIndex(p.tokens);
   Value contextLens = kb.param(p.contextLens);
-  Value queryEnd, contextLen;
+  Value queryBegin, queryEnd, contextLen;
   if (plan.perSequence) {
     // One query per sequence: its last (only) row.
     r.seq = item;
+    queryBegin = kb.toIndex(kb.load(queryStart, item));
     queryEnd = kb.toIndex(kb.load(queryStart, kb.add(item, kb.index(1))));
     r.token = kb.sub(queryEnd, kb.index(1));
     contextLen = kb.toIndex(kb.load(contextLens, r.seq));
@@ -463,18 +465,23 @@ QueryRange infer::attention::emitQueryRange(KernelBuilder &kb,
         kb.cmp(arith::CmpIPredicate::ult, item, guessEnd));
     Type indexType = kb.b().getIndexType();
     SmallVector<Value> found = kb.ifThenElse(
-        hit, {indexType, indexType, indexType},
-        [&]() -> SmallVector<Value> { return {guess, guessEnd, guessLen}; },
+        hit, {indexType, indexType, indexType, indexType},
+        [&]() -> SmallVector<Value> {
+          return {guess, guessBegin, guessEnd, guessLen};
+        },
         [&]() -> SmallVector<Value> {
           Value seq = findSequence(kb, queryStart, item, seqs);
-          return {seq,
+          return {seq, kb.toIndex(kb.load(queryStart, seq)),
                   kb.toIndex(kb.load(queryStart, kb.add(seq, kb.index(1)))),
                   kb.toIndex(kb.load(contextLens, seq))};
         });
     r.seq = found[0];
-    queryEnd = found[1];
-    contextLen = found[2];
+    queryBegin = found[1];
+    queryEnd = found[2];
+    contextLen = found[3];
   }
+  Value rows = kb.sub(queryEnd, queryBegin);
+  r.earlierKeys = kb.sub(contextLen, kb.minIndex(rows, contextLen));
   // Query `token` sits at position context_len - (queryEnd - token) and sees
   // keys [kvBegin, kvEnd).
   r.kvEnd = kb.sub(contextLen, kb.sub(kb.sub(queryEnd, r.token), kb.index(1)));

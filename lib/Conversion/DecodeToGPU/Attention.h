@@ -27,6 +27,9 @@ struct AttentionPlan {
   /// Splitting stops once the blocks (items * kv_heads * splits) reach this
   /// many warps per SM (`attention-split-warps-per-sm`).
   int64_t splitWarpsPerSM = 8;
+  /// L2 prefetch size of the mma kernel's K/V loads
+  /// (`attention-l2-prefetch`; 0: none).
+  int64_t l2Prefetch = 256;
   bool perSequence;       ///< decode steps: one query per sequence
   int64_t vec;            ///< elements per 16-byte access
   int64_t lanesPerToken;  ///< lanes reading one K/V row
@@ -46,9 +49,13 @@ struct AttentionParams {
            seqs = 0, tableWidth = 0, layer = 0;
 };
 
-/// Where one item's keys lie and how many splits it uses.
+/// Where one item's keys lie and how many splits it uses. Keys below
+/// `earlierKeys` were appended by earlier steps: within a step only the
+/// sequence's own new positions [context_len - query rows, context_len) are
+/// written (by rope_append), so those keys may be read before the wait for
+/// the previous kernel.
 struct QueryRange {
-  mlir::Value seq, token, kvBegin, kvEnd, numSplits;
+  mlir::Value seq, token, kvBegin, kvEnd, numSplits, earlierKeys;
 };
 
 /// Online-softmax state of one lane, flattened into loop-carried values: per

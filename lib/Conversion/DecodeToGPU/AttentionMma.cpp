@@ -93,7 +93,7 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
       return kb.minIndex(chunk, kb.sub(chEnd, kb.index(1)));
     };
     // The block ids of this warp's first two chunks (step inputs) load
-    // before the wait; its K/V loads follow it.
+    // before the wait.
     Type indexType = b.getIndexType();
     SmallVector<Value> firstIds = kb.ifThenElse(
         hasChunks, {indexType, indexType},
@@ -101,7 +101,57 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
           return {blockIdOf(first), blockIdOf(clampChunk(kb.add(first, step)))};
         },
         [&]() -> SmallVector<Value> { return {kb.index(0), kb.index(0)}; });
+
+    // K rows 8t + g at dims 32c + 8q, then V rows 2q + {0, 1, 8, 9} at dims
+    // 64s + 8g.
+    auto loadChunk = [&](Value chunk, Value blockId) {
+      Value base = kb.mul(kb.remIndex(chunk, kb.index(chunksPerPage)),
+                          kb.index(kMmaChunk));
+      Value kCol = kb.mul(q, kb.index(8)), vCol = kb.mul(g, kb.index(8));
+      SmallVector<Value> loads;
+      for (int64_t t = 0; t < 2; ++t)
+        for (int64_t c = 0; c < colGroups; ++c)
+          loads.push_back(
+              kb.loadVectorL2Prefetch(cache,
+                                      {blockId, layer, kb.index(0), kvHead,
+                                       kb.add(base, kb.add(g, kb.index(8 * t))),
+                                       kb.add(kCol, kb.index(32 * c))},
+                                      8, plan.l2Prefetch));
+      for (int64_t s = 0; s < valueSets; ++s)
+        for (int64_t j : {0, 1, 8, 9})
+          loads.push_back(kb.loadVectorL2Prefetch(
+              cache,
+              {blockId, layer, kb.index(1), kvHead,
+               kb.add(base, kb.add(kb.mul(q, kb.index(2)), kb.index(j))),
+               kb.add(vCol, kb.index(64 * s))},
+              8, plan.l2Prefetch));
+      return loads;
+    };
+
+    // The first chunk's K/V load before the wait when earlier steps wrote
+    // all of its keys (PDL: they stream during the previous kernels' tails),
+    // else after it.
+    SmallVector<Type> loadTypes(numLoads, rowType);
+    auto firstChunkIf =
+        [&](Value cond, llvm::function_ref<SmallVector<Value>()> otherwise) {
+          return kb.ifThenElse(
+              cond, loadTypes, [&] { return loadChunk(first, firstIds[0]); },
+              otherwise);
+        };
+    Value firstEnd = kb.mul(kb.add(first, kb.index(1)), kb.index(kMmaChunk));
+    Value early = arith::AndIOp::create(
+        b, hasChunks,
+        kb.cmp(arith::CmpIPredicate::ule, firstEnd, r.earlierKeys));
+    SmallVector<Value> earlyLoads = firstChunkIf(
+        early, [&] { return SmallVector<Value>(numLoads, zeroRow); });
     kb.waitForDependencies();
+    Value late = arith::AndIOp::create(
+        b, hasChunks,
+        arith::XOrIOp::create(
+            b, early, arith::ConstantOp::create(b, b.getBoolAttr(true))));
+    SmallVector<Value> prologue =
+        firstChunkIf(late, [&] { return earlyLoads; });
+    prologue.push_back(firstIds[1]);
 
     // Q fragments of row g + offset (zero past the group), 4 per 32 dims.
     auto queryRow = [&](int64_t offset) {
@@ -123,32 +173,6 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
     SmallVector<Value> qLo = queryRow(0);
     SmallVector<Value> qHi =
         rows == 2 ? queryRow(8) : SmallVector<Value>(4 * colGroups, zeroReg);
-
-    // K rows 8t + g at dims 32c + 8q, then V rows 2q + {0, 1, 8, 9} at dims
-    // 64s + 8g.
-    auto loadChunk = [&](Value chunk, Value blockId) {
-      Value base = kb.mul(kb.remIndex(chunk, kb.index(chunksPerPage)),
-                          kb.index(kMmaChunk));
-      Value kCol = kb.mul(q, kb.index(8)), vCol = kb.mul(g, kb.index(8));
-      SmallVector<Value> loads;
-      for (int64_t t = 0; t < 2; ++t)
-        for (int64_t c = 0; c < colGroups; ++c)
-          loads.push_back(
-              kb.loadVector(cache,
-                            {blockId, layer, kb.index(0), kvHead,
-                             kb.add(base, kb.add(g, kb.index(8 * t))),
-                             kb.add(kCol, kb.index(32 * c))},
-                            8));
-      for (int64_t s = 0; s < valueSets; ++s)
-        for (int64_t j : {0, 1, 8, 9})
-          loads.push_back(kb.loadVector(
-              cache,
-              {blockId, layer, kb.index(1), kvHead,
-               kb.add(base, kb.add(kb.mul(q, kb.index(2)), kb.index(j))),
-               kb.add(vCol, kb.index(64 * s))},
-              8));
-      return loads;
-    };
 
     auto update = [&](Value chunk, ArrayRef<Value> loads, SoftmaxState &st) {
       Value sTile[2];
@@ -224,21 +248,6 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
         }
       }
     };
-
-    SmallVector<Type> prologueTypes(numLoads, rowType);
-    prologueTypes.push_back(b.getIndexType());
-    SmallVector<Value> prologue = kb.ifThenElse(
-        hasChunks, prologueTypes,
-        [&] {
-          SmallVector<Value> v = loadChunk(first, firstIds[0]);
-          v.push_back(firstIds[1]);
-          return v;
-        },
-        [&] {
-          SmallVector<Value> v(numLoads, zeroRow);
-          v.push_back(kb.index(0));
-          return v;
-        });
 
     SoftmaxState init;
     for (int64_t row = 0; row < rows; ++row) {

@@ -300,11 +300,13 @@ struct ConvertDecodeToGPUPass
     ctx.target.numSMs = numSMs;
     if (gemvRowsPerWarp < 0 || gemvUnroll < 0 || gemvEarlySlabs < 0 ||
         attentionBlocksPerSM < 0 || attentionSplitWarpsPerSM < 1 ||
-        !llvm::is_contained({1, 2, 4}, attentionWarps)) {
+        !llvm::is_contained({1, 2, 4}, attentionWarps) ||
+        !llvm::is_contained({0, 64, 128, 256}, attentionL2Prefetch)) {
       module.emitError("gemv-rows-per-warp, gemv-unroll, gemv-early-slabs and "
                        "attention-blocks-per-sm must not be negative, "
-                       "attention-split-warps-per-sm must be positive and "
-                       "attention-warps 1, 2 or 4");
+                       "attention-split-warps-per-sm must be positive, "
+                       "attention-warps 1, 2 or 4 and attention-l2-prefetch "
+                       "0, 64, 128 or 256");
       return signalPassFailure();
     }
     ctx.options.gemvRowsPerWarp = gemvRowsPerWarp;
@@ -313,6 +315,7 @@ struct ConvertDecodeToGPUPass
     ctx.options.attentionBlocksPerSM = attentionBlocksPerSM;
     ctx.options.attentionWarps = attentionWarps;
     ctx.options.attentionSplitWarpsPerSM = attentionSplitWarpsPerSM;
+    ctx.options.attentionL2Prefetch = attentionL2Prefetch;
     if (!llvm::is_contained({0, 64, 128, 256}, wgmmaKTile) ||
         !llvm::is_contained({0, 1, 2, 3}, wgmmaWarpgroups) ||
         !llvm::is_contained({0, 64, 128, 256}, wgmmaNTile) ||

@@ -319,6 +319,48 @@ Value KernelBuilder::loadVector(Value memref, ValueRange indices,
                                 llvm::MaybeAlign(uint64_t(bytes)));
 }
 
+Value KernelBuilder::loadVectorL2Prefetch(Value memref, ValueRange indices,
+                                          int64_t width, int64_t l2Bytes) {
+  if (l2Bytes == 0)
+    return loadVector(memref, indices, width);
+  auto memrefType = cast<MemRefType>(memref.getType());
+  Type elementType = memrefType.getElementType();
+  int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
+  assert(width * elementBytes == 16 && memrefType.getLayout().isIdentity() &&
+         "16-byte loads of row-major buffers");
+  // The element's address: the buffer's, plus its row-major offset.
+  Value offset = index(0);
+  int64_t stride = 1;
+  for (int64_t d = memrefType.getRank() - 1; d >= 0; --d) {
+    offset = add(offset, mul(indices[d], index(stride)));
+    stride *= memrefType.getDimSize(d);
+  }
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(builder, memref);
+  Value address =
+      arith::IndexCastUIOp::create(builder, builder.getI64Type(),
+                                   add(base, mul(offset, index(elementBytes))));
+  // Volatile, so that it keeps its place relative to griddepcontrol.wait.
+  Type i32 = builder.getI32Type();
+  auto words = LLVM::LLVMStructType::getLiteral(builder.getContext(),
+                                                {i32, i32, i32, i32});
+  std::string text = "ld.global.nc.L2::" + std::to_string(l2Bytes) +
+                     "B.v4.b32 {$0, $1, $2, $3}, [$4];";
+  Value loaded =
+      LLVM::InlineAsmOp::create(
+          builder, words, ValueRange{address}, text, "=r,=r,=r,=r,l",
+          /*has_side_effects=*/true, /*is_align_stack=*/false,
+          LLVM::tailcallkind::TailCallKind::None,
+          /*asm_dialect=*/LLVM::AsmDialectAttr(), /*operand_attrs=*/ArrayAttr())
+          .getResult(0);
+  SmallVector<Value> parts;
+  for (int64_t i = 0; i < 4; ++i)
+    parts.push_back(LLVM::ExtractValueOp::create(builder, loaded, i));
+  Value packed =
+      vector::FromElementsOp::create(builder, VectorType::get({4}, i32), parts);
+  return vector::BitCastOp::create(
+      builder, VectorType::get({width}, elementType), packed);
+}
+
 void KernelBuilder::storeVector(Value value, Value memref, ValueRange indices) {
   auto type = cast<VectorType>(value.getType());
   int64_t bytes = type.getNumElements() * type.getElementTypeBitWidth() / 8;

@@ -162,6 +162,12 @@ public:
   /// (or element-size) alignment that makes LLVM emit one vector access.
   mlir::Value loadVector(mlir::Value memref, mlir::ValueRange indices,
                          int64_t width);
+  /// A 16-byte loadVector of read-only global data that asks L2 to fetch
+  /// the `l2Bytes` (64, 128 or 256) around it from DRAM at once
+  /// (`ld.global.nc.L2::<l2Bytes>B`; 0: a plain loadVector). For accesses
+  /// that read part of a line, the rest of it read soon after.
+  mlir::Value loadVectorL2Prefetch(mlir::Value memref, mlir::ValueRange indices,
+                                   int64_t width, int64_t l2Bytes);
   void storeVector(mlir::Value value, mlir::Value memref,
                    mlir::ValueRange indices);
   mlir::Value load(mlir::Value memref, mlir::ValueRange indices);

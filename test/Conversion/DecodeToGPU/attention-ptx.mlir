@@ -4,6 +4,9 @@
 // RUN: FileCheck %s < %t.ptx
 // RUN: not grep -E "\.local|__nv_[a-z0-9_]+;" %t.ptx
 // RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
+// RUN: infer-opt %s --infer-decode-to-cuda-pipeline="format=isa toolkit=%cuda_root attention-l2-prefetch=0" -o %t.plain.mlir
+// RUN: %python %infer_src/bench/attention/extract.py %t.plain.mlir %t.plain
+// RUN: FileCheck %s --check-prefix=PLAIN < %t.plain.ptx
 
 // The decode attention kernels in PTX. CUDA cores (`simt`): 16-byte K/V
 // loads, lane butterflies, exp2 on the SFU. Tensor cores (`mma`, chosen by
@@ -34,13 +37,21 @@ func.func @decode_mma(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>,
 // CHECK: atom.global.add.u32
 // CHECK: ex2.approx
 
+// The mma kernel's K and V loads read 64 or 128 bytes of a 256-byte row
+// each; they ask L2 to fetch the whole row (`attention-l2-prefetch`).
 // CHECK-LABEL: .entry paged_attention_mma_1(
 // CHECK: .maxntid 128, 1, 1
-// CHECK: ld.global{{(.nc)?}}.v4.b32
+// CHECK: ld.global.nc.L2::256B.v4.b32
 // CHECK: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // CHECK: shfl.sync.bfly.b32
 // CHECK: ex2.approx
 // CHECK: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
 // CHECK: bar.sync 0
+
+// PLAIN-LABEL: .entry paged_attention_mma_1(
+// PLAIN-NOT: L2::
+// PLAIN: ld.global.nc.v4.b32
+// PLAIN-NOT: L2::
+// PLAIN: mma.sync.aligned.m16n8k16
 
 // PTXAS-COUNT-2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads

@@ -2,6 +2,7 @@
 // RUN: infer-opt --convert-decode-to-gpu=attention-split-warps-per-sm=4 --split-input-file %s | FileCheck %s --check-prefix=BUDGET1
 // RUN: infer-opt --convert-decode-to-gpu=attention-warps=2 --split-input-file %s | FileCheck %s --check-prefix=WARPS2
 // RUN: not infer-opt --convert-decode-to-gpu=attention-warps=3 --split-input-file %s 2>&1 | FileCheck %s --check-prefix=BADWARPS
+// RUN: not infer-opt --convert-decode-to-gpu=attention-l2-prefetch=32 --split-input-file %s 2>&1 | FileCheck %s --check-prefix=BADL2
 
 // Decode step, 32/8 heads: a split-KV kernel over (splits, kv_heads, tokens)
 // that reads each page once per kv head, where the step's tokens share a
@@ -26,6 +27,7 @@
 // WARPS2: gpu.func @paged_attention_0(
 // WARPS2-SAME: workgroup(%{{.*}} : memref<2x4x128xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<2x4x2xf32, #gpu.address_space<workgroup>>
 // BADWARPS: error: {{.*}}attention-warps 1, 2 or 4
+// BADL2: error: {{.*}}attention-l2-prefetch 0, 64, 128 or 256
 // CHECK-LABEL: func.func @decode
 // CHECK: decode.paged_attention
 // CHECK-SAME: decode.launches = [
@@ -118,7 +120,10 @@ func.func @draft(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl:
 // Step inputs load before the wait for the previous kernel: the item's
 // range (the guess that decode rows come first, one round trip; a binary
 // search of query_start on a miss) and the block ids of the warp's first
-// two chunks. The query and the cache (written by rope_append) after it.
+// two chunks. So does the warp's first chunk when all of its keys precede
+// the sequence's new rows (earlier steps wrote them; rope_append writes
+// only the new ones), under `scf.if`; else it loads after the wait. The
+// query (written by rope_append) always loads after it.
 // CHECK: gpu.func @paged_attention_mma_0(%[[Q:[^:]*]]: memref<16777216x4096xbf16> {llvm.noalias}, %[[POOL:[^:]*]]: memref<16777216x2x2x8x16x128xbf16> {llvm.noalias}, %[[BT:[^:]*]]: memref<16777216xi32> {llvm.noalias}, %[[CL:[^:]*]]: memref<16777216xi32> {llvm.noalias}, %[[QS:[^:]*]]: memref<16777216xi32> {llvm.noalias}
 // CHECK: nvvm.griddepcontrol launch_dependents
 // CHECK: memref.load %[[QS]]
@@ -128,10 +133,18 @@ func.func @draft(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl:
 // CHECK: scf.while
 // CHECK: memref.load %[[BT]]
 // CHECK: memref.load %[[BT]]
-// CHECK-NOT: vector.load
+// K/V loads ask L2 for whole 256-byte rows (`attention-l2-prefetch`).
+// CHECK-NOT: vector.load %[[Q]]
+// CHECK: scf.if
+// CHECK-NOT: vector.load %[[Q]]
+// CHECK: memref.extract_aligned_pointer_as_index %[[POOL]]
+// CHECK-NOT: vector.load %[[Q]]
+// CHECK: llvm.inline_asm has_side_effects "ld.global.nc.L2::256B.v4.b32
+// CHECK-NOT: vector.load %[[Q]]
 // CHECK: nvvm.griddepcontrol wait
+// CHECK: scf.if
+// CHECK: llvm.inline_asm has_side_effects "ld.global.nc.L2::256B.v4.b32
 // CHECK: vector.load %[[Q]]
-// CHECK: vector.load %[[POOL]]
 // CHECK: nvvm.mma.sync
 func.func @decode_mma(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>, %cl: tensor<?xi32>, %qs: tensor<?xi32>) -> tensor<?x4096xbf16> attributes {decode.role = #decode.role<decode>} {
   %o = decode.paged_attention %q, %c[%bt, %cl, %qs] {layer = 1 : i64, num_heads = 32 : i64, scale = 0.0883883461 : f32, split_kv = 32 : i64, kernel = #decode.attention_kernel<mma>} : tensor<?x4096xbf16>, !cache, tensor<?x?xi32>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4096xbf16>
