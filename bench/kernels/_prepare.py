@@ -280,6 +280,8 @@ VARIANTS = [
                        ('n128', 'wgmma-n-tile=128'),
                        # the K split through a workspace and a reduce launch
                        ('noclu', 'wgmma-cluster-reduce=0'),
+                       # the reduce launch instead of the last split
+                       ('noserial', 'wgmma-serial-reduce=0'),
                        ('bps1', 'wgmma-blocks-per-sm=1'),
                        ('bps2', 'wgmma-blocks-per-sm=2'),
                        ('tt2', 'wgmma-token-tiles=2'),

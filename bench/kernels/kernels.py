@@ -222,8 +222,9 @@ def check_linear(mod, case, tokens, gen):
     ref = linear_reference(case, operands, extra, tokens)
     # What bf16 rounding of the output alone costs (the floor).
     floor = rel_err(ref.to(DT[case['out']]), ref)
-    # A linear whose grid shares its sums of x^2 through `counters` runs
-    # twice: the same bits both times, the words left zero.
+    # A linear that counts through `counters` (the grid's sums of x^2, the
+    # last K split) runs twice: the same bits both times, the words left
+    # zero.
     shares = any('counters' in l['args'] and l['kernel'].startswith('linear')
                  for l in case['launches'])
     notes, ok, first = [], True, None
@@ -250,7 +251,7 @@ def check_linear(mod, case, tokens, gen):
         if not same:
             notes.append('the second run differs')
     if shares and ok:
-        notes.append('grid sums: same bits twice')
+        notes.append('counters: same bits twice')
     return ok, ', '.join(notes)
 
 

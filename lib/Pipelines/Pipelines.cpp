@@ -77,6 +77,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.wgmmaDeepRing = options.wgmmaDeepRing;
   convert.wgmmaNTile = options.wgmmaNTile;
   convert.wgmmaClusterReduce = options.wgmmaClusterReduce;
+  convert.wgmmaSerialReduce = options.wgmmaSerialReduce;
   convert.wgmmaTokenTiles = options.wgmmaTokenTiles;
   convert.wgmmaWeightsOnN = options.wgmmaWeightsOnN;
   convert.wgmmaGridSums = options.wgmmaGridSums;

@@ -1,42 +1,48 @@
 // REQUIRES: cuda-toolkit
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 toolkit=%cuda_root" %s -o %t.mlir
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="wgmma-serial-reduce=0 format=isa optimize=false wgmma-weights-on-n=0 toolkit=%cuda_root" %s -o %t.mlir
 // RUN: FileCheck %s --check-prefix=PLAN < %t.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.mlir -o %t.ptx
 // RUN: FileCheck %s --check-prefix=PTX < %t.ptx
 // RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: not grep -q "\.local" %t.ptx
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 wgmma-cluster-reduce=0 toolkit=%cuda_root" %s -o %t.noclu.mlir
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 toolkit=%cuda_root" %s -o %t.serial.mlir
+// RUN: FileCheck %s --check-prefix=SERIAL-PLAN < %t.serial.mlir
+// RUN: %python %infer_src/utils/extract-ptx.py %t.serial.mlir -o %t.serial.ptx
+// RUN: FileCheck %s --check-prefix=SERIAL < %t.serial.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.serial.ptx -o %t.serial.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
+// RUN: not grep -q "\.local" %t.serial.ptx
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="wgmma-serial-reduce=0 format=isa optimize=false wgmma-weights-on-n=0 wgmma-cluster-reduce=0 toolkit=%cuda_root" %s -o %t.noclu.mlir
 // RUN: FileCheck %s --check-prefix=NOCLU-PLAN < %t.noclu.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.noclu.mlir -o %t.noclu.ptx
 // RUN: FileCheck %s --check-prefix=NOCLU < %t.noclu.ptx
 // RUN: %ptxas -arch=sm_90a -v %t.noclu.ptx -o %t.noclu.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: not grep -q "\.local" %t.noclu.ptx
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 wgmma-deep-ring=0 toolkit=%cuda_root" %s | FileCheck %s --check-prefix=NODEEP
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 wgmma-early-stages=0 toolkit=%cuda_root" %s -o %t.e0.mlir
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="wgmma-serial-reduce=0 format=isa optimize=false wgmma-weights-on-n=0 wgmma-deep-ring=0 toolkit=%cuda_root" %s | FileCheck %s --check-prefix=NODEEP
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="wgmma-serial-reduce=0 format=isa optimize=false wgmma-weights-on-n=0 wgmma-early-stages=0 toolkit=%cuda_root" %s -o %t.e0.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.e0.mlir -o %t.e0.ptx
 // RUN: FileCheck %s --check-prefix=EARLY0 < %t.e0.ptx
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 wgmma-wait-groups=0 toolkit=%cuda_root" %s -o %t.w0.mlir
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="wgmma-serial-reduce=0 format=isa optimize=false wgmma-weights-on-n=0 wgmma-wait-groups=0 toolkit=%cuda_root" %s -o %t.w0.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.w0.mlir -o %t.w0.ptx
 // RUN: FileCheck %s --check-prefix=WAIT0 < %t.w0.ptx
 // RUN: not infer-opt --convert-decode-to-gpu=wgmma-wait-groups=2 %s 2>&1 | FileCheck %s --check-prefix=BADWAIT
 // RUN: not infer-opt --convert-decode-to-gpu=wgmma-weights-on-n=2 %s 2>&1 | FileCheck %s --check-prefix=BADONN
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=0 wgmma-cp-async=1 toolkit=%cuda_root" %s -o %t.cp.mlir
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="wgmma-serial-reduce=0 format=isa optimize=false wgmma-weights-on-n=0 wgmma-cp-async=1 toolkit=%cuda_root" %s -o %t.cp.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.cp.mlir -o %t.cp.ptx
 // RUN: cat %t.cp.mlir %t.cp.ptx | FileCheck %s --check-prefix=CPASYNC
-// RUN: not infer-opt --infer-decode-to-cuda-pipeline="chip=sm_90 format=isa optimize=false wgmma-weights-on-n=0 toolkit=%cuda_root" %s 2>&1 | FileCheck %s --check-prefix=SM90
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false toolkit=%cuda_root" %s -o %t.auto.mlir
+// RUN: not infer-opt --infer-decode-to-cuda-pipeline="wgmma-serial-reduce=0 chip=sm_90 format=isa optimize=false wgmma-weights-on-n=0 toolkit=%cuda_root" %s 2>&1 | FileCheck %s --check-prefix=SM90
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="wgmma-serial-reduce=0 format=isa optimize=false toolkit=%cuda_root" %s -o %t.auto.mlir
 // RUN: FileCheck %s --check-prefix=AUTO < %t.auto.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.auto.mlir -o %t.auto.ptx
 // RUN: FileCheck %s --check-prefix=GRID < %t.auto.ptx
 // RUN: %ptxas -arch=sm_90a -v %t.auto.ptx -o %t.auto.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: not grep -q "\.local" %t.auto.ptx
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-grid-sums=2 toolkit=%cuda_root" %s -o %t.own.mlir
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="wgmma-serial-reduce=0 format=isa optimize=false wgmma-grid-sums=2 toolkit=%cuda_root" %s -o %t.own.mlir
 // RUN: FileCheck %s --check-prefix=OWN-PLAN < %t.own.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.own.mlir -o %t.own.ptx
 // RUN: FileCheck %s --check-prefix=OWN < %t.own.ptx
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-grid-sums=0 toolkit=%cuda_root" %s | FileCheck %s --check-prefix=STAGESUMS
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="wgmma-serial-reduce=0 format=isa optimize=false wgmma-grid-sums=0 toolkit=%cuda_root" %s | FileCheck %s --check-prefix=STAGESUMS
 // RUN: not infer-opt --convert-decode-to-gpu=wgmma-grid-sums=3 %s 2>&1 | FileCheck %s --check-prefix=BADSUMS
-// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-weights-on-n=1 toolkit=%cuda_root" %s -o %t.onn.mlir
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="wgmma-serial-reduce=0 format=isa optimize=false wgmma-weights-on-n=1 toolkit=%cuda_root" %s -o %t.onn.mlir
 // RUN: FileCheck %s --check-prefix=ONN-PLAN < %t.onn.mlir
 // RUN: %python %infer_src/utils/extract-ptx.py %t.onn.mlir -o %t.onn.ptx
 // RUN: FileCheck %s --check-prefix=ONN < %t.onn.ptx
@@ -259,6 +265,26 @@
 // PTX-NOT: wgmma.mma_async
 // PTX: wgmma.commit_group.sync.aligned;
 // PTX-LABEL: .visible .entry linear_wgmma_direct_7(
+
+// wgmma-serial-reduce (default; the other prefixes run without it): the
+// down projection at 128 tokens keeps its deep ring and 2 K splits without
+// a reduce launch. Each block writes its f32 partials, fences, and counts
+// its tile's arrival in a `counters` word (64 row blocks per token tile);
+// the last split zeroes the word, fences again, and sums the tile's
+// partials in split order, 8 units of 4 columns per thread at a time: every
+// unit's 16-byte loads (2 partials, the residual) before its stores.
+// SERIAL-PLAN: decode.linear {{.*}}decode.launches = [{args = ["operand0", "operand2", "tma:operand0:128x64", "tma:operand1:64x64", "workspace", "result0", "counters", "tokens"], block = array<i64: 128, 1, 1>, counter_words_per_token = 64 : i64, grid = array<i64: 64, 2, 1>{{.*}}kernel = @decode_kernels::@linear_wgmma_split_1, max_tokens = 128 : i64, programmatic = true, shared_bytes = 197632 : i64, workspace_bytes = 0 : i64, workspace_bytes_per_token = 32768 : i64}]
+// SERIAL-NOT: linear_reduce
+// SERIAL-LABEL: .visible .entry linear_wgmma_split_1(
+// SERIAL: membar.gl;
+// SERIAL: atom.global.add.u32
+// SERIAL: st.global.b32 {{.*}}, 0;
+// SERIAL: membar.gl;
+// SERIAL-COUNT-16: ld.global.v4.b32
+// SERIAL-NOT: st.global
+// SERIAL-COUNT-8: st.global.v2.b32
+// SERIAL: wgmma.mma_async
+
 
 // wgmma-cluster-reduce=0: the K splits write f32 partials to the workspace
 // and a linear_reduce launch sums them and applies the epilogue.

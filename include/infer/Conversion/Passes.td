@@ -84,6 +84,12 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
     Option<"wgmmaCpAsync", "wgmma-cp-async", "bool", /*default=*/"false",
            "Stream the wgmma linear's weights with cp.async instead of TMA "
            "(no tensor-map arguments)">,
+    Option<"wgmmaSerialReduce", "wgmma-serial-reduce", "bool",
+           /*default=*/"true",
+           "K splits of the wgmma linear that no cluster reduces: the last "
+           "split of a tile to arrive (a `counters` word) sums the partials "
+           "and applies the epilogue (no linear_reduce launch; not with an "
+           "RMS scale); 0: the reduce launch">,
     Option<"wgmmaClusterReduce", "wgmma-cluster-reduce", "bool",
            /*default=*/"true",
            "Reduce the wgmma linear's K splits (at most 8) inside a "

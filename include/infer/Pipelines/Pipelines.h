@@ -104,6 +104,11 @@ struct DecodeToCUDAPipelineOptions
       *this, "wgmma-cp-async",
       llvm::cl::desc("wgmma linear: weights by cp.async, not TMA"),
       llvm::cl::init(false)};
+  Option<bool> wgmmaSerialReduce{
+      *this, "wgmma-serial-reduce",
+      llvm::cl::desc("wgmma linear: the last K split of a tile finishes it "
+                     "(0: reduce launch)"),
+      llvm::cl::init(true)};
   Option<bool> wgmmaClusterReduce{
       *this, "wgmma-cluster-reduce",
       llvm::cl::desc("wgmma linear: reduce K splits in a thread-block "

@@ -339,6 +339,7 @@ struct ConvertDecodeToGPUPass
     ctx.options.wgmmaDeepRing = wgmmaDeepRing;
     ctx.options.wgmmaNTile = wgmmaNTile;
     ctx.options.wgmmaClusterReduce = wgmmaClusterReduce;
+    ctx.options.wgmmaSerialReduce = wgmmaSerialReduce;
     ctx.options.wgmmaTokenTiles = wgmmaTokenTiles;
     ctx.options.wgmmaWeightsOnN = wgmmaWeightsOnN;
     ctx.options.wgmmaGridSums = wgmmaGridSums;

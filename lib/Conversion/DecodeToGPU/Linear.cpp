@@ -677,30 +677,45 @@ Value epilogueValue(KernelBuilder &kb, Value acc, Value rms, Value row, Value n,
 }
 } // namespace
 
+Value infer::linear::outputValue(KernelBuilder &kb, const LinearInfo &info,
+                                 Value acc, Value rms, Value row, Value n,
+                                 std::optional<unsigned> biasSlot,
+                                 std::optional<unsigned> residualSlot) {
+  return kb.fromF32(epilogueValue(kb, acc, rms, row, n, biasSlot, residualSlot),
+                    info.outType);
+}
+
+void infer::linear::storeOutputValue(KernelBuilder &kb, Value value,
+                                     Value result, Value row, Value n) {
+  storeAt(kb, value, result, row, n);
+}
+
 void infer::linear::storeOutput(KernelBuilder &kb, const LinearInfo &info,
                                 Value acc, Value rms, Value row, Value n,
                                 Value result, std::optional<unsigned> biasSlot,
                                 std::optional<unsigned> residualSlot) {
-  storeAt(
-      kb,
-      kb.fromF32(epilogueValue(kb, acc, rms, row, n, biasSlot, residualSlot),
-                 info.outType),
-      result, row, n);
+  storeAt(kb, outputValue(kb, info, acc, rms, row, n, biasSlot, residualSlot),
+          result, row, n);
+}
+
+Value infer::linear::gatedOutputValue(KernelBuilder &kb, const LinearInfo &info,
+                                      Value gate, Value up, Value rms,
+                                      Value row, Value n,
+                                      std::optional<unsigned> biasSlot) {
+  auto rounded = [&](Value acc, Value column) {
+    return kb.toF32(kb.fromF32(
+        epilogueValue(kb, acc, rms, row, column, biasSlot, std::nullopt),
+        info.outType));
+  };
+  return kb.siluMul(rounded(gate, n),
+                    rounded(up, kb.add(n, kb.index(info.n / 2))), info.outType);
 }
 
 void infer::linear::storeGatedOutput(KernelBuilder &kb, const LinearInfo &info,
                                      Value gate, Value up, Value rms, Value row,
                                      Value n, Value result,
                                      std::optional<unsigned> biasSlot) {
-  auto rounded = [&](Value acc, Value column) {
-    return kb.toF32(kb.fromF32(
-        epilogueValue(kb, acc, rms, row, column, biasSlot, std::nullopt),
-        info.outType));
-  };
-  storeAt(kb,
-          kb.siluMul(rounded(gate, n),
-                     rounded(up, kb.add(n, kb.index(info.n / 2))),
-                     info.outType),
+  storeAt(kb, gatedOutputValue(kb, info, gate, up, rms, row, n, biasSlot),
           result, row, n);
 }
 

@@ -51,6 +51,14 @@ void storeOutput(KernelBuilder &kb, const LinearInfo &info, mlir::Value acc,
                  mlir::Value rms, mlir::Value row, mlir::Value n,
                  mlir::Value result, std::optional<unsigned> biasSlot,
                  std::optional<unsigned> residualSlot);
+/// The value storeOutput writes (in the output type), and the store itself:
+/// kernels that finish several outputs issue all their loads first.
+mlir::Value outputValue(KernelBuilder &kb, const LinearInfo &info,
+                        mlir::Value acc, mlir::Value rms, mlir::Value row,
+                        mlir::Value n, std::optional<unsigned> biasSlot,
+                        std::optional<unsigned> residualSlot);
+void storeOutputValue(KernelBuilder &kb, mlir::Value value, mlir::Value result,
+                      mlir::Value row, mlir::Value n);
 /// The same for a gated linear (no residual): output column `n` of
 /// `silu_mul(round(gate epilogue), round(up epilogue))` from the dot
 /// products of weight rows n (`gate`) and n + N/2 (`up`).
@@ -58,6 +66,11 @@ void storeGatedOutput(KernelBuilder &kb, const LinearInfo &info,
                       mlir::Value gate, mlir::Value up, mlir::Value rms,
                       mlir::Value row, mlir::Value n, mlir::Value result,
                       std::optional<unsigned> biasSlot);
+/// The value storeGatedOutput writes.
+mlir::Value gatedOutputValue(KernelBuilder &kb, const LinearInfo &info,
+                             mlir::Value gate, mlir::Value up, mlir::Value rms,
+                             mlir::Value row, mlir::Value n,
+                             std::optional<unsigned> biasSlot);
 
 /// rsqrt(sumsq / K + eps).
 mlir::Value rmsScale(KernelBuilder &kb, const LinearInfo &info,

@@ -60,7 +60,12 @@
 // block's shared memory alive until the others are done. Without a split
 // the same runs on the block alone. Otherwise (option off, more splits, or
 // a tile larger than the ring) the blocks write f32 partials to the
-// workspace and emitSplitReduce's launch finishes them.
+// workspace. Then, by default (`wgmma-serial-reduce`; no RMS scale, at
+// most 64 KB of partials per tile), each block counts its tile's arrival in
+// a `counters` word and the last split to arrive sums the tile's partials
+// (in split order, as the reduce launch does) and applies the epilogue,
+// several 16-byte units per thread at a time; else emitSplitReduce's launch
+// finishes them.
 //
 // Loop over stage i (one barrier per stage):
 //   wait for stage i (mbarrier parity, or my cp.async group); norm prologue
@@ -107,6 +112,14 @@ constexpr int64_t kMaxClusterBlocks = 8;
 constexpr int64_t kTilePad = 4;
 /// Rows of W per epilogue step of a thread (one 16-byte f32 vector).
 constexpr int64_t kEpilogueRows = 4;
+/// Units a thread of the last split finishes at a time (their partials'
+/// loads from L2 in flight together).
+constexpr int64_t kSerialReduceUnroll = 8;
+/// The most partial bytes the last split of a tile reads: its reduce is the
+/// kernel's tail, on one block per tile. Down at 64 tokens (4 x 64 tokens x
+/// 128 rows, 128 KB) lost 0.03-0.05 ms per step to the reduce launch on the
+/// H100 although faster alone; at 128 tokens (64 KB) and 16 (32 KB) it won.
+constexpr int64_t kMaxSerialReduceBytes = 64 * 1024;
 
 struct WgmmaPlan {
   bool tma = true;        ///< W by TMA (128B swizzle), else by cp.async
@@ -138,6 +151,9 @@ struct WgmmaPlan {
   /// (1, kSplit, 1), sum each other's tiles through distributed shared
   /// memory. Else partials go to the workspace for a `linear_reduce` launch.
   bool fused = false;
+  /// Not fused, K split, no RMS scale: the last split of a tile to arrive
+  /// finishes it from the workspace (no `linear_reduce` launch).
+  bool serialReduce = false;
   int64_t tileStride = 0; ///< f32 per token of the staged tile
   /// The RMS scale's sums of x^2 by mma.sync on the staged tokens (the
   /// diagonal of X X^T, one warp per 16 tokens), not by CUDA cores.
@@ -202,7 +218,7 @@ int64_t chooseKSplit(const LinearInfo &info, const WgmmaPlan &p,
 /// The parts of a plan that follow from its ring, tiles and split: the
 /// stages whose W goes out before the wait, the staged tile's stride, the
 /// tensor-core sums' groups and whether the epilogue runs in the kernel.
-void finishPlan(WgmmaPlan &p, const EmitContext &ctx) {
+void finishPlan(WgmmaPlan &p, const LinearInfo &info, const EmitContext &ctx) {
   p.earlyStages = !p.tma ? 0
                   : ctx.options.wgmmaEarlyStages >= 0
                       ? std::min(ctx.options.wgmmaEarlyStages, p.prefetch)
@@ -216,6 +232,11 @@ void finishPlan(WgmmaPlan &p, const EmitContext &ctx) {
             (p.kSplit == 1 ||
              (p.blocksPerSM > 1 && p.tma && p.kSplit <= kMaxClusterBlocks)) &&
             p.tokens * p.tileStride * 4 <= p.stages * p.stageBytes;
+  // 16-byte units of whole row blocks (gated: the up columns at N/2 too).
+  p.serialReduce =
+      !p.fused && p.kSplit > 1 && ctx.options.wgmmaSerialReduce && !info.rms &&
+      info.n % (2 * kEpilogueRows) == 0 && info.outColumns() % p.outRows == 0 &&
+      4 * p.kSplit * p.tokens * p.blockRows <= kMaxSerialReduceBytes;
 }
 
 /// Stages of the weights-on-N ring (one block per SM).
@@ -329,7 +350,7 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   p.splitLength = llvm::alignTo(info.k, p.kTile);
   p.gridSums = gridSums;
   p.tensorSums = info.rms && !gridSums;
-  finishPlan(p, ctx);
+  finishPlan(p, info, ctx);
   // The grid's sums are read by the fused epilogue.
   if (p.gridSums && !p.fused)
     return std::nullopt;
@@ -454,7 +475,7 @@ WgmmaPlan planWgmma(const LinearInfo &info, int64_t maxTokens,
   // The cp.async ring (wgmma-cp-async) with a fused norm gave wrong sums in
   // clusters on the H100 (qkv, T = 16 and 64); it keeps the reduce launch.
   p.outRows = info.gated ? p.blockRows / 2 : p.blockRows;
-  finishPlan(p, ctx);
+  finishPlan(p, info, ctx);
   return p;
 }
 
@@ -465,8 +486,9 @@ public:
       : kb(kb), b(kb.b()), info(info), p(p) {}
 
   /// `ws` (the split path) or `result` with the epilogue operands' slots
-  /// (fused) is null; `counters` carries the grid's sums of x^2
-  /// (p.gridSums == 1), else null.
+  /// (fused) is null, except that the serial reduce has both; `counters`
+  /// carries the grid's sums of x^2 (p.gridSums == 1) or the tiles'
+  /// arrivals (p.serialReduce), else null.
   void emit(Value x, Value w, Value xMap, Value wMap, Value gamma, Value ws,
             Value result, std::optional<unsigned> biasSlot,
             std::optional<unsigned> residualSlot, Value numRows,
@@ -573,6 +595,20 @@ private:
   /// block's 1/kSplit of it) and stores the output.
   void reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
                        Value splitId);
+  /// p.serialReduce, after storePartials: counts the block's arrival in the
+  /// tile's `counters` word; the last split to arrive zeroes it and
+  /// finishes the tile from the workspace.
+  void finishSplits();
+  /// Stores the tile's outputs by units (token, kEpilogueRows rows): u =
+  /// first, first + step, ... below the valid tokens' units, `unroll` at a
+  /// time (straight-line, their loads issued together; past the end a unit
+  /// repeats the last one). `rowSums(tokenInTile, rowInTile)` gives the f32
+  /// sums of the block's rows [rowInTile, + kEpilogueRows) (gated: the up
+  /// rows are rowInTile + outRows), `sumsOfSquares(tokenInTile)` the RMS
+  /// scale's (null without one).
+  void storeUnits(Value first, Value step, int64_t unroll,
+                  function_ref<Value(Value, Value)> rowSums,
+                  function_ref<Value(Value)> sumsOfSquares);
 
   KernelBuilder &kb;
   ImplicitLocOpBuilder &b;
@@ -593,6 +629,8 @@ private:
   /// tile's words (tokens), whether this block was the last out; thread
   /// 0's count-out atomic's result.
   Value sumsPartials, sumsWords, sumsLast, sumsMissing, countedOut;
+  /// p.serialReduce: whether this block arrived last at its tile (shared).
+  Value splitLast;
   /// The block's first output column (its first W row unless gated), and
   /// its row block (of blockRows W rows).
   Value blockRow, rowBlock;
@@ -1176,6 +1214,132 @@ void WgmmaEmitter::departSums() {
             });
 }
 
+void WgmmaEmitter::storeUnits(Value first, Value step, int64_t unroll,
+                              function_ref<Value(Value, Value)> rowSums,
+                              function_ref<Value(Value)> sumsOfSquares) {
+  int64_t quads = p.outRows / kEpilogueRows;
+  int64_t columns = info.outColumns();
+  assert((unroll == 1 ||
+          (columns % p.outRows == 0 && columns % kEpilogueRows == 0)) &&
+         "unrolled units are whole");
+  Value units = kb.mul(tileTokens(), kb.index(quads));
+  Value lastUnit = kb.sub(units, kb.index(1));
+  // Unit u: token u / quads of the tile, rows kEpilogueRows (u % quads).
+  auto unitPlace = [&](Value u) -> std::pair<Value, Value> {
+    return {kb.divIndex(u, kb.index(quads)),
+            kb.mul(kb.remIndex(u, kb.index(quads)), kb.index(kEpilogueRows))};
+  };
+  auto unitAt = [&](Value u) {
+    auto [tokenInTile, rowInTile] = unitPlace(u);
+    Value token = kb.add(t0, tokenInTile);
+    Value n = kb.add(blockRow, rowInTile);
+    Value sum = rowSums(tokenInTile, rowInTile);
+    // Gated: the up rows are the block's second half.
+    Value up = info.gated ? rowSums(tokenInTile,
+                                    kb.add(rowInTile, kb.index(p.outRows)))
+                          : Value();
+    Value rms = sumsOfSquares ? rmsScale(kb, info, sumsOfSquares(tokenInTile))
+                              : Value();
+    auto store = [&](Value acc, Value upAcc, Value column) {
+      if (info.gated)
+        storeGatedOutput(kb, info, acc, upAcc, rms, token, column, result,
+                         biasSlot);
+      else
+        storeOutput(kb, info, acc, rms, token, column, result, biasSlot,
+                    residualSlot);
+    };
+    // Vector accesses need whole, aligned groups of 4 columns.
+    if (columns % kEpilogueRows == 0) {
+      store(sum, up, n);
+      return;
+    }
+    auto element = [&](Value v, int64_t j) -> Value {
+      return v ? vector::ExtractOp::create(b, v, j).getResult() : v;
+    };
+    for (int64_t j = 0; j < kEpilogueRows; ++j) {
+      Value column = kb.add(n, kb.index(j));
+      kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, column, kb.index(columns)),
+                [&] { store(element(sum, j), element(up, j), column); });
+    }
+  };
+  kb.forLoop(first, units, kb.mul(step, kb.index(unroll)), [&](Value u) {
+    if (unroll == 1) {
+      Value n = kb.add(blockRow, kb.mul(kb.remIndex(u, kb.index(quads)),
+                                        kb.index(kEpilogueRows)));
+      if (columns % p.outRows == 0)
+        unitAt(u);
+      else
+        kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, n, kb.index(columns)),
+                  [&] { unitAt(u); });
+      return;
+    }
+    // Every unit's loads and math, then every store.
+    SmallVector<std::array<Value, 3>> stores;
+    for (int64_t j = 0; j < unroll; ++j) {
+      Value unit = kb.minIndex(kb.add(u, kb.mul(step, kb.index(j))), lastUnit);
+      auto [tokenInTile, rowInTile] = unitPlace(unit);
+      Value token = kb.add(t0, tokenInTile);
+      Value n = kb.add(blockRow, rowInTile);
+      Value sum = rowSums(tokenInTile, rowInTile);
+      Value rms = sumsOfSquares ? rmsScale(kb, info, sumsOfSquares(tokenInTile))
+                                : Value();
+      Value value = info.gated
+                        ? gatedOutputValue(
+                              kb, info, sum,
+                              rowSums(tokenInTile,
+                                      kb.add(rowInTile, kb.index(p.outRows))),
+                              rms, token, n, biasSlot)
+                        : outputValue(kb, info, sum, rms, token, n, biasSlot,
+                                      residualSlot);
+      stores.push_back({value, token, n});
+    }
+    for (auto [value, token, n] : stores)
+      storeOutputValue(kb, value, result, token, n);
+  });
+}
+
+void WgmmaEmitter::finishSplits() {
+  // Every thread's partials are performed at GPU scope before the count.
+  kb.fenceGpu();
+  kb.barrier();
+  int64_t rowBlocks = p.gridX / p.tokenTiles;
+  Value word =
+      kb.add(kb.mul(kb.divIndex(t0, kb.index(p.tokens)), kb.index(rowBlocks)),
+             rowBlock);
+  kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)), [&] {
+    Value arrived = kb.atomicAdd(counters, word, kb.i32(1));
+    Value last = kb.cmp(arith::CmpIPredicate::eq, kb.toIndex(arrived),
+                        kb.index(p.kSplit - 1));
+    kb.ifThen(last, [&] {
+      // Zero for the next launch; membar.gl: an acquire of the others'.
+      kb.store(kb.i32(0), counters, word);
+      kb.fenceGpu();
+    });
+    kb.store(kb.select(last, kb.i32(1), kb.i32(0)), splitLast, kb.index(0));
+  });
+  kb.barrier();
+  Value last = kb.cmp(arith::CmpIPredicate::ne,
+                      kb.toIndex(kb.load(splitLast, kb.index(0))), kb.index(0));
+  kb.ifThen(last, [&] {
+    // Rows [rowInTile, + 4) of every split's partial, in split order.
+    auto partialSum = [&](Value tokenInTile, Value rowInTile) {
+      Value token = kb.add(t0, tokenInTile);
+      Value column = weightRow(rowInTile);
+      Value sum;
+      for (int64_t s = 0; s < p.kSplit; ++s) {
+        Value v = kb.loadVector(
+            ws, {token, kb.add(kb.index(s * info.n), column)}, kEpilogueRows);
+        sum = s == 0 ? v : kb.add(sum, v);
+      }
+      return sum;
+    };
+    storeUnits(kb.threadId(), kb.index(p.threads), kSerialReduceUnroll,
+               partialSum, nullptr);
+  });
+  // splitLast is rewritten for the next token tile.
+  kb.barrier();
+}
+
 void WgmmaEmitter::reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
                                    Value splitId) {
   Value sums = !info.rms    ? Value()
@@ -1203,7 +1367,6 @@ void WgmmaEmitter::reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
   // splitId * threads + tid, + kSplit * threads, ... of the valid tokens:
   // 16-byte reads of every block's tile (mapa + ld.shared::cluster) summed
   // in split order, as linear_reduce does, then the epilogue.
-  int64_t quads = p.outRows / kEpilogueRows;
   Value sumsAddress =
       sums ? memref::ExtractAlignedPointerAsIndexOp::create(b, sums).getResult()
            : Value();
@@ -1214,75 +1377,30 @@ void WgmmaEmitter::reduceInCluster(ArrayRef<Value> acc, ArrayRef<Value> sumsq,
     if (sums)
       peerSums.push_back(kb.sharedPointer(sumsAddress, rank));
   }
-  Value validTokens = tileTokens();
-  Value first = kb.add(kb.mul(splitId, kb.index(p.threads)), kb.threadId());
   auto vectorType = VectorType::get({kEpilogueRows}, f32);
-  kb.forLoop(
-      first, kb.mul(validTokens, kb.index(quads)),
-      kb.index(p.kSplit * p.threads), [&](Value u) {
-        Value tokenInTile = kb.divIndex(u, kb.index(quads));
-        Value rowInTile =
-            kb.mul(kb.remIndex(u, kb.index(quads)), kb.index(kEpilogueRows));
-        Value token = kb.add(t0, tokenInTile);
-        Value n = kb.add(blockRow, rowInTile);
-        auto body = [&] {
-          // The tile's rows [rowInTile, + 4), summed over the cluster.
-          auto tileSum = [&](Value rowInTile) {
-            Value offset = kb.mul(
-                kb.add(kb.mul(tokenInTile, kb.index(p.tileStride)), rowInTile),
-                kb.index(4));
-            Value sum;
-            for (int64_t s = 0; s < p.kSplit; ++s) {
-              Value v = kb.loadPointer(tiles[s], offset, vectorType,
-                                       kEpilogueRows * 4);
-              sum = s == 0 ? v : kb.add(sum, v);
-            }
-            return sum;
-          };
-          Value sum = tileSum(rowInTile), sumsq, rms;
-          // Gated: the up rows are the block's second half.
-          Value up = info.gated
-                         ? tileSum(kb.add(rowInTile, kb.index(p.outRows)))
-                         : Value();
-          auto store = [&](Value acc, Value upAcc, Value column) {
-            if (info.gated)
-              storeGatedOutput(kb, info, acc, upAcc, rms, token, column, result,
-                               biasSlot);
-            else
-              storeOutput(kb, info, acc, rms, token, column, result, biasSlot,
-                          residualSlot);
-          };
-          if (sums) {
-            Value at = kb.mul(tokenInTile, kb.index(4));
-            for (int64_t s = 0; s < p.kSplit; ++s) {
-              Value v = kb.loadPointer(peerSums[s], at, f32, 4);
-              sumsq = s == 0 ? v : kb.add(sumsq, v);
-            }
-            rms = rmsScale(kb, info, sumsq);
-          }
-          // Vector accesses need whole, aligned groups of 4 columns.
-          int64_t columns = info.outColumns();
-          if (columns % kEpilogueRows == 0) {
-            store(sum, up, n);
-            return;
-          }
-          auto element = [&](Value v, int64_t j) -> Value {
-            return v ? vector::ExtractOp::create(b, v, j).getResult() : v;
-          };
-          for (int64_t j = 0; j < kEpilogueRows; ++j) {
-            Value column = kb.add(n, kb.index(j));
-            kb.ifThen(
-                kb.cmp(arith::CmpIPredicate::ult, column, kb.index(columns)),
-                [&] { store(element(sum, j), element(up, j), column); });
-          }
-        };
-        if (info.outColumns() % p.outRows == 0)
-          body();
-        else
-          kb.ifThen(
-              kb.cmp(arith::CmpIPredicate::ult, n, kb.index(info.outColumns())),
-              body);
-      });
+  // The tile's rows [rowInTile, + 4), summed over the cluster.
+  auto tileSum = [&](Value tokenInTile, Value rowInTile) {
+    Value offset =
+        kb.mul(kb.add(kb.mul(tokenInTile, kb.index(p.tileStride)), rowInTile),
+               kb.index(4));
+    Value sum;
+    for (int64_t s = 0; s < p.kSplit; ++s) {
+      Value v = kb.loadPointer(tiles[s], offset, vectorType, kEpilogueRows * 4);
+      sum = s == 0 ? v : kb.add(sum, v);
+    }
+    return sum;
+  };
+  auto tileSumsOfSquares = [&](Value tokenInTile) {
+    Value at = kb.mul(tokenInTile, kb.index(4)), sumsq;
+    for (int64_t s = 0; s < p.kSplit; ++s) {
+      Value v = kb.loadPointer(peerSums[s], at, f32, 4);
+      sumsq = s == 0 ? v : kb.add(sumsq, v);
+    }
+    return sumsq;
+  };
+  storeUnits(kb.add(kb.mul(splitId, kb.index(p.threads)), kb.threadId()),
+             kb.index(p.kSplit * p.threads), /*unroll=*/1, tileSum,
+             sums ? function_ref<Value(Value)>(tileSumsOfSquares) : nullptr);
   // No block may exit, or start the next token tile's copies into its ring,
   // while the cluster still reads it; the tile's generic writes are ordered
   // before those (async-proxy) copies.
@@ -1368,6 +1486,8 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
     kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)),
               [&] { kb.store(kb.i32(0), sumsMissing, kb.index(0)); });
   }
+  if (p.serialReduce)
+    splitLast = kb.addShared({1}, b.getI32Type());
   Value firstTile = kb.mul(tokenTile, kb.index(p.tokens));
   kb.forLoop(
       firstTile, numRows, kb.index(p.tokens * p.tokenTiles), [&](Value tile) {
@@ -1546,6 +1666,8 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
         storePartials(results.take_front(p.subTiles), splitId);
         if (info.rms)
           storeSumsOfSquares(sums, splitId);
+        if (p.serialReduce)
+          finishSplits();
       });
   if (p.gridSums != 1)
     return;
@@ -1570,10 +1692,12 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
                               SmallVectorImpl<KernelLaunch> &out) {
   WgmmaPlan plan = planWgmma(info, maxTokens, requestedSplit, ctx);
   // linear_wgmma (split path) writes partials for linear_reduce;
+  // linear_wgmma_split's last split finishes each tile from them;
   // linear_wgmma_cluster reduces its K splits in a cluster and
   // linear_wgmma_direct (no split) applies the epilogue itself.
   KernelBuilder kb(ctx, op,
-                   !plan.fused       ? "linear_wgmma"
+                   plan.serialReduce ? "linear_wgmma_split"
+                   : !plan.fused     ? "linear_wgmma"
                    : plan.kSplit > 1 ? "linear_wgmma_cluster"
                                      : "linear_wgmma_direct",
                    maxTokens);
@@ -1583,9 +1707,10 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
   if (!plan.tma)
     wSlot = kb.addOperand(1);
   std::optional<unsigned> biasSlot, residualSlot, normSlot;
-  if (plan.fused && info.bias)
+  const bool epilogue = plan.fused || plan.serialReduce;
+  if (epilogue && info.bias)
     biasSlot = kb.addOperand(*info.bias);
-  if (plan.fused && info.residual)
+  if (epilogue && info.residual)
     residualSlot = kb.addOperand(*info.residual);
   if (info.norm)
     normSlot = kb.addOperand(*info.norm);
@@ -1602,8 +1727,20 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
     if (plan.gridSums == 1)
       countersSlot = kb.addCounters(2);
   } else {
-    MemRefType wsType = splitWorkspaceType(info, plan.kSplit, kb.b());
+    // The serial reduce's partials have no sums column (no RMS scale), so
+    // that every row is 16-byte aligned.
+    MemRefType wsType =
+        plan.serialReduce
+            ? MemRefType::get({kDynamicExtentBound, plan.kSplit * info.n},
+                              kb.b().getF32Type())
+            : splitWorkspaceType(info, plan.kSplit, kb.b());
     wsSlot = kb.addWorkspace(wsType, 0, 4 * wsType.getDimSize(1));
+    if (plan.serialReduce) {
+      outSlot = kb.addResult(0);
+      // One arrival count per tile: token tile t, row block r at word
+      // t * rowBlocks + r (fewer than T * rowBlocks).
+      countersSlot = kb.addCounters(plan.gridX / plan.tokenTiles);
+    }
   }
   unsigned rowsSlot = kb.addScalar(info.rows);
   kb.deferDependencyWait();
@@ -1642,6 +1779,6 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
           kb.scalarIndex(rowsSlot),
           countersSlot ? kb.param(*countersSlot) : Value());
   out.push_back(kb.finish());
-  if (!plan.fused)
+  if (!epilogue)
     emitSplitReduce(op, ctx, info, maxTokens, plan.kSplit, out);
 }
