@@ -321,15 +321,16 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   p.subTile = p.blockRows;
   p.subTiles = 1;
   // `wgmma-k-tile` columns per stage (two or four TMA boxes beyond 64); by
-  // default 128 for a linear with the sums of x^2 per stage where 4 such
-  // stages fit (half the stages carry them: qkv at 64 tokens 31.9 -> 25.1
-  // us), else 64.
+  // default 128 for an RMS-scaled linear where 4 such stages fit, else 64.
+  // With the sums of x^2 per stage, half the stages carry them (qkv at 64
+  // tokens 31.9 -> 25.1 us); with the grid's sums, half the stage barriers
+  // (qkv at 128 tokens 28.1 -> 26.8 us; gate_up, 2 stages, loses).
   int64_t budget =
       target.maxSharedBytesPerBlock - 4 * kMaxTokenTile - kSwizzleAtomBytes;
   auto stageBytes = [&](int64_t kTile) {
     return (p.blockRows + p.tokens) * kTile * 2;
   };
-  const bool wideStages = !info.gated && info.rms && !gridSums &&
+  const bool wideStages = !info.gated && info.rms &&
                           budget / stageBytes(2 * kWgmmaKTile) >= 4;
   p.kTile = ctx.options.wgmmaKTile ? ctx.options.wgmmaKTile
             : wideStages           ? 2 * kWgmmaKTile
