@@ -330,8 +330,8 @@ std::optional<WgmmaPlan> planWeightsOnN(const LinearInfo &info,
   auto stageBytes = [&](int64_t kTile) {
     return (p.blockRows + p.tokens) * kTile * 2;
   };
-  const bool wideStages = !info.gated && info.rms &&
-                          budget / stageBytes(2 * kWgmmaKTile) >= 4;
+  const bool wideStages =
+      !info.gated && info.rms && budget / stageBytes(2 * kWgmmaKTile) >= 4;
   p.kTile = ctx.options.wgmmaKTile ? ctx.options.wgmmaKTile
             : wideStages           ? 2 * kWgmmaKTile
                                    : kWgmmaKTile;
