@@ -23,7 +23,10 @@ For every case:
   (d) shared-prefix prompts with --prefix-caching on: identical to HF, and
       the cache is hit (num_cached_prompt_tokens > 0 somewhere).
   control: HF sdpa against HF eager on the (a) prompts (the noise floor of
-      the reference itself; --no-control skips it).
+      the reference itself; --no-control skips it): greedy tokens, and the
+      first-step logits of sdpa against eager and of ours against sdpa
+      (transformers' default attention): `logits_rel_err_sdpa_vs_eager_max`,
+      `logits_rel_err_vs_sdpa_max`.
 Every divergence is reported with the top-2 gap of HF's logits (and ours in
 (a)) at that step: a gap within one bf16 ulp is a rounding tie, not a bug.
 
@@ -227,6 +230,7 @@ class Checker:
         self.vocab = self.config["vocab_size"]
         self.models = {}
         self.ref_cache = {}
+        self.first_rows = {}  # prompt length -> our first-step logits
         self.dumps = 0
 
     # ---- HF side -----------------------------------------------------------
@@ -330,6 +334,7 @@ class Checker:
             secs = time.time() - t0
             ref, ref_rows = self.reference(prompt, n)
             ref0 = ref_rows.row(0)
+            self.first_rows[len(prompt)] = got.row(0)
             div = self.divergence(ref, ref_rows, ours, got)
             rows.append({"prompt_len": len(prompt), "identical": div is None,
                          "logits_rel_err": rel_err(got.row(0), ref0),
@@ -372,13 +377,29 @@ class Checker:
         n = self.args.tokens
         rows = []
         for prompt in prompts:
-            a, _ = self.reference(prompt, n, "eager")
+            a, a_rows = self.reference(prompt, n, "eager")
             b, b_rows = self.reference(prompt, n, "sdpa")
             div = self.divergence(b, b_rows, a)
-            rows.append({"prompt_len": len(prompt), "identical": div is None,
-                         "divergence": div})
+            row = {"prompt_len": len(prompt), "identical": div is None,
+                   "divergence": div,
+                   # First-step logits: HF's two attention paths against
+                   # each other (the reference's own noise), and ours
+                   # against HF's default (sdpa).
+                   "logits_rel_err_sdpa_vs_eager":
+                       rel_err(b_rows.row(0), a_rows.row(0))}
+            ours = self.first_rows.get(len(prompt))
+            if ours is not None:
+                row["logits_rel_err_ours_vs_sdpa"] = rel_err(ours,
+                                                             b_rows.row(0))
+            rows.append(row)
         self.drop("sdpa")
         res["control_sdpa_vs_eager"] = rows
+        vs = [r["logits_rel_err_ours_vs_sdpa"] for r in rows
+              if "logits_rel_err_ours_vs_sdpa" in r]
+        if vs:
+            res["logits_rel_err_vs_sdpa_max"] = max(vs)
+        res["logits_rel_err_sdpa_vs_eager_max"] = max(
+            r["logits_rel_err_sdpa_vs_eager"] for r in rows)
         return all(r["identical"] for r in rows)
 
     def cleanup(self):
@@ -456,17 +477,23 @@ def print_table(summary):
     print("")
     print("=================== hf_check summary ===================")
     print(f"{'case':16s} {'status':8s} {'single':7s} {'mixed':6s} "
-          f"{'prefix':7s} {'hits':>5s} {'rel err':>9s} {'ctrl':5s} "
-          f"{'divs':>4s} {'ties':5s}")
+          f"{'prefix':7s} {'hits':>5s} {'rel err':>9s} {'vs sdpa':>9s} "
+          f"{'hf noise':>9s} {'ctrl':5s} {'divs':>4s} {'ties':5s}")
     yn = {True: "yes", False: "NO", None: "-"}
     for name, c in summary.data["cases"].items():
         rel = c.get("logits_rel_err_max")
+
+        def num(key):
+            v = c.get(key)
+            return "-" if v is None else format(v, ".2e")
         print(f"{name:16s} {c.get('status', '?')[:8]:8s} "
               f"{yn[c.get('single_identical')]:7s} "
               f"{yn[c.get('mixed_identical')]:6s} "
               f"{yn[c.get('prefix_identical')]:7s} "
               f"{c.get('prefix_cache_hit_tokens', '-')!s:>5s} "
               f"{'-' if rel is None else format(rel, '.2e'):>9s} "
+              f"{num('logits_rel_err_vs_sdpa_max'):>9s} "
+              f"{num('logits_rel_err_sdpa_vs_eager_max'):>9s} "
               f"{yn[c.get('control_identical')]:5s} "
               f"{c.get('divergences', '-')!s:>4s} "
               f"{yn[c.get('divergences_all_bf16_ties') if c.get('divergences') else None]:5s}")

@@ -18,7 +18,12 @@
 //    64s + 8n + i, so the lane ends with dims 64s + 16q + [0, 16) of row g.
 //  * Masked keys get -inf scores and zero values (stale or NaN slots never
 //    reach O). The next chunk's 16 loads are issued before the current
-//    chunk's math, the block id of the chunk after it before them.
+//    chunk's math, the block id of the chunk after it before them. They
+//    ask L2 for whole 256-byte rows (`attention-l2-prefetch`): a K load
+//    reads 64 bytes of each of 8 rows.
+//  * A warp's first chunk loads before griddepcontrol.wait when earlier
+//    steps wrote all of its keys (QueryRange::earlierKeys); the query, and
+//    a chunk holding this step's new keys, after it.
 //
 //===----------------------------------------------------------------------===//
 
