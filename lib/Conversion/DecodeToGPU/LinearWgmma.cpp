@@ -1225,42 +1225,53 @@ void WgmmaEmitter::storeUnits(Value first, Value step, int64_t unroll,
          "unrolled units are whole");
   Value units = kb.mul(tileTokens(), kb.index(quads));
   Value lastUnit = kb.sub(units, kb.index(1));
-  // Unit u: token u / quads of the tile, rows kEpilogueRows (u % quads).
-  auto unitPlace = [&](Value u) -> std::pair<Value, Value> {
-    return {kb.divIndex(u, kb.index(quads)),
-            kb.mul(kb.remIndex(u, kb.index(quads)), kb.index(kEpilogueRows))};
+  // Unit u: token u / quads of the tile, output columns [n, n + 4) from
+  // rows kEpilogueRows * (u % quads); its f32 sums and RMS scale.
+  struct Unit {
+    Value token, n, sum, up, rms;
   };
   auto unitAt = [&](Value u) {
-    auto [tokenInTile, rowInTile] = unitPlace(u);
-    Value token = kb.add(t0, tokenInTile);
-    Value n = kb.add(blockRow, rowInTile);
-    Value sum = rowSums(tokenInTile, rowInTile);
+    Value tokenInTile = kb.divIndex(u, kb.index(quads));
+    Value rowInTile =
+        kb.mul(kb.remIndex(u, kb.index(quads)), kb.index(kEpilogueRows));
+    Unit unit;
+    unit.token = kb.add(t0, tokenInTile);
+    unit.n = kb.add(blockRow, rowInTile);
+    unit.sum = rowSums(tokenInTile, rowInTile);
     // Gated: the up rows are the block's second half.
-    Value up = info.gated ? rowSums(tokenInTile,
-                                    kb.add(rowInTile, kb.index(p.outRows)))
-                          : Value();
-    Value rms = sumsOfSquares ? rmsScale(kb, info, sumsOfSquares(tokenInTile))
-                              : Value();
-    auto store = [&](Value acc, Value upAcc, Value column) {
-      if (info.gated)
-        storeGatedOutput(kb, info, acc, upAcc, rms, token, column, result,
-                         biasSlot);
-      else
-        storeOutput(kb, info, acc, rms, token, column, result, biasSlot,
-                    residualSlot);
-    };
+    if (info.gated)
+      unit.up = rowSums(tokenInTile, kb.add(rowInTile, kb.index(p.outRows)));
+    if (sumsOfSquares)
+      unit.rms = rmsScale(kb, info, sumsOfSquares(tokenInTile));
+    return unit;
+  };
+  // The output value of `sum` (and `up`) at `column` of the unit's token.
+  auto valueOf = [&](const Unit &unit, Value sum, Value up, Value column) {
+    return info.gated ? gatedOutputValue(kb, info, sum, up, unit.rms,
+                                         unit.token, column, biasSlot)
+                      : outputValue(kb, info, sum, unit.rms, unit.token, column,
+                                    biasSlot, residualSlot);
+  };
+  auto storeUnit = [&](Value u) {
+    Unit unit = unitAt(u);
     // Vector accesses need whole, aligned groups of 4 columns.
     if (columns % kEpilogueRows == 0) {
-      store(sum, up, n);
+      storeOutputValue(kb, valueOf(unit, unit.sum, unit.up, unit.n), result,
+                       unit.token, unit.n);
       return;
     }
     auto element = [&](Value v, int64_t j) -> Value {
       return v ? vector::ExtractOp::create(b, v, j).getResult() : v;
     };
     for (int64_t j = 0; j < kEpilogueRows; ++j) {
-      Value column = kb.add(n, kb.index(j));
+      Value column = kb.add(unit.n, kb.index(j));
       kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, column, kb.index(columns)),
-                [&] { store(element(sum, j), element(up, j), column); });
+                [&] {
+                  storeOutputValue(kb,
+                                   valueOf(unit, element(unit.sum, j),
+                                           element(unit.up, j), column),
+                                   result, unit.token, column);
+                });
     }
   };
   kb.forLoop(first, units, kb.mul(step, kb.index(unroll)), [&](Value u) {
@@ -1268,34 +1279,21 @@ void WgmmaEmitter::storeUnits(Value first, Value step, int64_t unroll,
       Value n = kb.add(blockRow, kb.mul(kb.remIndex(u, kb.index(quads)),
                                         kb.index(kEpilogueRows)));
       if (columns % p.outRows == 0)
-        unitAt(u);
+        storeUnit(u);
       else
         kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, n, kb.index(columns)),
-                  [&] { unitAt(u); });
+                  [&] { storeUnit(u); });
       return;
     }
     // Every unit's loads and math, then every store.
-    SmallVector<std::array<Value, 3>> stores;
+    SmallVector<std::pair<Unit, Value>> values;
     for (int64_t j = 0; j < unroll; ++j) {
-      Value unit = kb.minIndex(kb.add(u, kb.mul(step, kb.index(j))), lastUnit);
-      auto [tokenInTile, rowInTile] = unitPlace(unit);
-      Value token = kb.add(t0, tokenInTile);
-      Value n = kb.add(blockRow, rowInTile);
-      Value sum = rowSums(tokenInTile, rowInTile);
-      Value rms = sumsOfSquares ? rmsScale(kb, info, sumsOfSquares(tokenInTile))
-                                : Value();
-      Value value = info.gated
-                        ? gatedOutputValue(
-                              kb, info, sum,
-                              rowSums(tokenInTile,
-                                      kb.add(rowInTile, kb.index(p.outRows))),
-                              rms, token, n, biasSlot)
-                        : outputValue(kb, info, sum, rms, token, n, biasSlot,
-                                      residualSlot);
-      stores.push_back({value, token, n});
+      Unit unit =
+          unitAt(kb.minIndex(kb.add(u, kb.mul(step, kb.index(j))), lastUnit));
+      values.push_back({unit, valueOf(unit, unit.sum, unit.up, unit.n)});
     }
-    for (auto [value, token, n] : stores)
-      storeOutputValue(kb, value, result, token, n);
+    for (auto &[unit, value] : values)
+      storeOutputValue(kb, value, result, unit.token, unit.n);
   });
 }
 
