@@ -230,7 +230,7 @@ class Checker:
         self.vocab = self.config["vocab_size"]
         self.models = {}
         self.ref_cache = {}
-        self.first_rows = {}  # prompt length -> our first-step logits
+        self.first_rows = {}  # prompt -> our first-step logits
         self.dumps = 0
 
     # ---- HF side -----------------------------------------------------------
@@ -334,7 +334,7 @@ class Checker:
             secs = time.time() - t0
             ref, ref_rows = self.reference(prompt, n)
             ref0 = ref_rows.row(0)
-            self.first_rows[len(prompt)] = got.row(0)
+            self.first_rows[tuple(prompt)] = got.row(0)
             div = self.divergence(ref, ref_rows, ours, got)
             rows.append({"prompt_len": len(prompt), "identical": div is None,
                          "logits_rel_err": rel_err(got.row(0), ref0),
@@ -387,7 +387,7 @@ class Checker:
                    # against HF's default (sdpa).
                    "logits_rel_err_sdpa_vs_eager":
                        rel_err(b_rows.row(0), a_rows.row(0))}
-            ours = self.first_rows.get(len(prompt))
+            ours = self.first_rows.get(tuple(prompt))
             if ours is not None:
                 row["logits_rel_err_ours_vs_sdpa"] = rel_err(ours,
                                                              b_rows.row(0))

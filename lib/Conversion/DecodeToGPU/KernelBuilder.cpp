@@ -13,6 +13,21 @@
 
 using namespace mlir;
 
+namespace {
+/// Volatile PTX `text` (operands $0..: the results, then `operands`, as
+/// `constraints` says): no optimizer moves, merges or looks through it.
+Value volatileAsm(OpBuilder &builder, Location loc, Type resultType,
+                  ValueRange operands, StringRef text, StringRef constraints) {
+  return LLVM::InlineAsmOp::create(
+             builder, loc, resultType, operands, text, constraints,
+             /*has_side_effects=*/true, /*is_align_stack=*/false,
+             LLVM::tailcallkind::TailCallKind::None,
+             /*asm_dialect=*/LLVM::AsmDialectAttr(),
+             /*operand_attrs=*/ArrayAttr())
+      .getResult(0);
+}
+} // namespace
+
 namespace infer {
 
 MemRefType getKernelBufferType(Type type) {
@@ -345,13 +360,8 @@ Value KernelBuilder::loadVectorL2Prefetch(Value memref, ValueRange indices,
                                                 {i32, i32, i32, i32});
   std::string text = "ld.global.nc.L2::" + std::to_string(l2Bytes) +
                      "B.v4.b32 {$0, $1, $2, $3}, [$4];";
-  Value loaded =
-      LLVM::InlineAsmOp::create(
-          builder, words, ValueRange{address}, text, "=r,=r,=r,=r,l",
-          /*has_side_effects=*/true, /*is_align_stack=*/false,
-          LLVM::tailcallkind::TailCallKind::None,
-          /*asm_dialect=*/LLVM::AsmDialectAttr(), /*operand_attrs=*/ArrayAttr())
-          .getResult(0);
+  Value loaded = volatileAsm(builder, builder.getLoc(), words,
+                             ValueRange{address}, text, "=r,=r,=r,=r,l");
   SmallVector<Value> parts;
   for (int64_t i = 0; i < 4; ++i)
     parts.push_back(LLVM::ExtractValueOp::create(builder, loaded, i));
@@ -380,13 +390,8 @@ void KernelBuilder::store(Value value, Value memref, ValueRange indices) {
 Value KernelBuilder::opaque(Value v) {
   Type i32 = builder.getI32Type();
   auto move = [&](Value word) {
-    return LLVM::InlineAsmOp::create(
-               builder, i32, ValueRange{word}, "mov.b32 $0, $1;", "=r,r",
-               /*has_side_effects=*/true,
-               /*is_align_stack=*/false, LLVM::tailcallkind::TailCallKind::None,
-               /*asm_dialect=*/LLVM::AsmDialectAttr(),
-               /*operand_attrs=*/ArrayAttr())
-        .getResult(0);
+    return volatileAsm(builder, builder.getLoc(), i32, ValueRange{word},
+                       "mov.b32 $0, $1;", "=r,r");
   };
   if (v.getType() == i32)
     return move(v);

@@ -134,6 +134,7 @@ struct WgmmaPlan {
   int64_t tokenTiles = 1;
   /// Blocks of grid x: row blocks times token tiles.
   int64_t gridX = 0;
+  int64_t rowBlocks() const { return gridX / tokenTiles; }
   int64_t subTile = 0;  ///< wgmma N
   int64_t subTiles = 0; ///< tokens / subTile
   int64_t wBytes = 0, xBytes = 0, stageBytes = 0;
@@ -1301,10 +1302,9 @@ void WgmmaEmitter::finishSplits() {
   // Every thread's partials are performed at GPU scope before the count.
   kb.fenceGpu();
   kb.barrier();
-  int64_t rowBlocks = p.gridX / p.tokenTiles;
-  Value word =
-      kb.add(kb.mul(kb.divIndex(t0, kb.index(p.tokens)), kb.index(rowBlocks)),
-             rowBlock);
+  Value word = kb.add(
+      kb.mul(kb.divIndex(t0, kb.index(p.tokens)), kb.index(p.rowBlocks())),
+      rowBlock);
   kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)), [&] {
     Value arrived = kb.atomicAdd(counters, word, kb.i32(1));
     Value last = kb.cmp(arith::CmpIPredicate::eq, kb.toIndex(arrived),
@@ -1738,7 +1738,7 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
       outSlot = kb.addResult(0);
       // One arrival count per tile: token tile t, row block r at word
       // t * rowBlocks + r (fewer than T * rowBlocks).
-      countersSlot = kb.addCounters(plan.gridX / plan.tokenTiles);
+      countersSlot = kb.addCounters(plan.rowBlocks());
     }
   }
   unsigned rowsSlot = kb.addScalar(info.rows);
