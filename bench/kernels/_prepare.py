@@ -290,6 +290,9 @@ VARIANTS = [
                        ('k128', 'wgmma-k-tile=128'),
                        # one stage further ahead, each stage's wgmmas waited
                        ('wait0', 'wgmma-wait-groups=0'))] + [
+    # Clusters of two blocks sharing x or W by TMA multicast (not the
+    # default; every wgmma case).
+    ('mc', 'wgmma-multicast=1', lambda meta: meta.get('kind') == 'wgmma'),
     # Tokens as M, W rows as N, one wave of row tiles (every wgmma case).
     ('onn', 'wgmma-weights-on-n=1', lambda meta: meta.get('kind') == 'wgmma'),
     ('onn128', 'wgmma-weights-on-n=1 wgmma-k-tile=128',

@@ -498,7 +498,7 @@ def bench_sample(mod, case, gen):
 
 # Variants checked by default: the grid's sums of x^2 with every block
 # summing its own tokens (the path a block takes when a sum is missing).
-CHECKED_VARIANTS = ('ownsums',)
+CHECKED_VARIANTS = ('ownsums', 'mc')
 
 def main():
     argv = [a for a in sys.argv[1:]]

@@ -81,6 +81,7 @@ void infer::buildDecodeToCUDAPipeline(
   convert.wgmmaTokenTiles = options.wgmmaTokenTiles;
   convert.wgmmaWeightsOnN = options.wgmmaWeightsOnN;
   convert.wgmmaGridSums = options.wgmmaGridSums;
+  convert.wgmmaMulticast = options.wgmmaMulticast;
   convert.programmaticLaunch = options.programmaticLaunch;
   convert.timeline = options.timeline;
   pm.addPass(createConvertDecodeToGPU(convert));

@@ -48,6 +48,12 @@
 // RUN: FileCheck %s --check-prefix=ONN < %t.onn.ptx
 // RUN: %ptxas -arch=sm_90a -v %t.onn.ptx -o %t.onn.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
 // RUN: not grep -q "\.local" %t.onn.ptx
+// RUN: infer-opt --infer-decode-to-cuda-pipeline="format=isa optimize=false wgmma-multicast=1 toolkit=%cuda_root" %s -o %t.mc.mlir
+// RUN: FileCheck %s --check-prefix=MCAST-PLAN < %t.mc.mlir
+// RUN: %python %infer_src/utils/extract-ptx.py %t.mc.mlir -o %t.mc.ptx
+// RUN: FileCheck %s --check-prefix=MCAST < %t.mc.ptx
+// RUN: %ptxas -arch=sm_90a -v %t.mc.ptx -o %t.mc.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
+// RUN: not grep -q "\.local" %t.mc.ptx
 
 // The sm_90a tensor-core linear: two warpgroups of 64 W rows; W and the
 // token tile arrive by TMA (tensor-map arguments) in a ring of 64-column
@@ -397,3 +403,38 @@ func.func @gate_up_silu_256(%x: tensor<?x4096xbf16>) -> tensor<?x14336xbf16> {
   %y = decode.linear %x, %w {activation = #decode.activation<silu_mul>, norm_epsilon = 1.0e-05 : f32, variants = [#decode.variant<max_tokens = 256, kind = wgmma>]} : (tensor<?x4096xbf16>, tensor<28672x4096xbf16>) -> tensor<?x14336xbf16>
   return %y : tensor<?x14336xbf16>
 }
+
+// wgmma-multicast=1: blocks 2c and 2c + 1 form a cluster of two. Where they
+// are row blocks of one token tile (the 128-token rms linear, weights on N)
+// each copies half of the token tile (64 of 128 rows) to both; where they
+// are the two token tiles of a row block (256 tokens, 64-row blocks) each
+// copies half of the W rows (32 of 64). A slot is refilled once both blocks
+// have released it (an "empty" mbarrier per slot, initialized for two
+// arrivals and fenced before the cluster barrier; remote arrivals; a spin
+// without a suspend hint). The K splits' cluster (grid y) keeps its plan.
+// MCAST-PLAN: decode.linear {{.*}}"tma:operand0:64x64", "tma:operand1:128x64"{{.*}}grid = array<i64: 48, 3, 1>{{.*}}@linear_wgmma_cluster_0, max_tokens = 64
+// MCAST-PLAN: decode.linear {{.*}}"tma:operand0:64x64", "tma:operand1:224x64", "result0", "counters", "tokens"]{{.*}}grid = array<i64: 128, 1, 1>{{.*}}@linear_wgmma_direct_3, max_tokens = 128
+// MCAST-PLAN: decode.linear {{.*}}"tma:operand0:128x64", "tma:operand1:32x64"{{.*}}grid = array<i64: 128, 1, 1>{{.*}}@linear_wgmma_direct_7, max_tokens = 256
+// MCAST-LABEL: .visible .entry linear_wgmma_cluster_0(
+// MCAST-NOT: multicast::cluster
+// MCAST-LABEL: .visible .entry linear_wgmma_split_1(
+// MCAST-LABEL: .visible .entry linear_wgmma_direct_3(
+// MCAST: .reqnctapercluster 2, 1, 1
+// MCAST: mbarrier.init.shared.b64 {{.*}}, %r{{[0-9]+}};
+// MCAST: fence.mbarrier_init.release.cluster;
+// MCAST-NEXT: $L__
+// MCAST: barrier.cluster.arrive.aligned;
+// MCAST-NEXT: barrier.cluster.wait.aligned;
+// MCAST: griddepcontrol.wait;
+// MCAST: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster
+// MCAST: mapa.shared::cluster.u64
+// MCAST: mbarrier.arrive.shared::cluster.b64 _,
+// MCAST: wgmma.mma_async.sync.aligned.m64n224k16.f32.bf16.bf16
+// MCAST: wait_phase:
+// MCAST-NEXT: mbarrier.try_wait.parity.shared::cta.b64
+// MCAST: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster
+// MCAST-LABEL: .visible .entry linear_wgmma_direct_7(
+// MCAST: .reqnctapercluster 2, 1, 1
+// MCAST: barrier.cluster.wait.aligned;
+// MCAST: cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster
+// MCAST: griddepcontrol.wait;

@@ -118,6 +118,13 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
            "any still missing itself), 2 by every block for all of its "
            "tile's tokens (a test of that fallback), 0 per stage on the "
            "tensor cores (and qkv at 128 tokens keeps W on M)">,
+    Option<"wgmmaMulticast", "wgmma-multicast", "bool", /*default=*/"false",
+           "Pair the wgmma linear's blocks 2c and 2c + 1 in a cluster of two "
+           "that share an operand (x where they are row blocks of one token "
+           "tile, W where they are token tiles of one row block): each "
+           "block copies half of that operand's stage and multicasts it to "
+           "both (TMA only, not with a cluster K reduce). Off by default: "
+           "slower on the H100 (docs/performance.md)">,
     Option<"programmaticLaunch", "programmatic-launch", "bool",
            /*default=*/"true",
            "Start every kernel with griddepcontrol.wait and "

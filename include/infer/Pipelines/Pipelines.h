@@ -130,6 +130,11 @@ struct DecodeToCUDAPipelineOptions
                      "token by the grid (1), by every block for its tile (2, "
                      "a test), per stage (0)"),
       llvm::cl::init(1)};
+  Option<bool> wgmmaMulticast{
+      *this, "wgmma-multicast",
+      llvm::cl::desc("wgmma linear: clusters of two blocks sharing x or W, "
+                     "each copying half of it by TMA multicast"),
+      llvm::cl::init(false)};
   Option<bool> programmaticLaunch{
       *this, "programmatic-launch",
       llvm::cl::desc("Kernels wait for the previous grid and allow "

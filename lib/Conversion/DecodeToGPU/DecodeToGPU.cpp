@@ -343,6 +343,7 @@ struct ConvertDecodeToGPUPass
     ctx.options.wgmmaTokenTiles = wgmmaTokenTiles;
     ctx.options.wgmmaWeightsOnN = wgmmaWeightsOnN;
     ctx.options.wgmmaGridSums = wgmmaGridSums;
+    ctx.options.wgmmaMulticast = wgmmaMulticast;
     ctx.options.wgmmaEarlyStages = wgmmaEarlyStages;
     ctx.options.wgmmaWaitGroups = wgmmaWaitGroups;
     ctx.options.programmaticLaunch = programmaticLaunch;

@@ -387,6 +387,20 @@ void KernelBuilder::store(Value value, Value memref, ValueRange indices) {
   memref::StoreOp::create(builder, value, memref, indices);
 }
 
+void KernelBuilder::waitBarrierPhase(Value address, Value parity) {
+  Value address32 = arith::TruncIOp::create(
+      builder, builder.getI32Type(),
+      arith::IndexCastUIOp::create(builder, builder.getI64Type(), address));
+  LLVM::InlineAsmOp::create(
+      builder, builder.getLoc(), TypeRange(), ValueRange{address32, parity},
+      "{\n.reg .pred done;\nwait_phase:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [$0], $1;\n"
+      "@!done bra wait_phase;\n}",
+      "r,r", /*has_side_effects=*/true, /*is_align_stack=*/false,
+      LLVM::tailcallkind::TailCallKind::None,
+      /*asm_dialect=*/LLVM::AsmDialectAttr(), /*operand_attrs=*/ArrayAttr());
+}
+
 Value KernelBuilder::opaque(Value v) {
   Type i32 = builder.getI32Type();
   auto move = [&](Value word) {

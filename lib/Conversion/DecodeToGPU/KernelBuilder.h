@@ -178,6 +178,10 @@ public:
   /// are first read where this is placed, not where it was issued (e.g. a
   /// load before a loop whose value is used in one of its iterations).
   mlir::Value opaque(mlir::Value v);
+  /// Spins on `mbarrier.try_wait.parity` (no suspend-time hint) until the
+  /// phase of parity `parity` (i32) of the mbarrier at the shared-window
+  /// address `address` (an index) has completed.
+  void waitBarrierPhase(mlir::Value address, mlir::Value parity);
   /// Float conversions (scalars or vectors); no-ops when the type matches.
   mlir::Value toF32(mlir::Value v);
   mlir::Value fromF32(mlir::Value v, mlir::Type elementType);

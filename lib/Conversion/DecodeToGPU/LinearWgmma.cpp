@@ -67,6 +67,12 @@
 // several 16-byte units per thread at a time; else emitSplitReduce's launch
 // finishes them.
 //
+// With `wgmma-multicast` (off by default: slower on the H100) blocks 2c and
+// 2c + 1 form a cluster sharing x (row blocks of one token tile) or W (token
+// tiles of one row block); each copies half of the shared operand's rows of
+// a stage to both (TMA .multicast::cluster). A slot is refilled once both
+// blocks have arrived on its "empty" mbarrier (remote arrivals).
+//
 // Loop over stage i (one barrier per stage):
 //   wait for stage i (mbarrier parity, or my cp.async group); norm prologue
 //   (with a norm weight); fence.proxy.async; barrier; copy stage i +
@@ -181,6 +187,19 @@ struct WgmmaPlan {
   /// block t % publishers), tokens a block publishes (at most), and its
   /// threads' 16-byte loads per token.
   int64_t sumsPublishers = 0, sumsTokensPerBlock = 0, sumsLoadsPerToken = 0;
+  /// The operand blocks 2c and 2c + 1 (grid x, one cluster) share
+  /// (`wgmma-multicast`): x where they are row blocks of one token tile, W
+  /// where they are token tiles of one row block. Each copies half of its
+  /// rows of a stage and multicasts them to both.
+  enum class Multicast { None, Tokens, Weights } multicast = Multicast::None;
+  /// Rows of the TMA boxes of x and of W (gated: of one half).
+  int64_t xBoxRows() const {
+    return multicast == Multicast::Tokens ? tokens / 2 : tokens;
+  }
+  int64_t wBoxRows() const {
+    int64_t rows = outRows == blockRows ? blockRows : blockRows / 2;
+    return multicast == Multicast::Weights ? rows / 2 : rows;
+  }
 };
 
 /// K split of the grid: the one with the least estimated traffic time, W
@@ -233,6 +252,21 @@ void finishPlan(WgmmaPlan &p, const LinearInfo &info, const EmitContext &ctx) {
             (p.kSplit == 1 ||
              (p.blocksPerSM > 1 && p.tma && p.kSplit <= kMaxClusterBlocks)) &&
             p.tokens * p.tileStride * 4 <= p.stages * p.stageBytes;
+  // A pair of blocks shares x (one token tile) or W (token tiles of a row
+  // block, an even count); its box halves are whole 8-row swizzle groups.
+  // Not with the K splits' cluster (grid y) nor cp.async. Not the default:
+  // slower on every shape measured on the H100 (B=128 9.69 -> 9.81-9.90 ms,
+  // docs/performance.md, session 15): the kernels are bound by the bytes
+  // in flight, which multicast does not raise, not by L2's bandwidth.
+  const int64_t boxRows = info.gated ? p.blockRows / 2 : p.blockRows;
+  p.multicast = WgmmaPlan::Multicast::None;
+  if (ctx.options.wgmmaMulticast && p.tma && !(p.fused && p.kSplit > 1) &&
+      p.gridX % 2 == 0) {
+    if (p.tokenTiles == 1 && p.tokens % 16 == 0)
+      p.multicast = WgmmaPlan::Multicast::Tokens;
+    else if (p.tokenTiles % 2 == 0 && boxRows % 16 == 0 && !p.gridSums)
+      p.multicast = WgmmaPlan::Multicast::Weights;
+  }
   // 16-byte units of whole row blocks (gated: the up columns at N/2 too).
   p.serialReduce =
       !p.fused && p.kSplit > 1 && ctx.options.wgmmaSerialReduce && !info.rms &&
@@ -511,6 +545,14 @@ private:
   void issueStage(Value k0, Value slot, StageParts parts = StageParts::All);
   /// Waits until W of the stage in `slot` (the `stage`-th) has landed.
   void waitWeights(Value stage, Value slot);
+  /// p.multicast, thread 0: this block no longer reads `slot`; it arrives
+  /// on the slot's `empty` barrier in both blocks of the cluster.
+  void releaseSlot(Value slot);
+  /// p.multicast, thread 0: waits until both blocks have released the slot
+  /// that the `stage`-th stage (>= stages) refills.
+  void acquireSlot(Value stage, Value slot);
+  /// (stage / stages) % 2 - 1 + `phase`: the parity of a slot's barrier.
+  Value phaseParity(Value stage, int64_t phase);
   /// Ring offsets (bytes from the aligned start) of the W and x slots.
   Value wSlotBytes(Value slot) { return kb.mul(slot, kb.index(p.wBytes)); }
   Value xSlotBytes(Value slot) {
@@ -641,6 +683,9 @@ private:
   /// address) and that start's distance from the raw start.
   Value ringBytes, ring, ringBase, alignShift;
   Value barriers; ///< one mbarrier per slot (TMA)
+  /// p.multicast: one mbarrier per slot (i64 words), both blocks' releases;
+  /// this block's rank in the cluster.
+  Value emptyBarriers, clusterRank;
   Type accType;
 };
 
@@ -680,8 +725,19 @@ void WgmmaEmitter::issueStage(Value k0, Value slot, StageParts parts) {
             nvgpu::MBarrierArriveExpectTxOp::create(
                 b, barriers, kb.index(p.wBytes + p.xBytes), slot,
                 /*predicate=*/Value());
+          // A shared operand's box: this block's half of its rows, copied
+          // to the same offset in both blocks of the cluster.
           auto load = [&](Value map, int64_t rows, Value byteOffset, Value row,
-                          Value k) {
+                          Value k, bool shared) {
+            Value mask;
+            if (shared) {
+              rows /= 2;
+              Value half = kb.mul(clusterRank, kb.index(rows));
+              row = kb.add(row, half);
+              byteOffset =
+                  kb.add(byteOffset, kb.mul(half, kb.index(kSwizzleBytes)));
+              mask = arith::ConstantIntOp::create(b, b.getI16Type(), 0b11);
+            }
             auto tileType = MemRefType::get(
                 {rows, kWgmmaKTile}, info.inType, MemRefLayoutAttrInterface(),
                 gpu::AddressSpaceAttr::get(b.getContext(),
@@ -690,10 +746,11 @@ void WgmmaEmitter::issueStage(Value k0, Value slot, StageParts parts) {
                                                 kb.add(alignShift, byteOffset),
                                                 ValueRange());
             nvgpu::TmaAsyncLoadOp::create(b, tile, barriers, map,
-                                          ValueRange{k, row}, slot,
-                                          /*multicastMask=*/Value(),
+                                          ValueRange{k, row}, slot, mask,
                                           /*predicate=*/Value());
           };
+          const bool sharedW = p.multicast == WgmmaPlan::Multicast::Weights;
+          const bool sharedX = p.multicast == WgmmaPlan::Multicast::Tokens;
           // Box j of the stage: columns k0 + 64 j, after box j - 1's rows.
           for (int64_t j = 0; j < p.kTile / kWgmmaKTile; ++j) {
             Value k = kb.add(k0, kb.index(j * kWgmmaKTile));
@@ -701,17 +758,17 @@ void WgmmaEmitter::issueStage(Value k0, Value slot, StageParts parts) {
                                 kb.index(j * p.blockRows * kSwizzleBytes));
             if (weights && info.gated) {
               int64_t half = p.blockRows / 2;
-              load(wMap, half, wBox, blockRow, k);
+              load(wMap, half, wBox, blockRow, k, sharedW);
               load(wMap, half, kb.add(wBox, kb.index(half * kSwizzleBytes)),
-                   kb.add(blockRow, kb.index(info.n / 2)), k);
+                   kb.add(blockRow, kb.index(info.n / 2)), k, sharedW);
             } else if (weights) {
-              load(wMap, p.blockRows, wBox, blockRow, k);
+              load(wMap, p.blockRows, wBox, blockRow, k, sharedW);
             }
             if (tokens)
               load(xMap, p.tokens,
                    kb.add(xSlotBytes(slot),
                           kb.index(j * p.tokens * kSwizzleBytes)),
-                   t0, k);
+                   t0, k, sharedX);
           }
         });
     return;
@@ -744,17 +801,43 @@ void WgmmaEmitter::issueStage(Value k0, Value slot, StageParts parts) {
   });
 }
 
+Value WgmmaEmitter::phaseParity(Value stage, int64_t phase) {
+  Value uses = kb.add(kb.divIndex(stage, kb.index(p.stages)), kb.index(phase));
+  return arith::IndexCastUIOp::create(b, b.getI64Type(),
+                                      kb.remIndex(uses, kb.index(2)));
+}
+
 void WgmmaEmitter::waitWeights(Value stage, Value slot) {
   if (!p.tma)
     return;
   // The slot's barrier completes a phase per use: parity (stage / S) % 2.
-  Value parity = arith::TruncIOp::create(
-      b, b.getI1Type(),
-      arith::IndexCastUIOp::create(
-          b, b.getI64Type(),
-          kb.remIndex(kb.divIndex(stage, kb.index(p.stages)), kb.index(2))));
+  Value parity =
+      arith::TruncIOp::create(b, b.getI1Type(), phaseParity(stage, 0));
   nvgpu::MBarrierTryWaitParityOp::create(b, barriers, parity,
                                          kb.index(10000000), slot);
+}
+
+void WgmmaEmitter::releaseSlot(Value slot) {
+  Value address =
+      kb.add(memref::ExtractAlignedPointerAsIndexOp::create(b, emptyBarriers),
+             kb.mul(slot, kb.index(8)));
+  for (int64_t rank = 0; rank < 2; ++rank)
+    NVVM::MBarrierArriveOp::create(b, Type(),
+                                   kb.sharedPointer(address, kb.index(rank)),
+                                   /*count=*/Value(), NVVM::MemScopeKind::CTA,
+                                   /*relaxed=*/false);
+}
+
+void WgmmaEmitter::acquireSlot(Value stage, Value slot) {
+  // The release of the slot's use stage - S completed phase stage / S - 1.
+  Value address =
+      kb.add(memref::ExtractAlignedPointerAsIndexOp::create(b, emptyBarriers),
+             kb.mul(slot, kb.index(8)));
+  Value parity =
+      arith::TruncIOp::create(b, b.getI32Type(), phaseParity(stage, 1));
+  // A spin without a suspend-time hint: the NVVM op's hinted wait woke late
+  // on the other block's (remote) arrivals (B=128 +5 ms per step, H100).
+  kb.waitBarrierPhase(address, parity);
 }
 
 Value WgmmaEmitter::loadNormWeight(Value k0) {
@@ -1439,6 +1522,8 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
                          kb.remIndex(rawBase, kb.index(kSwizzleAtomBytes))),
                   kb.index(kSwizzleAtomBytes));
   ringBase = kb.add(rawBase, alignShift);
+  const bool multicast = p.multicast != WgmmaPlan::Multicast::None;
+  Value leader = kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0));
   if (p.tma) {
     barriers = nvgpu::MBarrierCreateOp::create(
         b, nvgpu::MBarrierGroupType::get(
@@ -1446,13 +1531,31 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
                gpu::AddressSpaceAttr::get(b.getContext(),
                                           gpu::AddressSpace::Workgroup),
                p.stages));
-    kb.ifThen(
-        kb.cmp(arith::CmpIPredicate::eq, kb.threadId(), kb.index(0)), [&] {
-          for (int64_t s = 0; s < p.stages; ++s)
-            nvgpu::MBarrierInitOp::create(b, barriers, kb.index(1), kb.index(s),
-                                          /*predicate=*/Value());
-        });
-    kb.barrier();
+    if (multicast) {
+      emptyBarriers = kb.addShared({p.stages}, b.getI64Type());
+      clusterRank = kb.remIndex(kb.blockId(), kb.index(2));
+    }
+    kb.ifThen(leader, [&] {
+      for (int64_t s = 0; s < p.stages; ++s)
+        nvgpu::MBarrierInitOp::create(b, barriers, kb.index(1), kb.index(s),
+                                      /*predicate=*/Value());
+      if (!multicast)
+        return;
+      // A slot's release: one arrival from each block of the cluster.
+      Value base =
+          memref::ExtractAlignedPointerAsIndexOp::create(b, emptyBarriers);
+      for (int64_t s = 0; s < p.stages; ++s)
+        NVVM::MBarrierInitOp::create(
+            b, kb.sharedPointer(kb.add(base, kb.index(8 * s))), kb.i32(2),
+            /*predicate=*/Value());
+      NVVM::FenceMbarrierInitOp::create(b);
+    });
+    // The other block copies into this one's ring and arrives on its
+    // barriers once both are initialized.
+    if (multicast)
+      kb.clusterBarrier();
+    else
+      kb.barrier();
   }
   // The token tiles of a row block are consecutive blocks (grid x), so its
   // W rows are read from DRAM once and from L2 by the others.
@@ -1488,8 +1591,14 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
   if (p.serialReduce)
     splitLast = kb.addShared({1}, b.getI32Type());
   Value firstTile = kb.mul(tokenTile, kb.index(p.tokens));
+  // With W shared, a block whose token tile is empty (T at most the other
+  // tile's) still streams its half of W for the other block, and stores
+  // nothing.
+  const bool sharedW = p.multicast == WgmmaPlan::Multicast::Weights;
+  Value tilesEnd =
+      sharedW ? kb.maxIndex(numRows, kb.add(firstTile, kb.index(1))) : numRows;
   kb.forLoop(
-      firstTile, numRows, kb.index(p.tokens * p.tokenTiles), [&](Value tile) {
+      firstTile, tilesEnd, kb.index(p.tokens * p.tokenTiles), [&](Value tile) {
         t0 = tile;
         auto stageColumn = [&](Value s) {
           return kb.add(kStart, kb.mul(s, kb.index(p.kTile)));
@@ -1564,12 +1673,33 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
                     NVVM::SharedSpaceAttr::get(b.getContext(),
                                                NVVM::SharedSpace::shared_cta));
               kb.barrier();
+              // Stage i + prefetch refills the slot of stage i - 1 - wait
+              // groups, whose wgmmas are done. With a shared operand, this
+              // block releases the slot at once, and waits for the other's
+              // release after issuing stage i's wgmmas.
               Value ahead = kb.add(i, kb.index(p.prefetch));
-              kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, ahead, numStages),
-                        [&] {
-                          issueStage(stageColumn(ahead),
-                                     kb.remIndex(ahead, kb.index(p.stages)));
-                        });
+              Value aheadSlot = kb.remIndex(ahead, kb.index(p.stages));
+              Value refills = arith::AndIOp::create(
+                  b, kb.cmp(arith::CmpIPredicate::ult, ahead, numStages),
+                  kb.cmp(arith::CmpIPredicate::uge, ahead, kb.index(p.stages)));
+              // Starts stage `stage` (< numStages) into its slot; with a
+              // shared operand, once both blocks have released the slot.
+              auto issueAt = [&](Value stage) {
+                Value stageSlot = kb.remIndex(stage, kb.index(p.stages));
+                if (multicast)
+                  kb.ifThen(
+                      arith::AndIOp::create(b, leader,
+                                            kb.cmp(arith::CmpIPredicate::uge,
+                                                   stage, kb.index(p.stages))),
+                      [&] { acquireSlot(stage, stageSlot); });
+                issueStage(stageColumn(stage), stageSlot);
+              };
+              if (multicast)
+                kb.ifThen(arith::AndIOp::create(b, refills, leader),
+                          [&] { releaseSlot(aheadSlot); });
+              else
+                kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, ahead, numStages),
+                          [&] { issueAt(ahead); });
               if (!p.tma)
                 kb.asyncCommit({});
 
@@ -1620,6 +1750,9 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
                                    .front();
               }
               NVVM::WgmmaGroupSyncAlignedOp::create(b);
+              if (multicast)
+                kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, ahead, numStages),
+                          [&] { issueAt(ahead); });
               // Without a norm weight the stage is only read: its sums of
               // squares overlap the tensor cores (the slot is refilled after
               // the barrier of stage i + 1 at the earliest).
@@ -1658,15 +1791,21 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
         }
         ArrayRef<Value> results(state);
         ArrayRef<Value> sums = results.slice(p.subTiles, normSums);
-        if (p.fused) {
-          reduceInCluster(results.take_front(p.subTiles), sums, splitId);
-          return;
-        }
-        storePartials(results.take_front(p.subTiles), splitId);
-        if (info.rms)
-          storeSumsOfSquares(sums, splitId);
-        if (p.serialReduce)
-          finishSplits();
+        auto epilogue = [&] {
+          if (p.fused) {
+            reduceInCluster(results.take_front(p.subTiles), sums, splitId);
+            return;
+          }
+          storePartials(results.take_front(p.subTiles), splitId);
+          if (info.rms)
+            storeSumsOfSquares(sums, splitId);
+          if (p.serialReduce)
+            finishSplits();
+        };
+        if (sharedW)
+          kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, t0, numRows), epilogue);
+        else
+          epilogue();
       });
   if (p.gridSums != 1)
     return;
@@ -1715,9 +1854,8 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
     normSlot = kb.addOperand(*info.norm);
   std::optional<unsigned> xMapSlot, wMapSlot;
   if (plan.tma) {
-    xMapSlot = kb.addTensorMap(0, plan.tokens, kWgmmaKTile);
-    wMapSlot = kb.addTensorMap(
-        1, info.gated ? plan.blockRows / 2 : plan.blockRows, kWgmmaKTile);
+    xMapSlot = kb.addTensorMap(0, plan.xBoxRows(), kWgmmaKTile);
+    wMapSlot = kb.addTensorMap(1, plan.wBoxRows(), kWgmmaKTile);
   }
   std::optional<unsigned> outSlot, wsSlot, countersSlot;
   if (plan.fused) {
@@ -1750,6 +1888,9 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
   // the cluster's.
   if (plan.fused && plan.kSplit > 1)
     kb.setClusterDims({1, plan.kSplit, 1});
+  // Blocks 2c and 2c + 1 share x or W.
+  if (plan.multicast != WgmmaPlan::Multicast::None)
+    kb.setClusterDims({2, 1, 1});
   // The descriptors travel as pointers to the runtime's CUtensorMaps.
   auto tensorMap = [&](std::optional<unsigned> slot, int64_t rows) -> Value {
     if (!slot)
@@ -1768,15 +1909,14 @@ void infer::linear::emitWgmma(decode::LinearOp op, EmitContext &ctx,
         .getResult(0);
   };
   WgmmaEmitter(kb, info, plan)
-      .emit(
-          kb.param(xSlot), wSlot ? kb.param(*wSlot) : Value(),
-          tensorMap(xMapSlot, plan.tokens),
-          tensorMap(wMapSlot, info.gated ? plan.blockRows / 2 : plan.blockRows),
-          normSlot ? kb.param(*normSlot) : Value(),
-          wsSlot ? kb.param(*wsSlot) : Value(),
-          outSlot ? kb.param(*outSlot) : Value(), biasSlot, residualSlot,
-          kb.scalarIndex(rowsSlot),
-          countersSlot ? kb.param(*countersSlot) : Value());
+      .emit(kb.param(xSlot), wSlot ? kb.param(*wSlot) : Value(),
+            tensorMap(xMapSlot, plan.xBoxRows()),
+            tensorMap(wMapSlot, plan.wBoxRows()),
+            normSlot ? kb.param(*normSlot) : Value(),
+            wsSlot ? kb.param(*wsSlot) : Value(),
+            outSlot ? kb.param(*outSlot) : Value(), biasSlot, residualSlot,
+            kb.scalarIndex(rowsSlot),
+            countersSlot ? kb.param(*countersSlot) : Value());
   out.push_back(kb.finish());
   if (!epilogue)
     emitSplitReduce(op, ctx, info, maxTokens, plan.kSplit, out);
