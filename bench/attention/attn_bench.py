@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 import gpu_timing  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, 'out')
+OUT = os.environ.get('INFER_ATTN_OUT', os.path.join(HERE, 'out'))
 DEV = torch.device('cuda')
 BLOCK = 16
 LAYERS = 2
@@ -66,12 +66,23 @@ class Module:
         self.mod = cupy.RawModule(path=os.path.join(OUT, name + '.cubin'))
         self.ops = json.load(open(os.path.join(
             OUT, (launches or name) + '.launches.json')))
+        self.opted = {}
+
+    def group(self, op_index, tokens):
+        """The launches of op `op_index` the runtime would pick for a step of
+        `tokens` tokens: the group of the smallest max_tokens >= tokens, the
+        group of max_tokens = 0 ("any") last."""
+        launches = self.ops[op_index]['launches']
+        bounds = sorted({l.get('max_tokens', 0) for l in launches},
+                        key=lambda m: m or float('inf'))
+        pick = next(m for m in bounds if m == 0 or tokens <= m)
+        return [l for l in launches if l.get('max_tokens', 0) == pick]
 
     def run(self, op_index, operands, results, scalars, workspace=None):
-        """Runs every launch of op `op_index` (one group, max_tokens = 0).
-        The `layer` scalar is the op's `layer` attribute."""
+        """Runs the launches of op `op_index` for the step's `tokens` (its
+        group). The `layer` scalar is the op's `layer` attribute."""
         scalars = dict(scalars, layer=self.ops[op_index].get('layer'))
-        for launch in self.ops[op_index]['launches']:
+        for launch in self.group(op_index, scalars['tokens']):
             args = []
             for a in launch['args']:
                 if a.startswith('operand'):
@@ -91,9 +102,12 @@ class Module:
             if 0 in grid:
                 continue
             fn = self.mod.get_function(launch['kernel'])
-            # As the runtime: static + dynamic past 48 KB must be opted into.
-            if launch['shared_bytes'] > 0:
+            # As the runtime: static + dynamic past 48 KB must be opted into,
+            # once per kernel (setting it costs host time at every launch).
+            if launch['shared_bytes'] > 0 and \
+                    self.opted.get(launch['kernel'], -1) < launch['shared_bytes']:
                 fn.max_dynamic_shared_size_bytes = launch['shared_bytes']
+                self.opted[launch['kernel']] = launch['shared_bytes']
             fn(grid, tuple(launch['block']), tuple(args),
                shared_mem=launch['shared_bytes'])
 

@@ -3,11 +3,13 @@
 # one decode-IR module per configuration -> convert-decode-to-gpu -> cubin
 # (ptxas from the CUDA toolkit) + PTX + launch list, into bench/attention/out.
 # usage: build_kernels.sh [infer-opt]   (no GPU needed)
+# ATTN_OUT=DIR writes elsewhere; ATTN_OPTIONS="..." adds pipeline options to
+# every kernel (attn_bench.py reads INFER_ATTN_OUT).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 opt=${1:-$here/../../build/bin/infer-opt}
 cuda=${CUDA_ROOT:-/usr/local/cuda}
-out=$here/out
+out=${ATTN_OUT:-$here/out}
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -15,7 +17,7 @@ trap 'rm -rf "$tmp"' EXIT
 lower() { # name format [extra pipeline options [output name]]
   local dst=${4:-$1}
   "$opt" "$tmp/$1.mlir" \
-    --infer-decode-to-cuda-pipeline="format=$2 toolkit=$cuda optimize=false ${3:-}" \
+    --infer-decode-to-cuda-pipeline="format=$2 toolkit=$cuda optimize=false ${ATTN_OPTIONS:-} ${3:-}" \
     -o "$tmp/$dst.$2.mlir"
   python3 "$here/extract.py" "$tmp/$dst.$2.mlir" "$out/$dst"
 }
@@ -73,6 +75,14 @@ done
 for l2 in 0 64 128; do
   lower dec_32_8_128 bin "attention-l2-prefetch=$l2" dec_32_8_128_l2p$l2
 done
+# The ring kernel (K/V chunks by cp.async.bulk through shared memory; by
+# default from 65 tokens, 3 chunks per warp) at every step, 2 to 4 chunks per
+# warp, and no ring kernel (the next chunk in registers at every step).
+for st in 2 3 4; do
+  lower dec_32_8_128 bin "attention-stages=$st attention-ring-min-tokens=1" \
+    dec_32_8_128_ring$st
+done
+lower dec_32_8_128 bin "attention-stages=0" dec_32_8_128_noring
 
 # rope_append + rope + kv_append, Llama-3 scaling, 32/8 heads of 128.
 cat > "$tmp/rope.mlir" <<'MLIR'

@@ -68,6 +68,9 @@ void infer::buildDecodeToCUDAPipeline(
   convert.attentionWarps = options.attentionWarps;
   convert.attentionSplitWarpsPerSM = options.attentionSplitWarpsPerSM;
   convert.attentionL2Prefetch = options.attentionL2Prefetch;
+  convert.attentionStages = options.attentionStages;
+  convert.attentionRingMinTokens = options.attentionRingMinTokens;
+  convert.attentionRingMaxTokens = options.attentionRingMaxTokens;
   convert.wgmmaKTile = options.wgmmaKTile;
   convert.wgmmaEarlyStages = options.wgmmaEarlyStages;
   convert.wgmmaWaitGroups = options.wgmmaWaitGroups;

@@ -44,6 +44,21 @@ def ConvertDecodeToGPU : Pass<"convert-decode-to-gpu", "::mlir::ModuleOp"> {
            "Bytes L2 fetches from DRAM per K/V access of the tensor-core "
            "attention kernel (ld.global.nc.L2::<n>B: 64, 128 or 256; 0: no "
            "hint)">,
+    Option<"attentionStages", "attention-stages", "int64_t",
+           /*default=*/"3",
+           "Depth of the shared-memory ring of the tensor-core attention "
+           "kernel for large steps (`paged_attention_mma_ring`: each warp "
+           "keeps this many 16-token K/V chunks in flight, each copied by "
+           "cp.async.bulk; 2 to 4; 0: no ring kernel)">,
+    Option<"attentionRingMinTokens", "attention-ring-min-tokens", "int64_t",
+           /*default=*/"65",
+           "Steps of at least this many tokens run the ring kernel (a "
+           "launch group of its own), smaller ones the kernel that keeps "
+           "the next chunk in registers; 1: every step">,
+    Option<"attentionRingMaxTokens", "attention-ring-max-tokens", "int64_t",
+           /*default=*/"128",
+           "Steps of more than this many tokens run the registers kernel "
+           "again (0: the ring kernel has no upper bound)">,
     Option<"attentionSplitWarpsPerSM", "attention-split-warps-per-sm",
            "int64_t", /*default=*/"8",
            "Attention split budget: warps per SM the splits of one step may "

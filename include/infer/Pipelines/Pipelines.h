@@ -61,6 +61,21 @@ struct DecodeToCUDAPipelineOptions
       llvm::cl::desc("L2 prefetch size of the attention K/V loads (64, 128, "
                      "256 bytes; 0: none)"),
       llvm::cl::init(256)};
+  Option<int64_t> attentionStages{
+      *this, "attention-stages",
+      llvm::cl::desc("Shared-memory ring depth of the attention kernel for "
+                     "large steps (2 to 4; 0: none)"),
+      llvm::cl::init(3)};
+  Option<int64_t> attentionRingMinTokens{
+      *this, "attention-ring-min-tokens",
+      llvm::cl::desc("Steps of at least this many tokens run the ring "
+                     "attention kernel (1: every step)"),
+      llvm::cl::init(65)};
+  Option<int64_t> attentionRingMaxTokens{
+      *this, "attention-ring-max-tokens",
+      llvm::cl::desc("Steps of more than this many tokens run the registers "
+                     "attention kernel again (0: no bound)"),
+      llvm::cl::init(128)};
   Option<int64_t> attentionSplitWarpsPerSM{
       *this, "attention-split-warps-per-sm",
       llvm::cl::desc("Warps per SM the attention splits of a step may fill"),

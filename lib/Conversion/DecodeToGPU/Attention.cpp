@@ -3,7 +3,10 @@
 // `decode.paged_attention` becomes one split-KV ("flash decoding") kernel:
 // `paged_attention_*` (CUDA cores, `kernel = simt`, described here) or
 // `paged_attention_mma_*` (tensor cores, `kernel = mma`, AttentionMma.cpp);
-// both share the grid, the splits and the merge defined here.
+// both share the grid, the splits and the merge defined here. The mma
+// kernel has a second form with a shared-memory ring of K/V chunks,
+// `paged_attention_mma_ring_*`, for steps of 65-128 tokens (its own launch
+// group; `attention-stages`, `attention-ring-{min,max}-tokens`).
 //
 // Grid (splits, kv_heads, items), `attention-warps` (4) warps per block.
 // An item is a sequence in draft steps (one query per sequence) and a query
@@ -624,14 +627,42 @@ LogicalResult infer::emitAttentionKernels(Operation *op, EmitContext &ctx,
   if (failed(plan))
     return failure();
 
-  KernelBuilder main(ctx, op,
-                     plan->mma ? "paged_attention_mma" : "paged_attention",
-                     /*maxTokens=*/0);
-  if (failed(plan->mma
-                 ? emitMmaAttentionKernel(main, *plan, ctx.target.numSMs,
-                                          ctx.options.attentionBlocksPerSM)
-                 : emitAttentionKernel(main, *plan, ctx.target.numSMs)))
+  // The tensor-core kernel comes in two forms: a shared-memory ring of
+  // `attention-stages` K/V chunks per warp for steps of
+  // attention-ring-{min,max}-tokens tokens, and the next chunk in registers
+  // for the others; each is a launch group of its own (`max_tokens`).
+  const int64_t stages = plan->mma ? ctx.options.attentionStages : 0;
+  const int64_t ringFrom = ctx.options.attentionRingMinTokens;
+  const int64_t ringTo = ctx.options.attentionRingMaxTokens;
+  std::optional<KernelLaunch> registers;
+  if (!stages || ringFrom > 1 || ringTo) {
+    KernelBuilder main(ctx, op,
+                       plan->mma ? "paged_attention_mma" : "paged_attention",
+                       /*maxTokens=*/stages && ringFrom > 1 ? ringFrom - 1 : 0);
+    if (failed(plan->mma
+                   ? emitMmaAttentionKernel(main, *plan, ctx.target.numSMs,
+                                            ctx.options.attentionBlocksPerSM)
+                   : emitAttentionKernel(main, *plan, ctx.target.numSMs)))
+      return failure();
+    registers = main.finish();
+  }
+  if (!stages) {
+    out.push_back(*registers);
+    return success();
+  }
+  if (ringFrom > 1)
+    out.push_back(*registers);
+  AttentionPlan ringPlan = *plan;
+  ringPlan.stages = stages;
+  KernelBuilder ring(ctx, op, "paged_attention_mma_ring", /*maxTokens=*/ringTo);
+  if (failed(emitMmaAttentionKernel(ring, ringPlan, ctx.target.numSMs,
+                                    ctx.options.attentionBlocksPerSM)))
     return failure();
-  out.push_back(main.finish());
+  out.push_back(ring.finish());
+  // Past the ring's range, the registers kernel again.
+  if (ringTo) {
+    registers->maxTokens = 0;
+    out.push_back(*registers);
+  }
   return success();
 }

@@ -30,6 +30,9 @@ struct AttentionPlan {
   /// L2 prefetch size of the mma kernel's K/V loads
   /// (`attention-l2-prefetch`; 0: none).
   int64_t l2Prefetch = 256;
+  /// 16-token K/V chunks per warp in flight through a shared-memory ring
+  /// (`attention-stages`, mma kernel; 0: the next chunk in registers).
+  int64_t stages = 0;
   bool perSequence;       ///< decode steps: one query per sequence
   int64_t vec;            ///< elements per 16-byte access
   int64_t lanesPerToken;  ///< lanes reading one K/V row

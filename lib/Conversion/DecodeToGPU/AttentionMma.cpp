@@ -24,6 +24,12 @@
 //  * A warp's first chunk loads before griddepcontrol.wait when earlier
 //    steps wrote all of its keys (QueryRange::earlierKeys); the query, and
 //    a chunk holding this step's new keys, after it.
+//  * The ring form (`paged_attention_mma_ring`, plan.stages slots per warp,
+//    for steps of attention-ring-{min,max}-tokens): chunks go to shared
+//    memory instead, K rows then V rows as in the cache, each by one
+//    cp.async.bulk from lane 0 on the slot's mbarrier; chunk i + S - 1 is
+//    copied into the slot that chunk i - 1 was read from, and every lane
+//    reads its fragments from the slot once its phase completes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -108,34 +114,101 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
         [&]() -> SmallVector<Value> { return {kb.index(0), kb.index(0)}; });
 
     // K rows 8t + g at dims 32c + 8q, then V rows 2q + {0, 1, 8, 9} at dims
-    // 64s + 8g.
-    auto loadChunk = [&](Value chunk, Value blockId) {
+    // 64s + 8g: the cache indices of the lane's 16-byte pieces of a chunk.
+    auto chunkPieces = [&](Value chunk, Value blockId) {
       Value base = kb.mul(kb.remIndex(chunk, kb.index(chunksPerPage)),
                           kb.index(kMmaChunk));
       Value kCol = kb.mul(q, kb.index(8)), vCol = kb.mul(g, kb.index(8));
+      SmallVector<SmallVector<Value>> pieces;
+      for (int64_t t = 0; t < 2; ++t)
+        for (int64_t c = 0; c < colGroups; ++c)
+          pieces.push_back({blockId, layer, kb.index(0), kvHead,
+                            kb.add(base, kb.add(g, kb.index(8 * t))),
+                            kb.add(kCol, kb.index(32 * c))});
+      for (int64_t s = 0; s < valueSets; ++s)
+        for (int64_t j : {0, 1, 8, 9})
+          pieces.push_back(
+              {blockId, layer, kb.index(1), kvHead,
+               kb.add(base, kb.add(kb.mul(q, kb.index(2)), kb.index(j))),
+               kb.add(vCol, kb.index(64 * s))});
+      return pieces;
+    };
+    auto loadChunk = [&](Value chunk, Value blockId) {
+      SmallVector<Value> loads;
+      for (ArrayRef<Value> piece : chunkPieces(chunk, blockId))
+        loads.push_back(
+            kb.loadVectorL2Prefetch(cache, piece, 8, plan.l2Prefetch));
+      return loads;
+    };
+    // The ring (plan.stages): slot s of warp w holds a chunk's K rows, then
+    // its V rows, as in the cache, each copied by one cp.async.bulk (lane 0)
+    // that completes on the slot's mbarrier.
+    const int64_t stages = plan.stages;
+    const int64_t chunkElements = kMmaChunk * plan.headDim;
+    const int64_t chunkBytes = chunkElements * elt.getIntOrFloatBitWidth() / 8;
+    Value ring, slotBarriers;
+    if (stages) {
+      ring =
+          kb.addDynamicShared({plan.warps * stages * 2 * chunkElements}, elt);
+      slotBarriers = kb.addShared({plan.warps * stages}, b.getI64Type());
+    }
+    auto slotElement = [&](Value slot) {
+      return kb.mul(kb.add(kb.mul(warp, kb.index(stages)), slot),
+                    kb.index(2 * chunkElements));
+    };
+    auto slotBarrier = [&](Value slot) {
+      return kb.add(
+          memref::ExtractAlignedPointerAsIndexOp::create(b, slotBarriers),
+          kb.mul(kb.add(kb.mul(warp, kb.index(stages)), slot), kb.index(8)));
+    };
+    auto copyChunk = [&](Value chunk, Value blockId, Value slot) {
+      kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, lane, kb.index(0)), [&] {
+        Value base = kb.mul(kb.remIndex(chunk, kb.index(chunksPerPage)),
+                            kb.index(kMmaChunk));
+        Value barrier = slotBarrier(slot);
+        kb.arriveExpectTx(barrier, 2 * chunkBytes);
+        for (int64_t kv = 0; kv < 2; ++kv)
+          kb.bulkCopyToShared(
+              kb.elementAddress(ring, {kb.add(slotElement(slot),
+                                              kb.index(kv * chunkElements))}),
+              kb.elementAddress(cache, {blockId, layer, kb.index(kv), kvHead,
+                                        base, kb.index(0)}),
+              chunkBytes, barrier);
+      });
+    };
+    // Chunk i of the warp is in slot i % S, use i / S of its barrier.
+    auto readChunk = [&](Value i) {
+      Value slot = kb.remIndex(i, kb.index(stages));
+      Value parity = arith::IndexCastUIOp::create(
+          b, b.getI32Type(),
+          kb.remIndex(kb.divIndex(i, kb.index(stages)), kb.index(2)));
+      kb.waitBarrierPhase(slotBarrier(slot), parity);
+      Value kRows = slotElement(slot);
+      Value vRows = kb.add(kRows, kb.index(chunkElements));
+      auto at = [&](Value rows, Value row, Value col) {
+        return kb.add(rows, kb.add(kb.mul(row, kb.index(plan.headDim)), col));
+      };
       SmallVector<Value> loads;
       for (int64_t t = 0; t < 2; ++t)
         for (int64_t c = 0; c < colGroups; ++c)
-          loads.push_back(
-              kb.loadVectorL2Prefetch(cache,
-                                      {blockId, layer, kb.index(0), kvHead,
-                                       kb.add(base, kb.add(g, kb.index(8 * t))),
-                                       kb.add(kCol, kb.index(32 * c))},
-                                      8, plan.l2Prefetch));
+          loads.push_back(kb.loadVector(
+              ring,
+              at(kRows, kb.add(g, kb.index(8 * t)),
+                 kb.add(kb.mul(q, kb.index(8)), kb.index(32 * c))),
+              8));
       for (int64_t s = 0; s < valueSets; ++s)
         for (int64_t j : {0, 1, 8, 9})
-          loads.push_back(kb.loadVectorL2Prefetch(
-              cache,
-              {blockId, layer, kb.index(1), kvHead,
-               kb.add(base, kb.add(kb.mul(q, kb.index(2)), kb.index(j))),
-               kb.add(vCol, kb.index(64 * s))},
-              8, plan.l2Prefetch));
+          loads.push_back(kb.loadVector(
+              ring,
+              at(vRows, kb.add(kb.mul(q, kb.index(2)), kb.index(j)),
+                 kb.add(kb.mul(g, kb.index(8)), kb.index(64 * s))),
+              8));
       return loads;
     };
 
-    // The first chunk's K/V load before the wait when earlier steps wrote
-    // all of its keys (PDL: they stream during the previous kernels' tails),
-    // else after it.
+    // The first chunk's K/V load (or copy) before the wait when earlier
+    // steps wrote all of its keys (PDL: they stream during the previous
+    // kernels' tails), else after it.
     SmallVector<Type> loadTypes(numLoads, rowType);
     auto firstChunkIf =
         [&](Value cond, llvm::function_ref<SmallVector<Value>()> otherwise) {
@@ -147,16 +220,48 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
     Value early = arith::AndIOp::create(
         b, hasChunks,
         kb.cmp(arith::CmpIPredicate::ule, firstEnd, r.earlierKeys));
-    SmallVector<Value> earlyLoads = firstChunkIf(
-        early, [&] { return SmallVector<Value>(numLoads, zeroRow); });
-    kb.waitForDependencies();
-    Value late = arith::AndIOp::create(
-        b, hasChunks,
-        arith::XOrIOp::create(
-            b, early, arith::ConstantOp::create(b, b.getBoolAttr(true))));
-    SmallVector<Value> prologue =
-        firstChunkIf(late, [&] { return earlyLoads; });
-    prologue.push_back(firstIds[1]);
+    auto isLate = [&] {
+      return arith::AndIOp::create(
+          b, hasChunks,
+          arith::XOrIOp::create(
+              b, early, arith::ConstantOp::create(b, b.getBoolAttr(true))));
+    };
+    SmallVector<Value> prologue;
+    if (stages) {
+      // Lane 0 of each warp initializes its slots' barriers; then chunks
+      // 0 .. S - 2 of the warp, and the block id of chunk S - 1.
+      kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, lane, kb.index(0)), [&] {
+        for (int64_t s = 0; s < stages; ++s)
+          NVVM::MBarrierInitOp::create(
+              b, kb.sharedPointer(slotBarrier(kb.index(s))), kb.i32(1),
+              /*predicate=*/Value());
+        NVVM::FenceMbarrierInitOp::create(b);
+      });
+      kb.barrier();
+      kb.ifThen(early, [&] { copyChunk(first, firstIds[0], kb.index(0)); });
+      kb.waitForDependencies();
+      kb.ifThen(isLate(), [&] { copyChunk(first, firstIds[0], kb.index(0)); });
+      for (int64_t j = 1; j + 1 < stages; ++j) {
+        Value chunk = kb.add(first, kb.index(j * plan.warps));
+        kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, chunk, chEnd), [&] {
+          copyChunk(chunk, j == 1 ? firstIds[1] : blockIdOf(chunk),
+                    kb.index(j));
+        });
+      }
+      prologue = kb.ifThenElse(
+          hasChunks, {indexType},
+          [&]() -> SmallVector<Value> {
+            return {blockIdOf(clampChunk(
+                kb.add(first, kb.index((stages - 1) * plan.warps))))};
+          },
+          [&]() -> SmallVector<Value> { return {kb.index(0)}; });
+    } else {
+      SmallVector<Value> earlyLoads = firstChunkIf(
+          early, [&] { return SmallVector<Value>(numLoads, zeroRow); });
+      kb.waitForDependencies();
+      prologue = firstChunkIf(isLate(), [&] { return earlyLoads; });
+      prologue.push_back(firstIds[1]);
+    }
 
     // Q fragments of row g + offset (zero past the group), 4 per 32 dims.
     auto queryRow = [&](int64_t offset) {
@@ -267,6 +372,23 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
         first, chEnd, step, carried, [&](Value chunk, ValueRange args) {
           SoftmaxState st =
               SoftmaxState::unflatten(args.take_front(stateSize), rows);
+          SmallVector<Value> out;
+          if (stages) {
+            // Copy chunk i + S - 1 into the slot chunk i - 1 was read from
+            // (its reads fed that chunk's mmas), then wait for chunk i.
+            Value i = kb.divIndex(kb.sub(chunk, first), step);
+            Value ahead = kb.add(chunk, kb.mul(step, kb.index(stages - 1)));
+            Value afterAhead = blockIdOf(clampChunk(kb.add(ahead, step)));
+            kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, ahead, chEnd), [&] {
+              copyChunk(ahead, args.back(),
+                        kb.remIndex(kb.add(i, kb.index(stages - 1)),
+                                    kb.index(stages)));
+            });
+            update(chunk, readChunk(i), st);
+            out = st.flatten();
+            out.push_back(afterAhead);
+            return out;
+          }
           SmallVector<Value> loads(args.slice(stateSize, numLoads));
           Value nextBlock = args.back();
           Value afterNext =
@@ -274,7 +396,7 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
           SmallVector<Value> next =
               loadChunk(clampChunk(kb.add(chunk, step)), nextBlock);
           update(chunk, loads, st);
-          SmallVector<Value> out = st.flatten();
+          out = st.flatten();
           llvm::append_range(out, next);
           out.push_back(afterNext);
           return out;

@@ -301,12 +301,19 @@ struct ConvertDecodeToGPUPass
     if (gemvRowsPerWarp < 0 || gemvUnroll < 0 || gemvEarlySlabs < 0 ||
         attentionBlocksPerSM < 0 || attentionSplitWarpsPerSM < 1 ||
         !llvm::is_contained({1, 2, 4}, attentionWarps) ||
-        !llvm::is_contained({0, 64, 128, 256}, attentionL2Prefetch)) {
+        !llvm::is_contained({0, 64, 128, 256}, attentionL2Prefetch) ||
+        !llvm::is_contained({0, 2, 3, 4}, attentionStages) ||
+        attentionRingMinTokens < 1 ||
+        (attentionRingMaxTokens != 0 &&
+         attentionRingMaxTokens < attentionRingMinTokens)) {
       module.emitError("gemv-rows-per-warp, gemv-unroll, gemv-early-slabs and "
                        "attention-blocks-per-sm must not be negative, "
-                       "attention-split-warps-per-sm must be positive, "
-                       "attention-warps 1, 2 or 4 and attention-l2-prefetch "
-                       "0, 64, 128 or 256");
+                       "attention-split-warps-per-sm and "
+                       "attention-ring-min-tokens must be positive, "
+                       "attention-ring-max-tokens 0 or at least "
+                       "attention-ring-min-tokens, attention-warps 1, 2 or "
+                       "4, attention-l2-prefetch 0, 64, 128 or 256 and "
+                       "attention-stages 0, 2, 3 or 4");
       return signalPassFailure();
     }
     ctx.options.gemvRowsPerWarp = gemvRowsPerWarp;
@@ -316,6 +323,9 @@ struct ConvertDecodeToGPUPass
     ctx.options.attentionWarps = attentionWarps;
     ctx.options.attentionSplitWarpsPerSM = attentionSplitWarpsPerSM;
     ctx.options.attentionL2Prefetch = attentionL2Prefetch;
+    ctx.options.attentionStages = attentionStages;
+    ctx.options.attentionRingMinTokens = attentionRingMinTokens;
+    ctx.options.attentionRingMaxTokens = attentionRingMaxTokens;
     if (!llvm::is_contained({0, 64, 128, 256}, wgmmaKTile) ||
         !llvm::is_contained({0, 1, 2, 3}, wgmmaWarpgroups) ||
         !llvm::is_contained({0, 64, 128, 256}, wgmmaNTile) ||

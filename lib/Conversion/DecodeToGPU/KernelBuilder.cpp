@@ -26,6 +26,16 @@ Value volatileAsm(OpBuilder &builder, Location loc, Type resultType,
              /*operand_attrs=*/ArrayAttr())
       .getResult(0);
 }
+/// volatileAsm without results.
+void voidAsm(OpBuilder &builder, Location loc, ValueRange operands,
+             StringRef text, StringRef constraints) {
+  LLVM::InlineAsmOp::create(builder, loc, TypeRange(), operands, text,
+                            constraints, /*has_side_effects=*/true,
+                            /*is_align_stack=*/false,
+                            LLVM::tailcallkind::TailCallKind::None,
+                            /*asm_dialect=*/LLVM::AsmDialectAttr(),
+                            /*operand_attrs=*/ArrayAttr());
+}
 } // namespace
 
 namespace infer {
@@ -334,26 +344,29 @@ Value KernelBuilder::loadVector(Value memref, ValueRange indices,
                                 llvm::MaybeAlign(uint64_t(bytes)));
 }
 
-Value KernelBuilder::loadVectorL2Prefetch(Value memref, ValueRange indices,
-                                          int64_t width, int64_t l2Bytes) {
-  if (l2Bytes == 0)
-    return loadVector(memref, indices, width);
+Value KernelBuilder::elementAddress(Value memref, ValueRange indices) {
   auto memrefType = cast<MemRefType>(memref.getType());
-  Type elementType = memrefType.getElementType();
-  int64_t elementBytes = elementType.getIntOrFloatBitWidth() / 8;
-  assert(width * elementBytes == 16 && memrefType.getLayout().isIdentity() &&
-         "16-byte loads of row-major buffers");
-  // The element's address: the buffer's, plus its row-major offset.
+  assert(memrefType.getLayout().isIdentity() && "a row-major buffer");
   Value offset = index(0);
   int64_t stride = 1;
   for (int64_t d = memrefType.getRank() - 1; d >= 0; --d) {
     offset = add(offset, mul(indices[d], index(stride)));
     stride *= memrefType.getDimSize(d);
   }
+  int64_t elementBytes = memrefType.getElementTypeBitWidth() / 8;
   Value base = memref::ExtractAlignedPointerAsIndexOp::create(builder, memref);
-  Value address =
-      arith::IndexCastUIOp::create(builder, builder.getI64Type(),
-                                   add(base, mul(offset, index(elementBytes))));
+  return add(base, mul(offset, index(elementBytes)));
+}
+
+Value KernelBuilder::loadVectorL2Prefetch(Value memref, ValueRange indices,
+                                          int64_t width, int64_t l2Bytes) {
+  if (l2Bytes == 0)
+    return loadVector(memref, indices, width);
+  auto memrefType = cast<MemRefType>(memref.getType());
+  Type elementType = memrefType.getElementType();
+  assert(width * elementType.getIntOrFloatBitWidth() == 128 && "16-byte loads");
+  Value address = arith::IndexCastUIOp::create(builder, builder.getI64Type(),
+                                               elementAddress(memref, indices));
   // Volatile, so that it keeps its place relative to griddepcontrol.wait.
   Type i32 = builder.getI32Type();
   auto words = LLVM::LLVMStructType::getLiteral(builder.getContext(),
@@ -387,18 +400,37 @@ void KernelBuilder::store(Value value, Value memref, ValueRange indices) {
   memref::StoreOp::create(builder, value, memref, indices);
 }
 
-void KernelBuilder::waitBarrierPhase(Value address, Value parity) {
-  Value address32 = arith::TruncIOp::create(
+Value KernelBuilder::sharedAddress32(Value address) {
+  return arith::TruncIOp::create(
       builder, builder.getI32Type(),
       arith::IndexCastUIOp::create(builder, builder.getI64Type(), address));
-  LLVM::InlineAsmOp::create(
-      builder, builder.getLoc(), TypeRange(), ValueRange{address32, parity},
-      "{\n.reg .pred done;\nwait_phase:\n"
-      "mbarrier.try_wait.parity.shared::cta.b64 done, [$0], $1;\n"
-      "@!done bra wait_phase;\n}",
-      "r,r", /*has_side_effects=*/true, /*is_align_stack=*/false,
-      LLVM::tailcallkind::TailCallKind::None,
-      /*asm_dialect=*/LLVM::AsmDialectAttr(), /*operand_attrs=*/ArrayAttr());
+}
+
+void KernelBuilder::arriveExpectTx(Value barrier, int64_t bytes) {
+  voidAsm(builder, builder.getLoc(),
+          ValueRange{sharedAddress32(barrier), i32(bytes)},
+          "mbarrier.arrive.expect_tx.shared::cta.b64 _, [$0], $1;", "r,r");
+}
+
+void KernelBuilder::bulkCopyToShared(Value dst, Value src, int64_t bytes,
+                                     Value barrier) {
+  assert(bytes % 16 == 0 && "bulk copies move multiples of 16 bytes");
+  Value from = arith::IndexCastUIOp::create(builder, builder.getI64Type(), src);
+  voidAsm(builder, builder.getLoc(),
+          ValueRange{sharedAddress32(dst), from, i32(bytes),
+                     sharedAddress32(barrier)},
+          "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes "
+          "[$0], [$1], $2, [$3];",
+          "r,l,r,r");
+}
+
+void KernelBuilder::waitBarrierPhase(Value address, Value parity) {
+  Value address32 = sharedAddress32(address);
+  voidAsm(builder, builder.getLoc(), ValueRange{address32, parity},
+          "{\n.reg .pred done;\nwait_phase:\n"
+          "mbarrier.try_wait.parity.shared::cta.b64 done, [$0], $1;\n"
+          "@!done bra wait_phase;\n}",
+          "r,r");
 }
 
 Value KernelBuilder::opaque(Value v) {

@@ -4,6 +4,7 @@
 // RUN: FileCheck %s < %t.ptx
 // RUN: not grep -E "\.local|__nv_[a-z0-9_]+;" %t.ptx
 // RUN: %ptxas -arch=sm_90a -v %t.ptx -o %t.cubin 2>&1 | FileCheck %s --check-prefix=PTXAS
+// RUN: FileCheck %s --check-prefix=LAUNCH < %t.mlir
 // RUN: infer-opt %s --infer-decode-to-cuda-pipeline="format=isa toolkit=%cuda_root attention-l2-prefetch=0" -o %t.plain.mlir
 // RUN: %python %infer_src/bench/attention/extract.py %t.plain.mlir %t.plain
 // RUN: FileCheck %s --check-prefix=PLAIN < %t.plain.ptx
@@ -54,4 +55,31 @@ func.func @decode_mma(%q: tensor<?x4096xbf16>, %c: !cache, %bt: tensor<?x?xi32>,
 // PLAIN-NOT: L2::
 // PLAIN: mma.sync.aligned.m16n8k16
 
-// PTXAS-COUNT-2: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+// Steps of 65 to 128 tokens (attention-ring-{min,max}-tokens) run the ring
+// kernel, the others the one above: three launch groups, two kernels.
+// LAUNCH-LABEL: func.func @decode_mma
+// LAUNCH: kernel = @decode_kernels::@paged_attention_mma_1, max_tokens = 64
+// LAUNCH-SAME: shared_bytes = 0
+// LAUNCH: kernel = @decode_kernels::@paged_attention_mma_ring_2, max_tokens = 128
+// LAUNCH-SAME: shared_bytes = 98304
+// LAUNCH: kernel = @decode_kernels::@paged_attention_mma_1, max_tokens = 0
+
+// The ring kernel: lane 0 of each warp initializes its 3 slots' mbarriers;
+// a slot's chunk is two 4 KB cp.async.bulk copies (K rows, V rows) armed
+// with their 8192 bytes, the first before griddepcontrol.wait; every lane
+// spins on the slot's phase, then reads its fragments from shared memory.
+// CHECK-LABEL: .entry paged_attention_mma_ring_2(
+// CHECK: mbarrier.init.shared.b64
+// CHECK: fence.mbarrier_init.release.cluster;
+// CHECK: bar.sync 0;
+// CHECK: mbarrier.arrive.expect_tx.shared::cta.b64 _, [%r{{[0-9]+}}], %r{{[0-9]+}};
+// CHECK: cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes
+// CHECK: cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes
+// CHECK: griddepcontrol.wait;
+// CHECK: cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes
+// CHECK: wait_phase:
+// CHECK-NEXT: mbarrier.try_wait.parity.shared::cta.b64
+// CHECK: ld.shared.v4.b32
+// CHECK: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+
+// PTXAS-COUNT-3: 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads

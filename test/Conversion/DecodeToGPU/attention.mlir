@@ -3,6 +3,8 @@
 // RUN: infer-opt --convert-decode-to-gpu=attention-warps=2 --split-input-file %s | FileCheck %s --check-prefix=WARPS2
 // RUN: not infer-opt --convert-decode-to-gpu=attention-warps=3 --split-input-file %s 2>&1 | FileCheck %s --check-prefix=BADWARPS
 // RUN: not infer-opt --convert-decode-to-gpu=attention-l2-prefetch=32 --split-input-file %s 2>&1 | FileCheck %s --check-prefix=BADL2
+// RUN: not infer-opt --convert-decode-to-gpu="attention-ring-min-tokens=65 attention-ring-max-tokens=64" --split-input-file %s 2>&1 | FileCheck %s --check-prefix=BADRING
+// RUN: not infer-opt --convert-decode-to-gpu=attention-stages=5 --split-input-file %s 2>&1 | FileCheck %s --check-prefix=BADRING
 
 // Decode step, 32/8 heads: a split-KV kernel over (splits, kv_heads, tokens)
 // that reads each page once per kv head, where the step's tokens share a
@@ -28,6 +30,7 @@
 // WARPS2-SAME: workgroup(%{{.*}} : memref<2x4x128xf32, #gpu.address_space<workgroup>> {llvm.align = 16 : i64}, %{{.*}} : memref<2x4x2xf32, #gpu.address_space<workgroup>>
 // BADWARPS: error: {{.*}}attention-warps 1, 2 or 4
 // BADL2: error: {{.*}}attention-l2-prefetch 0, 64, 128 or 256
+// BADRING: error: {{.*}}attention-ring-max-tokens 0 or at least attention-ring-min-tokens{{.*}}attention-stages 0, 2, 3 or 4
 // CHECK-LABEL: func.func @decode
 // CHECK: decode.paged_attention
 // CHECK-SAME: decode.launches = [
