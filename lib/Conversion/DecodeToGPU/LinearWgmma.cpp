@@ -1678,10 +1678,6 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
               // block releases the slot at once, and waits for the other's
               // release after issuing stage i's wgmmas.
               Value ahead = kb.add(i, kb.index(p.prefetch));
-              Value aheadSlot = kb.remIndex(ahead, kb.index(p.stages));
-              Value refills = arith::AndIOp::create(
-                  b, kb.cmp(arith::CmpIPredicate::ult, ahead, numStages),
-                  kb.cmp(arith::CmpIPredicate::uge, ahead, kb.index(p.stages)));
               // Starts stage `stage` (< numStages) into its slot; with a
               // shared operand, once both blocks have released the slot.
               auto issueAt = [&](Value stage) {
@@ -1694,10 +1690,15 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
                       [&] { acquireSlot(stage, stageSlot); });
                 issueStage(stageColumn(stage), stageSlot);
               };
-              if (multicast)
-                kb.ifThen(arith::AndIOp::create(b, refills, leader),
-                          [&] { releaseSlot(aheadSlot); });
-              else
+              if (multicast) {
+                Value refills = arith::AndIOp::create(
+                    b, kb.cmp(arith::CmpIPredicate::ult, ahead, numStages),
+                    kb.cmp(arith::CmpIPredicate::uge, ahead,
+                           kb.index(p.stages)));
+                kb.ifThen(arith::AndIOp::create(b, refills, leader), [&] {
+                  releaseSlot(kb.remIndex(ahead, kb.index(p.stages)));
+                });
+              } else
                 kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, ahead, numStages),
                           [&] { issueAt(ahead); });
               if (!p.tma)
