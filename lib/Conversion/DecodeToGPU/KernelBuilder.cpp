@@ -26,6 +26,7 @@ Value volatileAsm(OpBuilder &builder, Location loc, Type resultType,
              /*operand_attrs=*/ArrayAttr())
       .getResult(0);
 }
+
 /// volatileAsm without results.
 void voidAsm(OpBuilder &builder, Location loc, ValueRange operands,
              StringRef text, StringRef constraints) {
@@ -425,8 +426,8 @@ void KernelBuilder::bulkCopyToShared(Value dst, Value src, int64_t bytes,
 }
 
 void KernelBuilder::waitBarrierPhase(Value address, Value parity) {
-  Value address32 = sharedAddress32(address);
-  voidAsm(builder, builder.getLoc(), ValueRange{address32, parity},
+  voidAsm(builder, builder.getLoc(),
+          ValueRange{sharedAddress32(address), parity},
           "{\n.reg .pred done;\nwait_phase:\n"
           "mbarrier.try_wait.parity.shared::cta.b64 done, [$0], $1;\n"
           "@!done bra wait_phase;\n}",

@@ -162,13 +162,13 @@ public:
   /// (or element-size) alignment that makes LLVM emit one vector access.
   mlir::Value loadVector(mlir::Value memref, mlir::ValueRange indices,
                          int64_t width);
+  /// The shared-window or global address (an index) of element `indices`
+  /// of a row-major buffer.
+  mlir::Value elementAddress(mlir::Value memref, mlir::ValueRange indices);
   /// A 16-byte loadVector of read-only global data that asks L2 to fetch
   /// the `l2Bytes` (64, 128 or 256) around it from DRAM at once
   /// (`ld.global.nc.L2::<l2Bytes>B`; 0: a plain loadVector). For accesses
   /// that read part of a line, the rest of it read soon after.
-  /// The shared-window or global address (an index) of element `indices`
-  /// of a row-major buffer.
-  mlir::Value elementAddress(mlir::Value memref, mlir::ValueRange indices);
   mlir::Value loadVectorL2Prefetch(mlir::Value memref, mlir::ValueRange indices,
                                    int64_t width, int64_t l2Bytes);
   void storeVector(mlir::Value value, mlir::Value memref,
@@ -181,20 +181,6 @@ public:
   /// are first read where this is placed, not where it was issued (e.g. a
   /// load before a loop whose value is used in one of its iterations).
   mlir::Value opaque(mlir::Value v);
-  /// `mbarrier.arrive.expect_tx` of `bytes` on the mbarrier at the
-  /// shared-window address `barrier` (an index).
-  void arriveExpectTx(mlir::Value barrier, int64_t bytes);
-  /// `cp.async.bulk` of `bytes` (a multiple of 16) from the global address
-  /// `src` to the shared-window address `dst` (indices, 16-byte aligned),
-  /// completing on the mbarrier at `barrier`.
-  void bulkCopyToShared(mlir::Value dst, mlir::Value src, int64_t bytes,
-                        mlir::Value barrier);
-  /// Spins on `mbarrier.try_wait.parity` (no suspend-time hint) until the
-  /// phase of parity `parity` (i32) of the mbarrier at the shared-window
-  /// address `address` (an index) has completed.
-  void waitBarrierPhase(mlir::Value address, mlir::Value parity);
-  /// A shared-window address (an index) as the i32 of PTX's shared space.
-  mlir::Value sharedAddress32(mlir::Value address);
   /// Float conversions (scalars or vectors); no-ops when the type matches.
   mlir::Value toF32(mlir::Value v);
   mlir::Value fromF32(mlir::Value v, mlir::Type elementType);
@@ -295,6 +281,25 @@ public:
   /// Runs `body(i)` for every i in [0, total), spread over the threads of
   /// the (1-D) block: thread t takes t, t + blockSize(), ...
   void forEachThread(int64_t total, llvm::function_ref<void(mlir::Value)> body);
+
+  //===--------------------------------------------------------------------===//
+  // mbarriers and bulk copies (sm_90), by shared-window addresses (indices).
+  //===--------------------------------------------------------------------===//
+
+  /// `mbarrier.arrive.expect_tx` of `bytes` on the mbarrier at the
+  /// shared-window address `barrier` (an index).
+  void arriveExpectTx(mlir::Value barrier, int64_t bytes);
+  /// `cp.async.bulk` of `bytes` (a multiple of 16) from the global address
+  /// `src` to the shared-window address `dst` (indices, 16-byte aligned),
+  /// completing on the mbarrier at `barrier`.
+  void bulkCopyToShared(mlir::Value dst, mlir::Value src, int64_t bytes,
+                        mlir::Value barrier);
+  /// Spins on `mbarrier.try_wait.parity` (no suspend-time hint) until the
+  /// phase of parity `parity` (i32) of the mbarrier at the shared-window
+  /// address `address` (an index) has completed.
+  void waitBarrierPhase(mlir::Value address, mlir::Value parity);
+  /// A shared-window address as the i32 of PTX's shared state space.
+  mlir::Value sharedAddress32(mlir::Value address);
 
   //===--------------------------------------------------------------------===//
   // Thread-block clusters (sm_90).

@@ -551,7 +551,7 @@ private:
   /// p.multicast, thread 0: waits until both blocks have released the slot
   /// that the `stage`-th stage (>= stages) refills.
   void acquireSlot(Value stage, Value slot);
-  /// (stage / stages) % 2 - 1 + `phase`: the parity of a slot's barrier.
+  /// (stage / stages + `phase`) % 2 (i64): the parity of a slot's barrier.
   Value phaseParity(Value stage, int64_t phase);
   /// Ring offsets (bytes from the aligned start) of the W and x slots.
   Value wSlotBytes(Value slot) { return kb.mul(slot, kb.index(p.wBytes)); }
