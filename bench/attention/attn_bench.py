@@ -391,6 +391,12 @@ def main():
     uneven = [1 + (97 * i) % 1500 for i in range(150)]
     for name, hq, hkv in [('dec_32_8_128', 32, 8), ('dec_28_4_128', 28, 4)]:
         ok &= check_attention(name, hq, hkv, 128, uneven, [1] * len(uneven))
+    # 65-128 sequences: the launch group of the shared-memory ring kernel.
+    ring = [1 + (89 * i) % 1200 for i in range(100)]
+    for name, hq, hkv, hd in [('dec_32_8_128', 32, 8, 128),
+                              ('dec_28_4_128', 28, 4, 128),
+                              ('dec_32_8_64', 32, 8, 64)]:
+        ok &= check_attention(name, hq, hkv, hd, ring, [1] * len(ring))
     ok &= check_attention('ver_32_8_128', 32, 8, 128, [17, 300, 90, 4097],
                           [17, 64, 40, 3])
     ok &= check_rope()
