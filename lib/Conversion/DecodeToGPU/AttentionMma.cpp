@@ -113,31 +113,42 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
         },
         [&]() -> SmallVector<Value> { return {kb.index(0), kb.index(0)}; });
 
+    // The lane's 16-byte pieces of a chunk, (K or V, row in the chunk, dim):
     // K rows 8t + g at dims 32c + 8q, then V rows 2q + {0, 1, 8, 9} at dims
-    // 64s + 8g: the cache indices of the lane's 16-byte pieces of a chunk.
-    auto chunkPieces = [&](Value chunk, Value blockId) {
-      Value base = kb.mul(kb.remIndex(chunk, kb.index(chunksPerPage)),
-                          kb.index(kMmaChunk));
+    // 64s + 8g.
+    struct Piece {
+      int64_t kv;
+      Value row, dim;
+    };
+    // Built where they are used (hoisted out of the chunk loop they would
+    // hold registers across it).
+    auto lanePieces = [&] {
       Value kCol = kb.mul(q, kb.index(8)), vCol = kb.mul(g, kb.index(8));
-      SmallVector<SmallVector<Value>> pieces;
+      SmallVector<Piece> pieces;
       for (int64_t t = 0; t < 2; ++t)
         for (int64_t c = 0; c < colGroups; ++c)
-          pieces.push_back({blockId, layer, kb.index(0), kvHead,
-                            kb.add(base, kb.add(g, kb.index(8 * t))),
-                            kb.add(kCol, kb.index(32 * c))});
+          pieces.push_back(
+              {0, kb.add(g, kb.index(8 * t)), kb.add(kCol, kb.index(32 * c))});
       for (int64_t s = 0; s < valueSets; ++s)
         for (int64_t j : {0, 1, 8, 9})
-          pieces.push_back(
-              {blockId, layer, kb.index(1), kvHead,
-               kb.add(base, kb.add(kb.mul(q, kb.index(2)), kb.index(j))),
-               kb.add(vCol, kb.index(64 * s))});
+          pieces.push_back({1, kb.add(kb.mul(q, kb.index(2)), kb.index(j)),
+                            kb.add(vCol, kb.index(64 * s))});
       return pieces;
     };
+    // The chunk's first row within its page.
+    auto pageRow = [&](Value chunk) {
+      return kb.mul(kb.remIndex(chunk, kb.index(chunksPerPage)),
+                    kb.index(kMmaChunk));
+    };
     auto loadChunk = [&](Value chunk, Value blockId) {
+      Value base = pageRow(chunk);
+      SmallVector<SmallVector<Value>> indices;
+      for (const Piece &piece : lanePieces())
+        indices.push_back({blockId, layer, kb.index(piece.kv), kvHead,
+                           kb.add(base, piece.row), piece.dim});
       SmallVector<Value> loads;
-      for (ArrayRef<Value> piece : chunkPieces(chunk, blockId))
-        loads.push_back(
-            kb.loadVectorL2Prefetch(cache, piece, 8, plan.l2Prefetch));
+      for (ArrayRef<Value> at : indices)
+        loads.push_back(kb.loadVectorL2Prefetch(cache, at, 8, plan.l2Prefetch));
       return loads;
     };
     // The ring (plan.stages): slot s of warp w holds a chunk's K rows, then
@@ -152,25 +163,26 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
           kb.addDynamicShared({plan.warps * stages * 2 * chunkElements}, elt);
       slotBarriers = kb.addShared({plan.warps * stages}, b.getI64Type());
     }
-    auto slotElement = [&](Value slot) {
-      return kb.mul(kb.add(kb.mul(warp, kb.index(stages)), slot),
-                    kb.index(2 * chunkElements));
+    // Slot `slot` of this warp: warp * S + slot.
+    auto warpSlot = [&](Value slot) {
+      return kb.add(kb.mul(warp, kb.index(stages)), slot);
+    };
+    // The first element of the K (kv = 0) or V rows in `slot`.
+    auto slotRows = [&](Value slot, int64_t kv) {
+      return kb.add(kb.mul(warpSlot(slot), kb.index(2 * chunkElements)),
+                    kb.index(kv * chunkElements));
     };
     auto slotBarrier = [&](Value slot) {
-      return kb.add(
-          memref::ExtractAlignedPointerAsIndexOp::create(b, slotBarriers),
-          kb.mul(kb.add(kb.mul(warp, kb.index(stages)), slot), kb.index(8)));
+      return kb.elementAddress(slotBarriers, warpSlot(slot));
     };
     auto copyChunk = [&](Value chunk, Value blockId, Value slot) {
       kb.ifThen(kb.cmp(arith::CmpIPredicate::eq, lane, kb.index(0)), [&] {
-        Value base = kb.mul(kb.remIndex(chunk, kb.index(chunksPerPage)),
-                            kb.index(kMmaChunk));
+        Value base = pageRow(chunk);
         Value barrier = slotBarrier(slot);
         kb.arriveExpectTx(barrier, 2 * chunkBytes);
         for (int64_t kv = 0; kv < 2; ++kv)
           kb.bulkCopyToShared(
-              kb.elementAddress(ring, {kb.add(slotElement(slot),
-                                              kb.index(kv * chunkElements))}),
+              kb.elementAddress(ring, slotRows(slot, kv)),
               kb.elementAddress(cache, {blockId, layer, kb.index(kv), kvHead,
                                         base, kb.index(0)}),
               chunkBytes, barrier);
@@ -183,26 +195,12 @@ infer::attention::emitMmaAttentionKernel(KernelBuilder &kb,
           b, b.getI32Type(),
           kb.remIndex(kb.divIndex(i, kb.index(stages)), kb.index(2)));
       kb.waitBarrierPhase(slotBarrier(slot), parity);
-      Value kRows = slotElement(slot);
-      Value vRows = kb.add(kRows, kb.index(chunkElements));
-      auto at = [&](Value rows, Value row, Value col) {
-        return kb.add(rows, kb.add(kb.mul(row, kb.index(plan.headDim)), col));
-      };
       SmallVector<Value> loads;
-      for (int64_t t = 0; t < 2; ++t)
-        for (int64_t c = 0; c < colGroups; ++c)
-          loads.push_back(kb.loadVector(
-              ring,
-              at(kRows, kb.add(g, kb.index(8 * t)),
-                 kb.add(kb.mul(q, kb.index(8)), kb.index(32 * c))),
-              8));
-      for (int64_t s = 0; s < valueSets; ++s)
-        for (int64_t j : {0, 1, 8, 9})
-          loads.push_back(kb.loadVector(
-              ring,
-              at(vRows, kb.add(kb.mul(q, kb.index(2)), kb.index(j)),
-                 kb.add(kb.mul(g, kb.index(8)), kb.index(64 * s))),
-              8));
+      for (const Piece &piece : lanePieces()) {
+        Value at = kb.add(kb.mul(piece.row, kb.index(plan.headDim)), piece.dim);
+        loads.push_back(
+            kb.loadVector(ring, kb.add(slotRows(slot, piece.kv), at), 8));
+      }
       return loads;
     };
 

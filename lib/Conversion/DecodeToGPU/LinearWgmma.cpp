@@ -192,13 +192,12 @@ struct WgmmaPlan {
   /// where they are token tiles of one row block. Each copies half of its
   /// rows of a stage and multicasts them to both.
   enum class Multicast { None, Tokens, Weights } multicast = Multicast::None;
-  /// Rows of the TMA boxes of x and of W (gated: of one half).
+  /// Rows of the TMA boxes of x and of W (gated: of one half, outRows).
   int64_t xBoxRows() const {
     return multicast == Multicast::Tokens ? tokens / 2 : tokens;
   }
   int64_t wBoxRows() const {
-    int64_t rows = outRows == blockRows ? blockRows : blockRows / 2;
-    return multicast == Multicast::Weights ? rows / 2 : rows;
+    return multicast == Multicast::Weights ? outRows / 2 : outRows;
   }
 };
 
@@ -258,13 +257,12 @@ void finishPlan(WgmmaPlan &p, const LinearInfo &info, const EmitContext &ctx) {
   // slower on every shape measured on the H100 (B=128 9.69 -> 9.81-9.90 ms,
   // docs/performance.md, session 15): the kernels are bound by the bytes
   // in flight, which multicast does not raise, not by L2's bandwidth.
-  const int64_t boxRows = info.gated ? p.blockRows / 2 : p.blockRows;
   p.multicast = WgmmaPlan::Multicast::None;
   if (ctx.options.wgmmaMulticast && p.tma && !(p.fused && p.kSplit > 1) &&
       p.gridX % 2 == 0) {
     if (p.tokenTiles == 1 && p.tokens % 16 == 0)
       p.multicast = WgmmaPlan::Multicast::Tokens;
-    else if (p.tokenTiles % 2 == 0 && boxRows % 16 == 0 && !p.gridSums)
+    else if (p.tokenTiles % 2 == 0 && p.outRows % 16 == 0 && !p.gridSums)
       p.multicast = WgmmaPlan::Multicast::Weights;
   }
   // 16-byte units of whole row blocks (gated: the up columns at N/2 too).
@@ -553,6 +551,10 @@ private:
   void acquireSlot(Value stage, Value slot);
   /// (stage / stages + `phase`) % 2 (i64): the parity of a slot's barrier.
   Value phaseParity(Value stage, int64_t phase);
+  /// The shared-window address of `slot`'s empty barrier.
+  Value emptyBarrier(Value slot) {
+    return kb.elementAddress(emptyBarriers, slot);
+  }
   /// Ring offsets (bytes from the aligned start) of the W and x slots.
   Value wSlotBytes(Value slot) { return kb.mul(slot, kb.index(p.wBytes)); }
   Value xSlotBytes(Value slot) {
@@ -818,26 +820,20 @@ void WgmmaEmitter::waitWeights(Value stage, Value slot) {
 }
 
 void WgmmaEmitter::releaseSlot(Value slot) {
-  Value address =
-      kb.add(memref::ExtractAlignedPointerAsIndexOp::create(b, emptyBarriers),
-             kb.mul(slot, kb.index(8)));
   for (int64_t rank = 0; rank < 2; ++rank)
-    NVVM::MBarrierArriveOp::create(b, Type(),
-                                   kb.sharedPointer(address, kb.index(rank)),
-                                   /*count=*/Value(), NVVM::MemScopeKind::CTA,
-                                   /*relaxed=*/false);
+    NVVM::MBarrierArriveOp::create(
+        b, Type(), kb.sharedPointer(emptyBarrier(slot), kb.index(rank)),
+        /*count=*/Value(), NVVM::MemScopeKind::CTA,
+        /*relaxed=*/false);
 }
 
 void WgmmaEmitter::acquireSlot(Value stage, Value slot) {
   // The release of the slot's use stage - S completed phase stage / S - 1.
-  Value address =
-      kb.add(memref::ExtractAlignedPointerAsIndexOp::create(b, emptyBarriers),
-             kb.mul(slot, kb.index(8)));
   Value parity =
       arith::TruncIOp::create(b, b.getI32Type(), phaseParity(stage, 1));
   // A spin without a suspend-time hint: the NVVM op's hinted wait woke late
   // on the other block's (remote) arrivals (B=128 +5 ms per step, H100).
-  kb.waitBarrierPhase(address, parity);
+  kb.waitBarrierPhase(emptyBarrier(slot), parity);
 }
 
 Value WgmmaEmitter::loadNormWeight(Value k0) {
@@ -1542,11 +1538,9 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
       if (!multicast)
         return;
       // A slot's release: one arrival from each block of the cluster.
-      Value base =
-          memref::ExtractAlignedPointerAsIndexOp::create(b, emptyBarriers);
       for (int64_t s = 0; s < p.stages; ++s)
         NVVM::MBarrierInitOp::create(
-            b, kb.sharedPointer(kb.add(base, kb.index(8 * s))), kb.i32(2),
+            b, kb.sharedPointer(emptyBarrier(kb.index(s))), kb.i32(2),
             /*predicate=*/Value());
       NVVM::FenceMbarrierInitOp::create(b);
     });
@@ -1678,29 +1672,31 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
               // block releases the slot at once, and waits for the other's
               // release after issuing stage i's wgmmas.
               Value ahead = kb.add(i, kb.index(p.prefetch));
-              // Starts stage `stage` (< numStages) into its slot; with a
-              // shared operand, once both blocks have released the slot.
-              auto issueAt = [&](Value stage) {
-                Value stageSlot = kb.remIndex(stage, kb.index(p.stages));
-                if (multicast)
-                  kb.ifThen(
-                      arith::AndIOp::create(b, leader,
-                                            kb.cmp(arith::CmpIPredicate::uge,
-                                                   stage, kb.index(p.stages))),
-                      [&] { acquireSlot(stage, stageSlot); });
-                issueStage(stageColumn(stage), stageSlot);
+              auto refills = [&] {
+                return arith::AndIOp::create(b, leader,
+                                             kb.cmp(arith::CmpIPredicate::uge,
+                                                    ahead, kb.index(p.stages)));
               };
-              if (multicast) {
-                Value refills = arith::AndIOp::create(
-                    b, kb.cmp(arith::CmpIPredicate::ult, ahead, numStages),
-                    kb.cmp(arith::CmpIPredicate::uge, ahead,
-                           kb.index(p.stages)));
-                kb.ifThen(arith::AndIOp::create(b, refills, leader), [&] {
-                  releaseSlot(kb.remIndex(ahead, kb.index(p.stages)));
-                });
-              } else
-                kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, ahead, numStages),
-                          [&] { issueAt(ahead); });
+              auto issueAhead = [&] {
+                kb.ifThen(
+                    kb.cmp(arith::CmpIPredicate::ult, ahead, numStages), [&] {
+                      Value aheadSlot = kb.remIndex(ahead, kb.index(p.stages));
+                      if (multicast)
+                        kb.ifThen(refills(),
+                                  [&] { acquireSlot(ahead, aheadSlot); });
+                      issueStage(stageColumn(ahead), aheadSlot);
+                    });
+              };
+              if (multicast)
+                kb.ifThen(
+                    arith::AndIOp::create(
+                        b, kb.cmp(arith::CmpIPredicate::ult, ahead, numStages),
+                        refills()),
+                    [&] {
+                      releaseSlot(kb.remIndex(ahead, kb.index(p.stages)));
+                    });
+              else
+                issueAhead();
               if (!p.tma)
                 kb.asyncCommit({});
 
@@ -1752,8 +1748,7 @@ void WgmmaEmitter::emit(Value xArg, Value wArg, Value xMapArg, Value wMapArg,
               }
               NVVM::WgmmaGroupSyncAlignedOp::create(b);
               if (multicast)
-                kb.ifThen(kb.cmp(arith::CmpIPredicate::ult, ahead, numStages),
-                          [&] { issueAt(ahead); });
+                issueAhead();
               // Without a norm weight the stage is only read: its sums of
               // squares overlap the tensor cores (the slot is refilled after
               // the barrier of stage i + 1 at the earliest).
